@@ -1,0 +1,121 @@
+"""The one exception tree of fedsilo.
+
+    FedsiloError
+    ├── ConfigError            a parameter or configuration is unusable
+    ├── CryptoError            a primitive refused its input
+    │   ├── SignatureError     a signature did not verify
+    │   ├── DecryptionError    an AEAD ciphertext did not authenticate
+    │   └── QuantizationError  a vector cannot be quantized (NaN, Inf, overflow)
+    ├── ProtocolError          a protocol session refused a message or aborted
+    │   ├── LocalProtocolError     we were asked to do something out of order
+    │   └── RemoteProtocolError    a peer (or the aggregator) misbehaved
+    │       ├── UnexpectedMessageError  message not allowed in the current state
+    │       ├── ContextMismatchError    message from another federation/session/round
+    │       ├── RosterError             unknown, duplicate or impostor silo id
+    │       ├── ListedAsDroppedError    the aggregator says we dropped out
+    │       ├── InconsistentViewError   survivor lists contradict each other or us
+    │       ├── EquivocationRefusedError  asked to sign a second survivor set / unmask twice
+    │       └── TooFewSurvivorsError    fewer than t silos remain at some stage
+    └── PKIError, TransportError, AuditError   (adapters; see their packages)
+
+Every message is meant to be shown to a person as one line: it says what
+went wrong and, where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class FedsiloError(Exception):
+    """Root of every error fedsilo raises on purpose."""
+
+
+class ConfigError(FedsiloError):
+    """A parameter or configuration value is unusable."""
+
+
+class PKIError(FedsiloError):
+    """A certificate, key or revocation list is unusable."""
+
+
+class TransportError(FedsiloError):
+    """The network adapter failed."""
+
+
+class AuditError(FedsiloError):
+    """An audit could not be carried out."""
+
+
+class CryptoError(FedsiloError):
+    """A cryptographic primitive refused its input."""
+
+
+class SignatureError(CryptoError):
+    """A signature did not verify."""
+
+
+class DecryptionError(CryptoError):
+    """An AEAD ciphertext did not authenticate."""
+
+
+class QuantizationError(CryptoError):
+    """A vector cannot be quantized without losing or corrupting information."""
+
+
+class ProtocolError(FedsiloError):
+    """A protocol session refused a message; the session is now ABORTED."""
+
+
+class LocalProtocolError(ProtocolError):
+    """Our own caller used the session out of order (a bug on this side)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """A peer or the aggregator sent something the protocol forbids."""
+
+
+class UnexpectedMessageError(RemoteProtocolError):
+    """A message arrived that the current state does not allow."""
+
+
+class ContextMismatchError(RemoteProtocolError):
+    """A message belongs to another federation, config, session, round or stage."""
+
+
+class RosterError(RemoteProtocolError):
+    """A list names an unknown or duplicate silo, or a sender claims another's name."""
+
+
+class ListedAsDroppedError(RemoteProtocolError):
+    """The aggregator lists this silo as dropped although it is alive."""
+
+
+class InconsistentViewError(RemoteProtocolError):
+    """Survivor lists, signatures or model hashes do not agree."""
+
+
+class EquivocationRefusedError(RemoteProtocolError):
+    """Signing a second survivor set, or unmasking twice, for one (round, model hash)."""
+
+
+class TooFewSurvivorsError(ProtocolError):
+    """Fewer than the threshold of silos remain; nothing may be released."""
+
+    def __init__(self, stage: str, have: int, need: int, missing: tuple[str, ...] = ()) -> None:
+        names = f"; missing: {', '.join(missing)}" if missing else ""
+        super().__init__(
+            f"stage {stage}: only {have} silos remain but the threshold is {need}{names}; "
+            "the round is aborted and nothing is released"
+        )
+        self.stage = stage
+        self.have = have
+        self.need = need
+        self.missing = missing
+
+
+class PartialInputError(ProtocolError):
+    """A silo's masked input stopped part-way; the running sum cannot be repaired.
+
+    Removing a partly folded vector would need both kinds of that silo's
+    shares, which would reveal its update; the session aborts instead and a
+    new session (fresh keys) is run.
+    """

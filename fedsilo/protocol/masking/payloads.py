@@ -1,0 +1,145 @@
+"""What is signed, sealed and derived in the masking protocol, in one place.
+
+Silo and aggregator sessions both call these, so the exact bytes that are
+signed or bound as associated data are defined once:
+
+* advert signature: ``encode("fedsilo/v1/advert", ctx, sender, c_pk, s_pk)``;
+* consistency signature:
+  ``encode("fedsilo/v1/consistency", ctx, sender, survivors, dropped, model_hash)``;
+* share AEAD data: ``encode("fedsilo/v1/share-ad", ctx, "share-keys", sender, recipient)``,
+  under a key derived for the direction sender -> recipient;
+* pair mask of ``u`` with ``v``: ``+PRG(s_uv)`` if ``u < v`` else ``-PRG(s_uv)``;
+  self mask of ``u``: ``+PRG(HKDF(b_u))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from fedsilo.crypto import aead, kdf, shamir
+from fedsilo.crypto.encoding import encode
+from fedsilo.crypto.entropy import Entropy
+from fedsilo.crypto.prg import SignedMask
+from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
+from fedsilo.errors import CryptoError
+from fedsilo.protocol.messages import EncryptedShare, KeyAdvert, SessionContext, Stage
+
+ADVERT_LABEL = "fedsilo/v1/advert"
+CONSISTENCY_LABEL = "fedsilo/v1/consistency"
+SHARE_AD_LABEL = "fedsilo/v1/share-ad"
+SEED_BYTES = 32
+
+
+def sign_advert(
+    identity: IdentityKey, ctx: SessionContext, sender: int, cipher_pk: bytes, mask_pk: bytes
+) -> KeyAdvert:
+    signature = identity.sign(ADVERT_LABEL, ctx.fields(), sender, cipher_pk, mask_pk)
+    return KeyAdvert(ctx, sender, cipher_pk, mask_pk, signature)
+
+
+def verify_advert(key: VerifyingKey, ctx: SessionContext, advert: KeyAdvert) -> None:
+    """Verify ``advert`` as made for *our* context ``ctx`` (raises SignatureError)."""
+    key.verify(
+        advert.signature,
+        ADVERT_LABEL,
+        ctx.fields(),
+        advert.sender,
+        advert.cipher_public_key,
+        advert.mask_public_key,
+    )
+
+
+def sign_consistency(
+    identity: IdentityKey,
+    ctx: SessionContext,
+    sender: int,
+    survivors: tuple[int, ...],
+    dropped: tuple[int, ...],
+    model_hash: bytes,
+) -> bytes:
+    return identity.sign(CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash)
+
+
+def verify_consistency(
+    key: VerifyingKey,
+    ctx: SessionContext,
+    sender: int,
+    survivors: tuple[int, ...],
+    dropped: tuple[int, ...],
+    model_hash: bytes,
+    signature: bytes,
+) -> None:
+    key.verify(
+        signature, CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash
+    )
+
+
+@dataclass(frozen=True)
+class SharePair:
+    """A holder's share of one owner's mask key and of its self-mask seed."""
+
+    mask_key: shamir.Share
+    self_seed: shamir.Share
+
+
+def _share_ad(ctx: SessionContext, sender: int, recipient: int) -> bytes:
+    return encode(SHARE_AD_LABEL, ctx.fields(), Stage.SHARE_KEYS.value, sender, recipient)
+
+
+def seal_share_pair(
+    cipher_sk: X25519PrivateKey,
+    recipient_cipher_pk: bytes,
+    ctx: SessionContext,
+    sender: int,
+    recipient: int,
+    pair: SharePair,
+    entropy: Entropy,
+) -> EncryptedShare:
+    key = kdf.derive_share_key(
+        kdf.agree(cipher_sk, recipient_cipher_pk), ctx.fields(), sender, recipient
+    )
+    plaintext = pair.mask_key.to_bytes() + pair.self_seed.to_bytes()
+    sealed = aead.seal(key, plaintext, _share_ad(ctx, sender, recipient), entropy)
+    return EncryptedShare(sender, recipient, sealed)
+
+
+def open_share_pair(
+    cipher_sk: X25519PrivateKey,
+    sender_cipher_pk: bytes,
+    ctx: SessionContext,
+    share: EncryptedShare,
+) -> SharePair:
+    """Open a share bundle addressed to us; raises DecryptionError if tampered."""
+    key = kdf.derive_share_key(
+        kdf.agree(cipher_sk, sender_cipher_pk), ctx.fields(), share.sender, share.recipient
+    )
+    plaintext = aead.open_sealed(
+        key, share.sealed, _share_ad(ctx, share.sender, share.recipient)
+    )
+    if len(plaintext) != 2 * shamir.SHARE_BYTES:
+        raise CryptoError("a decrypted share bundle has the wrong length")
+    return SharePair(
+        shamir.Share.from_bytes(plaintext[: shamir.SHARE_BYTES]),
+        shamir.Share.from_bytes(plaintext[shamir.SHARE_BYTES :]),
+    )
+
+
+def pair_mask(
+    mask_sk: X25519PrivateKey, peer_mask_pk: bytes, ctx: SessionContext, owner: int, peer: int
+) -> SignedMask:
+    """The mask ``owner`` adds for its pair with ``peer`` (cancels with the peer's)."""
+    seed = kdf.derive_mask_seed(kdf.agree(mask_sk, peer_mask_pk), ctx.fields(), owner, peer)
+    return SignedMask(seed, 1 if owner < peer else -1)
+
+
+def self_mask(seed: bytes, ctx: SessionContext, owner: int) -> SignedMask:
+    """The self mask ``owner`` adds, keyed from its seed ``b_u``."""
+    return SignedMask(kdf.derive_self_mask_key(seed, ctx.fields(), owner), 1)
+
+
+def negate(masks: Iterable[SignedMask]) -> list[SignedMask]:
+    """The masks that remove ``masks``."""
+    return [SignedMask(m.key, -m.sign) for m in masks]

@@ -1,0 +1,202 @@
+"""An in-memory federation: N silo sessions and one aggregator session, no I/O.
+
+It drives the very same sessions the network adapters drive. Dropouts are
+injected per silo and stage (a silo that drops at a stage sends neither that
+stage's message nor any later one); an :class:`~fedsilo.testing.adversary.Adversary`
+sits between the silos and the honest aggregator core and may rewrite
+anything it relays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray
+from fedsilo.crypto.quantize import Quantizer
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.errors import FedsiloError
+from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger, UnmaskLedger
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import AggregatorState
+from fedsilo.protocol.messages import (
+    STAGE_OF_SILO_MESSAGE,
+    AggregateResult,
+    Outgoing,
+    SessionContext,
+    SiloMessage,
+    Stage,
+)
+from fedsilo.protocol.roster import Roster, SiloEntry
+from fedsilo.testing.adversary import Adversary
+from fedsilo.testing.entropy import SeededEntropy
+
+STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
+MODEL_HASH = b"\x11" * 32
+
+
+@dataclass(frozen=True)
+class Federation:
+    """The static setup of a test federation: roster, identity keys, parameters."""
+
+    roster: Roster
+    identities: tuple[IdentityKey, ...]
+    params: MaskingParams
+    federation_id: str = "test-federation"
+    config_digest: bytes = b"\x00" * 32
+
+    def context(self, session: int = 1, round_number: int = 1) -> SessionContext:
+        return SessionContext(
+            self.federation_id, self.config_digest, session.to_bytes(16, "big"), round_number
+        )
+
+    def identity(self, index: int) -> IdentityKey:
+        return self.identities[index - 1]
+
+
+def make_federation(
+    silos: int,
+    *,
+    threshold: int | None = None,
+    colluders: int = 1,
+    bits: int = 32,
+    levels: int = 1 << 16,
+    clip: float = 1.0,
+) -> Federation:
+    """A federation of ``silos`` members with fresh P-256 identity keys."""
+    identities = tuple(IdentityKey.generate() for _ in range(silos))
+    roster = Roster(
+        tuple(SiloEntry(i + 1, f"silo-{i + 1}", k.verifying_key) for i, k in enumerate(identities))
+    )
+    params = MaskingParams.with_defaults(silos, colluders, Quantizer(clip, levels, bits), threshold)
+    return Federation(roster, identities, params)
+
+
+def random_inputs(fed: Federation, length: int, seed: int = 0) -> list[UIntArray]:
+    """Uniform quantized inputs in [0, levels) for every silo."""
+    rng = np.random.default_rng(seed)
+    dtype = np.uint32 if fed.params.bits == 32 else np.uint64
+    levels = fed.params.quantizer.levels
+    return [rng.integers(0, levels, size=length, dtype=dtype) for _ in range(fed.roster.size)]
+
+
+@dataclass
+class RunResult:
+    """What happened in one in-memory aggregation."""
+
+    result: AggregateResult | None
+    aggregator_error: FedsiloError | None
+    silos: dict[int, MaskingSilo]
+    adversary: Adversary
+    rejected: list[FedsiloError] = field(default_factory=list)
+
+    def silo_error(self, index: int) -> FedsiloError | None:
+        return self.silos[index].error
+
+
+def run_aggregation(
+    fed: Federation,
+    inputs: Sequence[UIntArray],
+    *,
+    drop_at: Mapping[int, Stage] | None = None,
+    adversary: Adversary | None = None,
+    ledgers: Mapping[int, UnmaskLedger] | None = None,
+    model_hashes: Mapping[int, bytes] | None = None,
+    session: int = 1,
+    round_number: int = 1,
+    seed: int = 0,
+    chunk_words: int = DEFAULT_CHUNK_WORDS,
+) -> RunResult:
+    """Run one aggregation session to completion or abort, entirely in memory."""
+    drop_at = drop_at or {}
+    adversary = adversary or Adversary()
+    ctx = fed.context(session, round_number)
+    silos = {
+        i: MaskingSilo(
+            context=ctx,
+            roster=fed.roster,
+            params=fed.params,
+            index=i,
+            identity=fed.identity(i),
+            entropy=SeededEntropy(seed, session, i),
+            ledger=(ledgers or {}).get(i) or InMemoryUnmaskLedger(),
+            model_hash=(model_hashes or {}).get(i, MODEL_HASH),
+            quantized_input=inputs[i - 1],
+            chunk_words=chunk_words,
+        )
+        for i in range(1, fed.roster.size + 1)
+    }
+    aggregator = MaskingAggregator(
+        context=ctx,
+        roster=fed.roster,
+        params=fed.params,
+        model_hash=MODEL_HASH,
+        vector_length=len(inputs[0]),
+        chunk_words=chunk_words,
+    )
+    run = RunResult(None, None, silos, adversary)
+    _Loop(run, aggregator, drop_at).run()
+    run.result = aggregator.result
+    return run
+
+
+class _Loop:
+    def __init__(
+        self, run: RunResult, aggregator: MaskingAggregator, drop_at: Mapping[int, Stage]
+    ) -> None:
+        self.run_result, self.aggregator, self.drop_at = run, aggregator, drop_at
+        self.dead: set[int] = set()
+
+    def _from_silo(self, index: int, messages: list[SiloMessage]) -> list[SiloMessage]:
+        kept = []
+        for message in messages:
+            drop = self.drop_at.get(index)
+            stage = STAGE_OF_SILO_MESSAGE[type(message)]
+            if index in self.dead or (drop is not None and STAGE_ORDER[stage] >= STAGE_ORDER[drop]):
+                self.dead.add(index)
+                continue
+            kept.append(message)
+        return kept
+
+    def run(self) -> None:
+        silos = self.run_result.silos
+        to_aggregator = [m for i, s in silos.items() for m in self._from_silo(i, s.start())]
+        for _ in range(4 * len(Stage)):
+            outgoing = self._deliver_to_aggregator(to_aggregator)
+            if outgoing is None:
+                return
+            to_aggregator = []
+            for out in self.run_result.adversary.outbound(outgoing):
+                silo = silos[out.recipient]
+                if out.recipient in self.dead:
+                    continue
+                try:
+                    to_aggregator += self._from_silo(out.recipient, silo.receive(out.message))
+                except FedsiloError:
+                    continue  # the silo aborted; its error is on the session
+        raise AssertionError("the in-memory federation did not terminate")
+
+    def _deliver_to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing] | None:
+        agg, outgoing = self.aggregator, []
+        for message in messages:
+            for relayed in self.run_result.adversary.inbound(message):
+                try:
+                    outgoing += agg.receive(relayed)
+                except FedsiloError as exc:
+                    self.run_result.rejected.append(exc)
+        if agg.state in (AggregatorState.DONE, AggregatorState.ABORTED):
+            self.run_result.aggregator_error = agg.error
+            return None
+        if not outgoing:
+            try:
+                outgoing = agg.close_stage()
+            except FedsiloError as exc:
+                self.run_result.aggregator_error = exc
+                return None
+            if agg.state is AggregatorState.DONE:
+                return None
+        return outgoing
