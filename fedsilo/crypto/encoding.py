@@ -13,11 +13,10 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from typing import Union
 
 VERSION_MARKER = b"FSE1"
 
-Field = Union[bytes, str, int, Sequence["Field"]]
+Field = bytes | str | int | Sequence["Field"]
 
 _U64 = struct.Struct(">Q")
 

@@ -50,16 +50,14 @@ class Keystream:
             raise CryptoError(f"keystream offset {offset} is out of range")
         block, skip = divmod(start, BLOCK_BYTES)
         nonce = block.to_bytes(4, "little") + bytes(12)
-        self._cipher: CipherContext = Cipher(
-            algorithms.ChaCha20(key, nonce), mode=None
-        ).encryptor()
+        self._cipher: CipherContext = Cipher(algorithms.ChaCha20(key, nonce), mode=None).encryptor()
         self._position = start
         if skip:
             self._cipher.update(bytes(skip))
 
     def fill(self, out: UIntArray) -> None:
         """Overwrite ``out`` (contiguous) with the next ``len(out)`` words."""
-        target = memoryview(out.reshape(-1).view(np.uint8))
+        target = out.reshape(-1).view(np.uint8).data
         total = len(target)
         if self._position + total > MAX_STREAM_BYTES:
             raise CryptoError("a mask longer than 256 GiB exceeds the ChaCha20 counter")

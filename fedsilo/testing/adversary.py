@@ -71,8 +71,6 @@ def views_with_quorum(
     view gets ``n_C`` signatures for free.
     """
     counts = Counter(
-        (silos[u]._view, silos[u]._model_hash)  # noqa: SLF001 - test accounting
-        for u in honest
-        if silos[u]._view is not None  # noqa: SLF001
+        (silos[u]._view, silos[u]._model_hash) for u in honest if silos[u]._view is not None
     )
     return [v for v, c in counts.items() if c + colluders >= threshold]  # type: ignore[misc]

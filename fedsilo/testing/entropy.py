@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 
-from fedsilo.crypto.prg import Keystream
-
 import numpy as np
+
+from fedsilo.crypto.prg import Keystream
 
 
 class SeededEntropy:
     """A reproducible stream of random bytes: ChaCha20 keyed by SHA-256 of the seed."""
 
-    def __init__(self, *seed: int | str) -> None:
+    def __init__(self, *seed: int | str | bytes) -> None:
         key = hashlib.sha256(repr(seed).encode()).digest()
         self._stream = Keystream(key, 32)
 

@@ -9,11 +9,13 @@ anything it relays.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
+from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
@@ -35,6 +37,7 @@ from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
 
+T = TypeVar("T")
 STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
 MODEL_HASH = b"\x11" * 32
 
@@ -93,6 +96,7 @@ class RunResult:
     silos: dict[int, MaskingSilo]
     adversary: Adversary
     rejected: list[FedsiloError] = field(default_factory=list)
+    timings: dict[str, list[float]] = field(default_factory=dict)
 
     def silo_error(self, index: int) -> FedsiloError | None:
         return self.silos[index].error
@@ -106,12 +110,19 @@ def run_aggregation(
     adversary: Adversary | None = None,
     ledgers: Mapping[int, UnmaskLedger] | None = None,
     model_hashes: Mapping[int, bytes] | None = None,
+    entropies: Mapping[int, Entropy] | None = None,
     session: int = 1,
     round_number: int = 1,
     seed: int = 0,
     chunk_words: int = DEFAULT_CHUNK_WORDS,
+    clock: Callable[[], float] | None = None,
 ) -> RunResult:
-    """Run one aggregation session to completion or abort, entirely in memory."""
+    """Run one aggregation session to completion or abort, entirely in memory.
+
+    With a ``clock``, the seconds spent in each silo step (keyed
+    ``silo:<MessageType>``) and in the aggregator (``aggregator``) are
+    recorded in ``RunResult.timings``.
+    """
     drop_at = drop_at or {}
     adversary = adversary or Adversary()
     ctx = fed.context(session, round_number)
@@ -122,7 +133,7 @@ def run_aggregation(
             params=fed.params,
             index=i,
             identity=fed.identity(i),
-            entropy=SeededEntropy(seed, session, i),
+            entropy=(entropies or {}).get(i) or SeededEntropy(seed, session, i),
             ledger=(ledgers or {}).get(i) or InMemoryUnmaskLedger(),
             model_hash=(model_hashes or {}).get(i, MODEL_HASH),
             quantized_input=inputs[i - 1],
@@ -139,17 +150,31 @@ def run_aggregation(
         chunk_words=chunk_words,
     )
     run = RunResult(None, None, silos, adversary)
-    _Loop(run, aggregator, drop_at).run()
+    _Loop(run, aggregator, drop_at, clock).run()
     run.result = aggregator.result
     return run
 
 
 class _Loop:
     def __init__(
-        self, run: RunResult, aggregator: MaskingAggregator, drop_at: Mapping[int, Stage]
+        self,
+        run: RunResult,
+        aggregator: MaskingAggregator,
+        drop_at: Mapping[int, Stage],
+        clock: Callable[[], float] | None,
     ) -> None:
         self.run_result, self.aggregator, self.drop_at = run, aggregator, drop_at
+        self.clock = clock
         self.dead: set[int] = set()
+
+    def _timed(self, key: str, step: Callable[[], T]) -> T:
+        if self.clock is None:
+            return step()
+        start = self.clock()
+        try:
+            return step()
+        finally:
+            self.run_result.timings.setdefault(key, []).append(self.clock() - start)
 
     def _from_silo(self, index: int, messages: list[SiloMessage]) -> list[SiloMessage]:
         kept = []
@@ -174,8 +199,10 @@ class _Loop:
                 silo = silos[out.recipient]
                 if out.recipient in self.dead:
                     continue
+                key = f"silo:{type(out.message).__name__}"
                 try:
-                    to_aggregator += self._from_silo(out.recipient, silo.receive(out.message))
+                    replies = self._timed(key, lambda: silo.receive(out.message))  # noqa: B023
+                    to_aggregator += self._from_silo(out.recipient, replies)
                 except FedsiloError:
                     continue  # the silo aborted; its error is on the session
         raise AssertionError("the in-memory federation did not terminate")
@@ -185,7 +212,7 @@ class _Loop:
         for message in messages:
             for relayed in self.run_result.adversary.inbound(message):
                 try:
-                    outgoing += agg.receive(relayed)
+                    outgoing += self._timed("aggregator", lambda: agg.receive(relayed))  # noqa: B023
                 except FedsiloError as exc:
                     self.run_result.rejected.append(exc)
         if agg.state in (AggregatorState.DONE, AggregatorState.ABORTED):
@@ -193,10 +220,10 @@ class _Loop:
             return None
         if not outgoing:
             try:
-                outgoing = agg.close_stage()
+                outgoing = self._timed("aggregator", agg.close_stage)
             except FedsiloError as exc:
                 self.run_result.aggregator_error = exc
                 return None
-            if agg.state is AggregatorState.DONE:
+            if agg.result is not None:
                 return None
         return outgoing

@@ -201,7 +201,8 @@ class MaskingAggregator:
 
     def _abort(self, exc: FedsiloError) -> Any:
         self._state = AggregatorState.ABORTED
-        self.error = exc
+        if self.error is None:
+            self.error = exc
         self._sum = np.zeros(0, dtype=self._sum.dtype)  # release nothing
         raise exc
 

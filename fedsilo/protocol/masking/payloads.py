@@ -72,9 +72,7 @@ def verify_consistency(
     model_hash: bytes,
     signature: bytes,
 ) -> None:
-    key.verify(
-        signature, CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash
-    )
+    key.verify(signature, CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash)
 
 
 @dataclass(frozen=True)
@@ -116,9 +114,7 @@ def open_share_pair(
     key = kdf.derive_share_key(
         kdf.agree(cipher_sk, sender_cipher_pk), ctx.fields(), share.sender, share.recipient
     )
-    plaintext = aead.open_sealed(
-        key, share.sealed, _share_ad(ctx, share.sender, share.recipient)
-    )
+    plaintext = aead.open_sealed(key, share.sealed, _share_ad(ctx, share.sender, share.recipient))
     if len(plaintext) != 2 * shamir.SHARE_BYTES:
         raise CryptoError("a decrypted share bundle has the wrong length")
     return SharePair(

@@ -143,7 +143,8 @@ class MaskingSilo:
 
     def _abort(self, exc: FedsiloError) -> NoReturn:
         self._state = SiloState.ABORTED
-        self.error = exc
+        if self.error is None:  # keep the first cause; later messages only bounce off
+            self.error = exc
         raise exc
 
     def _need(self, have: int, stage: Stage) -> None:
@@ -166,7 +167,9 @@ class MaskingSilo:
                     f"the advert of silo {self._roster.name(sender)!r} is from another session"
                 )
             try:
-                payloads.verify_advert(self._roster.entry(sender).verifying_key, self.context, advert)
+                payloads.verify_advert(
+                    self._roster.entry(sender).verifying_key, self.context, advert
+                )
             except SignatureError as exc:
                 raise SignatureError(
                     f"the advert of silo {self._roster.name(sender)!r} is not signed by its "
@@ -265,7 +268,11 @@ class MaskingSilo:
         view = SignedView(tuple(sorted(survivors)), tuple(sorted(dropped)))
         self._commit_view(view)
         signature = payloads.sign_consistency(
-            self._identity, self.context, self.index, view.survivors, view.dropped,
+            self._identity,
+            self.context,
+            self.index,
+            view.survivors,
+            view.dropped,
             self._model_hash,
         )
         return [ConsistencySignature(self.context, self.index, signature)]
@@ -305,8 +312,13 @@ class MaskingSilo:
             raise ContextMismatchError("a consistency signature is from another session")
         try:
             payloads.verify_consistency(
-                self._roster.entry(sig.sender).verifying_key, self.context, sig.sender,
-                view.survivors, view.dropped, self._model_hash, sig.signature,
+                self._roster.entry(sig.sender).verifying_key,
+                self.context,
+                sig.sender,
+                view.survivors,
+                view.dropped,
+                self._model_hash,
+                sig.signature,
             )
         except SignatureError as exc:
             raise InconsistentViewError(
@@ -327,4 +339,3 @@ class MaskingSilo:
             tuple(RevealedShare(v, self._held[v].self_seed.to_bytes()) for v in view.survivors),
             tuple(RevealedShare(v, self._held[v].mask_key.to_bytes()) for v in view.dropped),
         )
-

@@ -68,3 +68,25 @@ AGGREGATOR_NEXT: dict[AggregatorState, AggregatorState] = {
     AggregatorState.COLLECT_SIGNATURES: AggregatorState.COLLECT_UNMASKING,
     AggregatorState.COLLECT_UNMASKING: AggregatorState.DONE,
 }
+
+
+def transition_diagram() -> str:
+    """The two transition tables as Mermaid state diagrams (pasted into the docs)."""
+    lines = ["```mermaid", "stateDiagram-v2", "    %% silo session"]
+    lines.append(f"    [*] --> {SiloState.AWAIT_ADVERTS.name}: start() / KeyAdvert")
+    for (silo_state, message_type), silo_target in SILO_TRANSITIONS.items():
+        lines.append(f"    {silo_state.name} --> {silo_target.name}: {message_type.__name__}")
+    lines.append(f"    {SiloState.DONE.name} --> [*]")
+    lines.append("    note right of ABORTED: any other (state, message) pair, or a failed check")
+    lines += ["```", "", "```mermaid", "stateDiagram-v2", "    %% aggregator session"]
+    lines.append(f"    [*] --> {AggregatorState.COLLECT_ADVERTS.name}")
+    for state, target in AGGREGATOR_NEXT.items():
+        kind = AGGREGATOR_ACCEPTS[state].__name__
+        lines.append(f"    {state.name} --> {state.name}: {kind} (fold / store)")
+        lines.append(
+            f"    {state.name} --> {target.name}: all answered, or close_stage() with >= t"
+        )
+    lines.append(f"    {AggregatorState.DONE.name} --> [*]")
+    lines.append("    note right of ABORTED: close_stage() with fewer than t, or a partial input")
+    lines.append("```")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""`fedsilo bench`: measured costs of secure aggregation against their floors."""

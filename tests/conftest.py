@@ -1,0 +1,21 @@
+"""Shared test configuration: hypothesis profiles.
+
+``ci`` (the default under CI=true) keeps the example counts bounded so the
+suite fits its time budget on two cores; ``dev`` explores more.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -1,0 +1,266 @@
+"""The transition tables are the spec: anything else raises and aborts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fedsilo.errors import (
+    ContextMismatchError,
+    FedsiloError,
+    LocalProtocolError,
+    PartialInputError,
+    RemoteProtocolError,
+    RosterError,
+    SignatureError,
+    UnexpectedMessageError,
+)
+from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger, SignedView
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import (
+    SILO_TRANSITIONS,
+    AggregatorState,
+    SiloState,
+    transition_diagram,
+)
+from fedsilo.protocol.messages import (
+    AdvertList,
+    AggregatorMessage,
+    KeyAdvert,
+    MaskedInput,
+    Outgoing,
+    ShareRelay,
+    SignatureBundle,
+    SurvivorList,
+)
+from fedsilo.testing.adversary import Adversary
+from fedsilo.testing.entropy import SeededEntropy
+from fedsilo.testing.harness import (
+    MODEL_HASH,
+    Federation,
+    make_federation,
+    random_inputs,
+    run_aggregation,
+)
+
+FED = make_federation(4)
+INPUTS = random_inputs(FED, 40)
+
+
+def recorded_messages() -> dict[type, AggregatorMessage]:
+    """One genuine message of every aggregator kind, addressed to silo 1."""
+    seen: dict[type, AggregatorMessage] = {}
+
+    class Record(Adversary):
+        def outbound(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+            for o in outgoing:
+                if o.recipient == 1:
+                    seen.setdefault(type(o.message), o.message)
+            return outgoing
+
+    run_aggregation(FED, INPUTS, adversary=Record())
+    return seen
+
+
+MESSAGES = recorded_messages()
+ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle]
+
+
+def silo_in_state(steps: int, fed: Federation = FED) -> MaskingSilo:
+    """Silo 1 driven through ``steps`` genuine messages (same seed as the recording)."""
+    silo = MaskingSilo(
+        context=fed.context(),
+        roster=fed.roster,
+        params=fed.params,
+        index=1,
+        identity=fed.identity(1),
+        entropy=SeededEntropy(0, 1, 1),
+        ledger=InMemoryUnmaskLedger(),
+        model_hash=MODEL_HASH,
+        quantized_input=INPUTS[0],
+    )
+    silo.start()
+    for kind in ORDER[:steps]:
+        silo.receive(MESSAGES[kind])
+    return silo
+
+
+@pytest.mark.parametrize("steps", range(5))
+@pytest.mark.parametrize("kind", ORDER, ids=lambda k: k.__name__)
+def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind: type) -> None:
+    silo = silo_in_state(steps)
+    if (silo.state, kind) in SILO_TRANSITIONS:
+        silo.receive(MESSAGES[kind])
+        return
+    with pytest.raises(UnexpectedMessageError):
+        silo.receive(MESSAGES[kind])
+    assert silo.state is SiloState.ABORTED
+
+
+@given(st.lists(st.sampled_from(ORDER), min_size=1, max_size=6))
+def test_random_message_sequences_follow_the_table_or_abort(kinds: list[type]) -> None:
+    silo = silo_in_state(0)
+    for kind in kinds:
+        allowed = (silo.state, kind) in SILO_TRANSITIONS
+        try:
+            silo.receive(MESSAGES[kind])
+        except FedsiloError:
+            assert not allowed
+            assert silo.state is SiloState.ABORTED
+            return
+        assert allowed
+
+
+def test_an_aborted_silo_refuses_everything_and_keeps_its_first_error() -> None:
+    silo = silo_in_state(0)
+    with pytest.raises(UnexpectedMessageError):
+        silo.receive(MESSAGES[SurvivorList])
+    first = silo.error
+    with pytest.raises(UnexpectedMessageError):
+        silo.receive(MESSAGES[AdvertList])
+    assert silo.error is first
+
+
+def test_a_malformed_message_aborts_with_a_remote_protocol_error() -> None:
+    silo = silo_in_state(0)
+    with pytest.raises(RemoteProtocolError):
+        silo.receive(dataclasses.replace(MESSAGES[AdvertList], adverts=None))  # type: ignore[arg-type]
+    assert silo.state is SiloState.ABORTED
+
+
+def test_start_is_called_once() -> None:
+    silo = silo_in_state(0)
+    with pytest.raises(LocalProtocolError):
+        silo.start()
+
+
+def test_a_silo_does_not_sign_if_its_ledger_cannot_record_the_view() -> None:
+    class BrokenLedger(InMemoryUnmaskLedger):
+        def record_signed_view(
+            self, round_number: int, model_hash: bytes, view: SignedView
+        ) -> None:
+            raise RemoteProtocolError("disk full")
+
+    silo = silo_in_state(2)
+    silo._ledger = BrokenLedger()
+    with pytest.raises(RemoteProtocolError, match="disk full"):
+        silo.receive(MESSAGES[SurvivorList])
+    assert silo.state is SiloState.ABORTED
+
+
+def test_the_documented_state_diagram_is_generated_from_the_tables() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "protocol-masking.md").read_text()
+    assert transition_diagram() in doc
+
+
+# --- aggregator ---------------------------------------------------------------------
+
+
+def aggregator(fed: Federation = FED) -> MaskingAggregator:
+    return MaskingAggregator(
+        context=fed.context(),
+        roster=fed.roster,
+        params=fed.params,
+        model_hash=MODEL_HASH,
+        vector_length=len(INPUTS[0]),
+    )
+
+
+def adverts() -> list[KeyAdvert]:
+    return [
+        MaskingSilo(
+            context=FED.context(),
+            roster=FED.roster,
+            params=FED.params,
+            index=i,
+            identity=FED.identity(i),
+            entropy=SeededEntropy(i),
+            ledger=InMemoryUnmaskLedger(),
+            model_hash=MODEL_HASH,
+            quantized_input=INPUTS[i - 1],
+        ).start()[0]  # type: ignore[misc]
+        for i in range(1, 5)
+    ]
+
+
+def test_aggregator_refuses_a_message_of_another_stage() -> None:
+    agg = aggregator()
+    with pytest.raises(UnexpectedMessageError):
+        agg.receive(MaskedInput(FED.context(), 1, 0, 40, INPUTS[0]))
+    assert agg.state is AggregatorState.COLLECT_ADVERTS
+
+
+def test_aggregator_refuses_a_message_of_another_session() -> None:
+    agg = aggregator()
+    advert = dataclasses.replace(adverts()[0], context=FED.context(session=2))
+    with pytest.raises(ContextMismatchError):
+        agg.receive(advert)
+
+
+def test_an_identical_resend_is_idempotent_and_a_different_one_refused() -> None:
+    agg = aggregator()
+    a = adverts()
+    assert agg.receive(a[0]) == []
+    assert agg.receive(a[0]) == []
+    with pytest.raises(RemoteProtocolError, match="two different"):
+        agg.receive(dataclasses.replace(a[0], mask_public_key=a[1].mask_public_key))
+
+
+def test_a_forged_advert_excludes_its_sender_but_the_round_goes_on() -> None:
+    agg = aggregator()
+    a = adverts()
+    with pytest.raises(SignatureError):
+        agg.receive(dataclasses.replace(a[0], signature=a[1].signature))
+    outgoing = [o for adv in a[1:] for o in agg.receive(adv)]
+    assert {o.recipient for o in outgoing} == {2, 3, 4}
+    assert agg.state is AggregatorState.COLLECT_SHARES  # closed without waiting for silo 1
+
+
+def test_an_excluded_silo_is_refused_for_the_rest_of_the_stage() -> None:
+    agg = aggregator()
+    a = adverts()
+    with pytest.raises(SignatureError):
+        agg.receive(dataclasses.replace(a[0], signature=a[1].signature))
+    with pytest.raises(RosterError):
+        agg.receive(a[0])
+
+
+def test_masked_input_chunks_must_continue_the_vector() -> None:
+    class Chunky(Adversary):
+        def inbound(self, message):  # type: ignore[no-untyped-def]
+            self.seen.append(message)
+            if isinstance(message, MaskedInput):
+                v = message.values
+                return [
+                    dataclasses.replace(message, offset=0, values=v[:10]),
+                    dataclasses.replace(message, offset=5, values=v[5:10]),  # overlaps: refused
+                    dataclasses.replace(message, offset=10, values=v[10:]),
+                ]
+            return [message]
+
+    run = run_aggregation(FED, INPUTS, adversary=Chunky())
+    assert run.result is not None
+    assert all("does not continue" in str(e) for e in run.rejected)
+    assert len(run.rejected) == 4
+    expected = np.sum(np.array(INPUTS, dtype=np.uint64), axis=0).astype(np.uint32)
+    assert np.array_equal(run.result.total, expected)
+
+
+def test_a_partly_received_input_aborts_the_session_rather_than_corrupt_the_sum() -> None:
+    class CutsSiloTwo(Adversary):
+        def inbound(self, message):  # type: ignore[no-untyped-def]
+            self.seen.append(message)
+            if isinstance(message, MaskedInput) and message.sender == 2:
+                return [dataclasses.replace(message, values=message.values[:10])]
+            return [message]
+
+    run = run_aggregation(FED, INPUTS, adversary=CutsSiloTwo())
+    assert isinstance(run.aggregator_error, PartialInputError)
+    assert "silo-2" in str(run.aggregator_error)
+    assert run.result is None

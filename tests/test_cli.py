@@ -1,0 +1,85 @@
+"""`fedsilo` commands, run as a user runs them: in a separate process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+EXPECTED_KEYS = {
+    "scheme",
+    "transport",
+    "silos",
+    "params",
+    "dropouts",
+    "round_seconds",
+    "plain_seconds",
+    "overhead_ratio",
+    "silo_mask_seconds",
+    "mask_floor_seconds",
+    "aggregator_seconds",
+    "unmask_floor_seconds",
+    "exact",
+    "max_abs_error",
+    "peak_rss_mb",
+}
+
+
+def fedsilo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fedsilo.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_bench_json_reports_an_exact_round_with_every_figure() -> None:
+    out = fedsilo(
+        "bench",
+        "--scheme",
+        "masking",
+        "--transport",
+        "memory",
+        "--silos",
+        "5",
+        "--params",
+        "20000",
+        "--dropouts",
+        "1",
+        "--repeat",
+        "2",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) >= EXPECTED_KEYS
+    assert result["exact"] is True
+    assert result["silos"] == 5 and result["dropouts"] == 1
+    assert result["overhead_ratio"] == result["round_seconds"] / result["plain_seconds"]
+    assert result["max_abs_error"] <= 5 * 2 / ((1 << 16) - 1)
+
+
+def test_bench_prints_a_readable_table_without_json() -> None:
+    out = fedsilo("bench", "--silos", "3", "--params", "1000")
+    assert out.returncode == 0, out.stderr
+    assert "exact" in out.stdout and "True" in out.stdout
+
+
+def test_too_many_dropouts_is_a_one_line_error_not_a_traceback() -> None:
+    out = fedsilo("bench", "--silos", "5", "--params", "100", "--dropouts", "3")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert "n - t = 1" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_too_few_silos_names_the_threshold_rule() -> None:
+    out = fedsilo("bench", "--silos", "2", "--params", "100")
+    assert out.returncode == 2
+    assert "threshold.minimum-silos" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_scheme_that_is_not_built_is_refused_by_the_parser() -> None:
+    out = fedsilo("bench", "--scheme", "paillier")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
