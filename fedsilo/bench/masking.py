@@ -140,7 +140,9 @@ def _one_repetition(
     )
     unmask_floor = _timed(lambda: _draw_keystreams(len(survivors) * (1 + len(dropped)), length))
     expected = _exact_sum(inputs, survivors)
-    float_sum = np.sum([floats[i - 1].astype(np.float64) for i in survivors], axis=0)
+    float_sum = np.zeros(length, dtype=np.float64)
+    for i in survivors:
+        float_sum += floats[i - 1]
     error = np.abs(quantizer.dequantize_sum(run.result.total, len(survivors)) - float_sum)
     return _Sample(
         round=round_seconds,

@@ -188,26 +188,42 @@ class _Loop:
         return kept
 
     def run(self) -> None:
+        """Deliver each silo reply to the aggregator at once, as a streaming transport does,
+        so every masked vector is folded and dropped before the next one is made."""
         silos = self.run_result.silos
-        to_aggregator = [m for i, s in silos.items() for m in self._from_silo(i, s.start())]
+        outgoing = self._to_aggregator(
+            [m for i, s in silos.items() for m in self._from_silo(i, s.start())]
+        )
         for _ in range(4 * len(Stage)):
-            outgoing = self._deliver_to_aggregator(to_aggregator)
-            if outgoing is None:
+            if self._finished():
                 return
-            to_aggregator = []
+            if not outgoing:
+                try:
+                    outgoing = self._timed("aggregator", self.aggregator.close_stage)
+                except FedsiloError as exc:
+                    self.run_result.aggregator_error = exc
+                    return
+            following: list[Outgoing] = []
             for out in self.run_result.adversary.outbound(outgoing):
-                silo = silos[out.recipient]
                 if out.recipient in self.dead:
                     continue
+                silo = silos[out.recipient]
                 key = f"silo:{type(out.message).__name__}"
                 try:
                     replies = self._timed(key, lambda: silo.receive(out.message))  # noqa: B023
-                    to_aggregator += self._from_silo(out.recipient, replies)
                 except FedsiloError:
                     continue  # the silo aborted; its error is on the session
+                following += self._to_aggregator(self._from_silo(out.recipient, replies))
+            outgoing = following
         raise AssertionError("the in-memory federation did not terminate")
 
-    def _deliver_to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing] | None:
+    def _finished(self) -> bool:
+        if self.aggregator.state in (AggregatorState.DONE, AggregatorState.ABORTED):
+            self.run_result.aggregator_error = self.aggregator.error
+            return True
+        return False
+
+    def _to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing]:
         agg, outgoing = self.aggregator, []
         for message in messages:
             for relayed in self.run_result.adversary.inbound(message):
@@ -215,15 +231,4 @@ class _Loop:
                     outgoing += self._timed("aggregator", lambda: agg.receive(relayed))  # noqa: B023
                 except FedsiloError as exc:
                     self.run_result.rejected.append(exc)
-        if agg.state in (AggregatorState.DONE, AggregatorState.ABORTED):
-            self.run_result.aggregator_error = agg.error
-            return None
-        if not outgoing:
-            try:
-                outgoing = self._timed("aggregator", agg.close_stage)
-            except FedsiloError as exc:
-                self.run_result.aggregator_error = exc
-                return None
-            if agg.result is not None:
-                return None
         return outgoing

@@ -1,0 +1,43 @@
+"""Every Python block and every `fedsilo` command in docs/ and the README runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def python_blocks() -> list[tuple[str, str]]:
+    return [
+        (f"{doc.name}#{i}", block)
+        for doc in DOCS
+        for i, block in enumerate(PYTHON_BLOCK.findall(doc.read_text()))
+    ]
+
+
+@pytest.mark.parametrize(("where", "code"), python_blocks(), ids=[w for w, _ in python_blocks()])
+def test_python_blocks_in_the_docs_run(where: str, code: str) -> None:
+    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+
+
+def test_readme_gives_exactly_two_commands_install_and_test() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    assert [b.strip() for b in blocks] == [
+        'pip install torch==2.13.0 && pip install -e ".[dev]" && '
+        "fedsilo bench --silos 10 --params 1000000",
+        "pytest",
+    ]
+
+
+def test_ci_runs_exactly_the_readme_commands() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert (
+        'pip install torch==2.13.0 && pip install -e ".[dev]" && '
+        "fedsilo bench --silos 10 --params 1000000"
+    ) in ci
+    assert "\npytest\n" in ci
