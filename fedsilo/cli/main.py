@@ -1,36 +1,24 @@
 """`fedsilo` entry point.
 
 Commands are thin: they parse arguments, call the library and turn a
-:class:`~fedsilo.errors.FedsiloError` into one line on stderr and an exit
+:class:`~fedsilo.errors.FedsiloError` into a message on stderr and an exit
 code. A traceback is only ever shown for a bug, never for a user's mistake.
+Exit codes: 0 success, 1 failure or unsafe verdict, 2 unusable input, 3
+incomplete audit, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from fedsilo import __version__
-from fedsilo.bench.masking import run_masking_bench
-from fedsilo.errors import ConfigError, FedsiloError
+from fedsilo.cli import bench_cmd, certs_cmd, config_cmd
+from fedsilo.errors import ConfigError, CryptoError, FedsiloError, PKIError
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-
-
-def _bench(args: argparse.Namespace) -> int:
-    result = run_masking_bench(args.silos, args.params, args.dropouts, args.repeat, args.seed)
-    if args.json:
-        print(json.dumps(result.as_dict()))
-        return 0
-    print(f"fedsilo bench: masking over the in-memory transport, median of {args.repeat}")
-    width = max(len(k) for k in result.as_dict())
-    for key, value in result.as_dict().items():
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        print(f"  {key:<{width}}  {shown}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,22 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fedsilo {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    bench = commands.add_parser(
-        "bench", help="measure one secure aggregation round against its floors"
-    )
-    # Only what is built is offered: Paillier and gRPC join these choices when they land.
-    bench.add_argument("--scheme", default="masking", choices=["masking"])
-    bench.add_argument("--transport", default="memory", choices=["memory"])
-    bench.add_argument("--silos", type=int, default=10, help="number of silos (>= 3)")
-    bench.add_argument("--params", type=int, default=1_000_000, help="vector length")
-    bench.add_argument(
-        "--dropouts", type=int, default=0, help="silos that drop after sharing keys (<= n - t)"
-    )
-    bench.add_argument("--repeat", type=int, default=1, help="interleaved repetitions (median)")
-    bench.add_argument("--seed", type=int, default=0, help="seed of the random input vectors")
-    bench.add_argument("--json", action="store_true", help="print one JSON object")
-    bench.set_defaults(handler=_bench)
+    bench_cmd.register(commands)
+    certs_cmd.register(commands)
+    config_cmd.register(commands)
     return parser
 
 
@@ -64,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except ConfigError as exc:
+    except (ConfigError, PKIError, CryptoError) as exc:
         print(f"fedsilo: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FedsiloError as exc:

@@ -1,0 +1,39 @@
+"""`fedsilo bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fedsilo.bench.masking import run_masking_bench
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_masking_bench(args.silos, args.params, args.dropouts, args.repeat, args.seed)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return 0
+    print(f"fedsilo bench: masking over the in-memory transport, median of {args.repeat}")
+    width = max(len(k) for k in result.as_dict())
+    for key, value in result.as_dict().items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {key:<{width}}  {shown}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = commands.add_parser(
+        "bench", help="measure one secure aggregation round against its floors"
+    )
+    # Only what is built is offered: Paillier and gRPC join these choices when they land.
+    bench.add_argument("--scheme", default="masking", choices=["masking"])
+    bench.add_argument("--transport", default="memory", choices=["memory"])
+    bench.add_argument("--silos", type=int, default=10, help="number of silos (>= 3)")
+    bench.add_argument("--params", type=int, default=1_000_000, help="vector length")
+    bench.add_argument(
+        "--dropouts", type=int, default=0, help="silos that drop after sharing keys (<= n - t)"
+    )
+    bench.add_argument("--repeat", type=int, default=1, help="interleaved repetitions (median)")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the random input vectors")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(handler=run)

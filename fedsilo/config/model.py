@@ -1,0 +1,115 @@
+"""The typed, frozen federation config and its canonical digest."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fedsilo.config.jcs import canonical_json
+
+
+@dataclass(frozen=True)
+class Member:
+    """A silo on the roster; its position (1-based) is its protocol index."""
+
+    name: str
+    fingerprint: str | None
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class AggregatorEntry:
+    name: str
+    address: str
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """Clip range ``[-clip, clip]`` and number of levels of the fixed-point encoding."""
+
+    clip: float
+    levels: int
+
+
+@dataclass(frozen=True)
+class MaskingScheme:
+    threshold: int
+    colluders: int
+    modulus_bits: int
+    quantization: Quantization
+    kind: str = "masking"
+
+
+@dataclass(frozen=True)
+class PaillierScheme:
+    """Threshold Paillier: key size, decryption threshold among silos, packing."""
+
+    key_bits: int
+    threshold: int
+    colluders: int
+    dealer: str
+    value_bits: int
+    slot_bits: int
+    clip: float
+    kind: str = "paillier"
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    rounds: int
+    task: str
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Stage deadlines in seconds."""
+
+    advertise_keys: float
+    share_keys: float
+    masked_input: float
+    consistency_check: float
+    unmasking: float
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    """A whole federation, as every party must agree on it."""
+
+    federation: str
+    ca_fingerprint: str | None
+    aggregator: AggregatorEntry
+    silos: tuple[Member, ...]
+    scheme: MaskingScheme | PaillierScheme
+    min_silos: int
+    training: TrainingPlan
+    timeouts: Timeouts
+
+    @property
+    def member_names(self) -> list[str]:
+        """The aggregator and every silo, in that order."""
+        return [self.aggregator.name, *(s.name for s in self.silos)]
+
+    def document(self) -> dict[str, Any]:
+        """The normalized document: every default filled in, roster order kept."""
+        doc = asdict(self)
+        doc["silos"] = list(doc["silos"])
+        return doc
+
+    def canonical_json(self) -> str:
+        return canonical_json(self.document())
+
+    def digest(self) -> str:
+        """``sha256:<hex>`` over the RFC 8785 JSON of the normalized document."""
+        return "sha256:" + hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def default_threshold(silos: int) -> int:
+    return 2 * silos // 3 + 1
+
+
+def default_slot_bits(value_bits: int, silos: int) -> int:
+    """Value bits plus headroom for the sum of ``silos`` values."""
+    return value_bits + max(1, math.ceil(math.log2(max(silos, 2))))
