@@ -41,3 +41,30 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
         "fedsilo bench --silos 10 --params 1000000"
     ) in ci
     assert "\npytest\n" in ci
+
+
+SHELL_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
+WALKTHROUGHS = ["pki.md", "auditing.md"]
+
+
+@pytest.mark.parametrize("doc", WALKTHROUGHS)
+def test_every_command_of_the_walkthrough_runs_in_order(doc: str, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "federation_configs", tmp_path / "federation_configs")
+    script = "\n".join(SHELL_BLOCK.findall((ROOT / "docs" / doc).read_text()))
+    assert "fedsilo" in script
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -19,7 +19,7 @@ from fedsilo.pki.ca import (
 )
 from fedsilo.pki.files import load_certificate, load_csr, write_public
 from fedsilo.pki.identity import Role, fingerprint
-from fedsilo.pki.inspect import describe
+from fedsilo.pki.inspect import CertificateInfo, describe
 from fedsilo.pki.request import create_request
 
 
@@ -69,7 +69,13 @@ def _crl(args: argparse.Namespace) -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     info = describe(load_certificate(Path(args.file)))
-    print(json.dumps(info.as_dict(), indent=2) if args.json else info.as_text())
+    if args.field:
+        value = info.as_dict()[args.field]
+        print(", ".join(value) if isinstance(value, list) else value)
+    elif args.json:
+        print(json.dumps(info.as_dict(), indent=2))
+    else:
+        print(info.as_text())
     return 0
 
 
@@ -120,6 +126,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = certs.add_parser("inspect", help="show a certificate's name, role, SAN, fingerprint")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--field", choices=list(CertificateInfo.__dataclass_fields__), help="print one field"
+    )
     p.set_defaults(handler=_inspect)
 
     p = certs.add_parser("provision", help="a whole local federation (development only)")

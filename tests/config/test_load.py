@@ -1,0 +1,92 @@
+"""Loading a federation config: typed, strict, every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedsilo.config.load import ConfigProblemsError, load_config
+from fedsilo.config.model import MaskingScheme, PaillierScheme
+from fedsilo.errors import ConfigError
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = sorted((ROOT / "federation_configs").glob("*.yaml"))
+HOSPITALS = ROOT / "federation_configs" / "hospitals-masking.yaml"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_config_loads(path: Path) -> None:
+    config = load_config(path)
+    assert config.silos and config.digest().startswith("sha256:")
+
+
+def test_defaults_are_the_secure_ones() -> None:
+    config = load_config(HOSPITALS)
+    assert isinstance(config.scheme, MaskingScheme)
+    assert config.scheme.threshold == 2 * 4 // 3 + 1
+    assert config.min_silos == config.scheme.threshold
+    banks = load_config(ROOT / "federation_configs" / "banks-paillier.yaml")
+    assert isinstance(banks.scheme, PaillierScheme) and banks.scheme.key_bits == 3072
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "federation.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_five_independent_mistakes_are_all_reported_with_their_key_paths(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text()
+    text = text.replace("federation: hospital-consortium", "federation: Hospital Consortium")
+    text = text.replace("aggregator.hospital-consortium.example:7443", "no-port-here")
+    text = text.replace(
+        "  - name: city-general\n", "  - name: city-general\n    fingerprint: md5:1234\n"
+    )
+    text = text.replace("    levels: 65536", "    levels: lots")
+    text = text.replace("  rounds: 5", "  rounds: 5\n  epochs: 3")
+    with pytest.raises(ConfigProblemsError) as caught:
+        load_config(write(tmp_path, text))
+    problems = caught.value.problems
+    assert len(problems) == 5, problems
+    paths = sorted(p.split(":")[0] for p in problems)
+    assert paths == [
+        "aggregator.address",
+        "federation",
+        "scheme.quantization.levels",
+        "silos[1].fingerprint",
+        "training.epochs",
+    ]
+
+
+def test_a_python_object_tag_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text().replace(
+        "task: breast-cancer", "task: !!python/object/apply:os.system ['id']"
+    )
+    with pytest.raises(ConfigError, match=r"refused YAML.*python/object"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text().replace("  rounds: 5", "  rounds: 5\n  rounds: 500")
+    with pytest.raises(ConfigError, match="duplicate key 'rounds'"):
+        load_config(write(tmp_path, text))
+
+
+def test_unknown_top_level_keys_are_refused(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text() + "insecure_mode: true\n"
+    with pytest.raises(ConfigProblemsError, match="insecure_mode: unknown key"):
+        load_config(write(tmp_path, text))
+
+
+def test_colluders_must_be_declared(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text().replace(
+        "  colluders: 1          # silos that may collude with the aggregator (declared)\n", ""
+    )
+    with pytest.raises(ConfigProblemsError, match=r"scheme\.colluders: required"):
+        load_config(write(tmp_path, text))
+
+
+def test_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
