@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from tests.cli_helpers import fedsilo
 
 EXPECTED_KEYS = {
     "scheme",
@@ -23,16 +23,6 @@ EXPECTED_KEYS = {
     "max_abs_error",
     "peak_rss_mb",
 }
-
-
-def fedsilo(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedsilo.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def test_bench_json_reports_an_exact_round_with_every_figure() -> None:

@@ -75,13 +75,16 @@ _StrictLoader.add_constructor(
 
 
 def parse_yaml(text: str, source: str) -> Any:
+    loader = _StrictLoader(text)  # a SafeLoader: no tags that construct Python objects
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return loader.get_single_data()
     except yaml.constructor.ConstructorError as exc:
         where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
         raise ConfigError(f"{source}: refused YAML{where}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
 
 
 class _Reader:

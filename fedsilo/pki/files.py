@@ -8,7 +8,9 @@ an instant between creation and a later chmod.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fedsilo.errors import PKIError
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+T = TypeVar("T")
 
 
 def write_private_key(path: Path, key: PrivateKey) -> None:
@@ -64,25 +67,21 @@ def load_private_key(path: Path) -> PrivateKey:
     return key
 
 
-def load_certificate(path: Path) -> x509.Certificate:
-    data = _read(path, "certificate")
+def _load_pem(path: Path, what: str, parse: Callable[[bytes], T]) -> T:
+    data = _read(path, what)
     try:
-        return x509.load_pem_x509_certificate(data)
+        return parse(data)
     except ValueError as exc:
-        raise PKIError(f"{path} is not a PEM certificate") from exc
+        raise PKIError(f"{path} is not a PEM {what}") from exc
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    return _load_pem(path, "certificate", x509.load_pem_x509_certificate)
 
 
 def load_csr(path: Path) -> x509.CertificateSigningRequest:
-    data = _read(path, "certificate request")
-    try:
-        return x509.load_pem_x509_csr(data)
-    except ValueError as exc:
-        raise PKIError(f"{path} is not a PEM certificate signing request") from exc
+    return _load_pem(path, "certificate signing request", x509.load_pem_x509_csr)
 
 
 def load_crl(path: Path) -> x509.CertificateRevocationList:
-    data = _read(path, "CRL")
-    try:
-        return x509.load_pem_x509_crl(data)
-    except ValueError as exc:
-        raise PKIError(f"{path} is not a PEM certificate revocation list") from exc
+    return _load_pem(path, "certificate revocation list", x509.load_pem_x509_crl)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import fedsilo
 
 BAD = sorted((Path(__file__).parents[2] / "federation_configs" / "bad").glob("*.yaml"))
 
@@ -19,13 +20,7 @@ def expected_rules(path: Path) -> set[str]:
 
 
 def audit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fedsilo.cli.main", "audit", "config", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return fedsilo("audit", "config", *args)
 
 
 def test_the_bad_folder_is_not_empty() -> None:
