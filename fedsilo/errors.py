@@ -119,3 +119,19 @@ class PartialInputError(ProtocolError):
     shares, which would reveal its update; the session aborts instead and a
     new session (fresh keys) is run.
     """
+
+
+class EquivocationError(RemoteProtocolError):
+    """A peer sent two different bodies for the same (session, stage, sender)."""
+
+
+class IncompleteUploadError(RemoteProtocolError):
+    """A masked-input stream ended before the whole vector arrived; resume at ``offset``."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class NotReadyError(FedsiloError):
+    """What a silo waits for is not there yet; ask again."""

@@ -12,8 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from fedsilo.audit.report import RuleResult, Status
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement
@@ -22,6 +21,9 @@ from fedsilo.errors import PKIError
 from fedsilo.pki import validate
 from fedsilo.pki.files import load_certificate, load_crl
 from fedsilo.pki.identity import Role, fingerprint
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 EXPIRY_WARNING = dt.timedelta(days=30)
 CERT_RULES = (

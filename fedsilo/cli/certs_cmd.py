@@ -7,8 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
 from fedsilo.config.provision import DEV_WARNING, provision
 from fedsilo.pki.ca import (
     CRL_FILE,
@@ -17,7 +15,7 @@ from fedsilo.pki.ca import (
     CertificateAuthority,
     init_ca,
 )
-from fedsilo.pki.files import load_certificate, load_csr, write_public
+from fedsilo.pki.files import certificate_pem, crl_pem, load_certificate, load_csr, write_public
 from fedsilo.pki.identity import Role, fingerprint
 from fedsilo.pki.inspect import CertificateInfo, describe
 from fedsilo.pki.request import create_request
@@ -46,7 +44,7 @@ def _request(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     ca = CertificateAuthority(Path(args.ca))
     cert = ca.sign(load_csr(Path(args.csr)), _now(), args.days)
-    write_public(Path(args.out), cert.public_bytes(serialization.Encoding.PEM))
+    write_public(Path(args.out), certificate_pem(cert))
     info = describe(cert)
     print(f"issued {args.out}: {info.role} {info.name}, serial {info.serial}, {info.fingerprint}")
     return 0
@@ -62,7 +60,7 @@ def _crl(args: argparse.Namespace) -> int:
     ca = CertificateAuthority(Path(args.ca))
     crl = ca.crl(_now(), args.days)
     out = Path(args.out) if args.out else Path(args.ca) / CRL_FILE
-    write_public(out, crl.public_bytes(serialization.Encoding.PEM))
+    write_public(out, crl_pem(crl))
     print(f"CRL written to {out}; next update due {crl.next_update_utc:%Y-%m-%d %H:%M} UTC")
     return 0
 

@@ -17,17 +17,23 @@ import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from fedsilo.config.model import FederationConfig
-from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
+from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, CryptoError, PKIError, SignatureError
 from fedsilo.pki import validate
-from fedsilo.pki.files import load_certificate, load_private_key, write_public
+from fedsilo.pki.files import (
+    certificate_from_pem,
+    certificate_pem,
+    load_certificate,
+    load_identity_key,
+    write_public,
+)
 from fedsilo.pki.identity import certificate_identity, fingerprint
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 LABEL = "fedsilo/v1/config-endorsement"
 FORMAT = "fedsilo-endorsement/v1"
@@ -61,15 +67,15 @@ def endorse(config: FederationConfig, config_path: Path, key_path: Path, cert_pa
     pinned = _pinned(config, name)
     if pinned is not None and pinned != fingerprint(cert):
         raise ConfigError(f"{cert_path} is not the certificate pinned for {name!r} in the config")
-    key = load_private_key(key_path)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-        raise ConfigError(f"{key_path} is not the P-256 key of {cert_path}")
-    signature = IdentityKey(key).sign(LABEL, config.federation, name, _digest_bytes(config))
+    identity = load_identity_key(key_path)
+    if identity.verifying_key.to_der() != VerifyingKey.from_public_key(cert.public_key()).to_der():
+        raise ConfigError(f"{key_path} is not the key of {cert_path}")
+    signature = identity.sign(LABEL, config.federation, name, _digest_bytes(config))
     document = {
         "format": FORMAT,
         "signer": name,
         "config_digest": config.digest(),
-        "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "certificate": certificate_pem(cert).decode(),
         "signature": base64.b64encode(signature).decode(),
     }
     out_dir = endorsement_dir(config_path)
@@ -112,7 +118,7 @@ def _verify(
     doc = json.loads(path.read_text())
     if doc.get("format") != FORMAT or doc.get("signer") != name:
         raise ConfigError(f"{path} is not a {FORMAT} endorsement by {name!r}")
-    cert = x509.load_pem_x509_certificate(doc["certificate"].encode())
+    cert = certificate_from_pem(doc["certificate"].encode())
     pinned = _pinned(config, name)
     if pinned is None:
         raise ConfigError(
@@ -126,11 +132,8 @@ def _verify(
         raise ConfigError(
             f"endorses {doc.get('config_digest')}, but the config now digests to {config.digest()}"
         )
-    public = cert.public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise ConfigError("endorsements are signed with the EC P-256 keys fedsilo issues")
     try:
-        VerifyingKey(public).verify(
+        VerifyingKey.from_public_key(cert.public_key()).verify(
             base64.b64decode(doc["signature"]),
             LABEL,
             config.federation,

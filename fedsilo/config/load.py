@@ -156,6 +156,20 @@ def _positive_number(v: Any) -> float:
     return value
 
 
+def _options(v: Any) -> tuple[tuple[str, int | float | str], ...]:
+    """A task's options: a flat mapping of names to scalars, kept sorted."""
+    if not isinstance(v, dict):
+        raise ConfigError("must be a mapping of option names to numbers or strings")
+    for key, value in v.items():
+        if (
+            not isinstance(key, str)
+            or isinstance(value, bool)
+            or not isinstance(value, int | float | str)
+        ):
+            raise ConfigError(f"option {key!r} must be a number or a string")
+    return tuple(sorted(v.items()))
+
+
 def _name(v: Any) -> str:
     return check_name(_text(v))
 
@@ -206,10 +220,11 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
     )
     silos = _silos(r, top.get("silos"))
     scheme = _scheme(r, top.get("scheme"), len(silos))
-    training_doc = r.mapping(top.get("training"), "training", {"rounds", "task"})
+    training_doc = r.mapping(top.get("training"), "training", {"rounds", "task", "options"})
     training = TrainingPlan(
         rounds=r.get(training_doc, "rounds", "training", _integer(1, 100_000), default=10) or 0,
         task=r.get(training_doc, "task", "training", _text) or "",
+        options=r.get(training_doc, "options", "training", _options, default=()) or (),
     )
     timeouts_doc = r.mapping(top.get("timeouts", {}), "timeouts", set(DEFAULT_TIMEOUTS))
     timeouts = Timeouts(

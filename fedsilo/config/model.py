@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fedsilo.config.jcs import canonical_json
+
+T = TypeVar("T", int, float, str)
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,15 @@ class PaillierScheme:
 
 @dataclass(frozen=True)
 class TrainingPlan:
+    """How many rounds, which registered task, and the task's own scalar options."""
+
     rounds: int
     task: str
+    options: tuple[tuple[str, int | float | str], ...] = ()
+
+    def option(self, key: str, default: T) -> T:
+        value = dict(self.options).get(key, default)
+        return type(default)(value)
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class FederationConfig:
         """The normalized document: every default filled in, roster order kept."""
         doc = asdict(self)
         doc["silos"] = list(doc["silos"])
+        doc["training"]["options"] = dict(self.training.options)
         return doc
 
     def canonical_json(self) -> str:

@@ -15,13 +15,12 @@ import ipaddress
 from pathlib import Path
 
 import yaml
-from cryptography.hazmat.primitives import serialization
 
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
 from fedsilo.errors import ConfigError
 from fedsilo.pki.ca import CRL_FILE, CertificateAuthority, init_ca
-from fedsilo.pki.files import load_csr, write_public
+from fedsilo.pki.files import certificate_pem, crl_pem, load_csr, write_public
 from fedsilo.pki.identity import Role, fingerprint
 from fedsilo.pki.request import create_request
 
@@ -63,9 +62,9 @@ def provision(config_path: Path, out_dir: Path, now: dt.datetime, days: int = 36
             ip_addresses=ips if role is Role.AGGREGATOR else (),
         )
         cert = ca.sign(load_csr(files.csr), now, days)
-        write_public(member_dir / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM))
+        write_public(member_dir / f"{name}.crt", certificate_pem(cert))
         fingerprints[name] = fingerprint(cert)
-    write_public(out_dir / "ca" / CRL_FILE, ca.crl(now).public_bytes(serialization.Encoding.PEM))
+    write_public(out_dir / "ca" / CRL_FILE, crl_pem(ca.crl(now)))
     pinned = _pin(config, fingerprint(ca.certificate), fingerprints)
     out_config = out_dir / config_path.name
     header = f"# Pinned by `fedsilo certs provision` ({DEV_WARNING}).\n"

@@ -29,6 +29,7 @@ from fedsilo.crypto.encoding import Field, encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.errors import CryptoError
 
+X25519Key = X25519PrivateKey  # the ephemeral key type sessions hold
 KEY_BYTES = 32
 MASK_SEED_LABEL = "fedsilo/v1/mask-seed"
 SELF_MASK_LABEL = "fedsilo/v1/self-mask"
@@ -38,6 +39,13 @@ SHARE_KEY_LABEL = "fedsilo/v1/share-key"
 def generate_x25519(entropy: Entropy) -> X25519PrivateKey:
     """A fresh X25519 private key drawn from ``entropy`` (32 bytes)."""
     return X25519PrivateKey.from_private_bytes(entropy.random_bytes(KEY_BYTES))
+
+
+def x25519_from_private_bytes(secret: bytes) -> X25519PrivateKey:
+    """An X25519 key from its raw 32 bytes (e.g. reconstructed from Shamir shares)."""
+    if len(secret) != KEY_BYTES:
+        raise CryptoError(f"an X25519 private key is {KEY_BYTES} bytes, got {len(secret)}")
+    return X25519PrivateKey.from_private_bytes(secret)
 
 
 def x25519_public_bytes(private_key: X25519PrivateKey) -> bytes:

@@ -31,6 +31,13 @@ class VerifyingKey:
         self._key = public_key
 
     @classmethod
+    def from_public_key(cls, key: object) -> VerifyingKey:
+        """Wrap a certificate's public key; only EC P-256 keys sign for fedsilo members."""
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise CryptoError("fedsilo members sign with EC P-256 keys")
+        return cls(key)
+
+    @classmethod
     def from_der(cls, der: bytes) -> VerifyingKey:
         key = serialization.load_der_public_key(der)
         if not isinstance(key, ec.EllipticCurvePublicKey):

@@ -16,7 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from fedsilo.errors import PKIError
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.errors import CryptoError, PKIError
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 T = TypeVar("T")
@@ -73,6 +74,36 @@ def _load_pem(path: Path, what: str, parse: Callable[[bytes], T]) -> T:
         return parse(data)
     except ValueError as exc:
         raise PKIError(f"{path} is not a PEM {what}") from exc
+
+
+def certificate_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def crl_pem(crl: x509.CertificateRevocationList) -> bytes:
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_from_pem(data: bytes) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise PKIError("not a PEM certificate") from exc
+
+
+def load_identity_key(path: Path) -> IdentityKey:
+    """A member's certificate key as the identity that signs protocol messages (P-256)."""
+    key = load_private_key(path)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PKIError(f"{path} is not an EC key; fedsilo members sign with P-256 keys")
+    try:
+        return IdentityKey(key)
+    except CryptoError as exc:
+        raise PKIError(f"{path}: {exc}") from exc
 
 
 def load_certificate(path: Path) -> x509.Certificate:

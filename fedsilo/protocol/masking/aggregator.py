@@ -14,11 +14,11 @@ session: one faulty silo must not sink a round the others can finish.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fedsilo.crypto import kdf, shamir
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, SignedMask, apply_masks, word_dtype
@@ -119,6 +119,19 @@ class MaskingAggregator:
         if self._state not in AGGREGATOR_ACCEPTS:
             return frozenset()
         return self._expected - self._complete()
+
+    def sum_digest(self) -> bytes:
+        """SHA-256 of the running sum (to show that a refused message changed nothing)."""
+        return hashlib.sha256(self._sum.tobytes()).digest()
+
+    def received(self, sender: int) -> int:
+        """How many words of ``sender``'s masked input are folded (for resuming uploads)."""
+        return self._received.get(sender, 0)
+
+    @property
+    def stage(self) -> Stage | None:
+        """The stage being collected, or None when the session has ended."""
+        return _STAGE_OF_STATE.get(self._state)
 
     def _complete(self) -> frozenset[int]:
         if self._state is AggregatorState.COLLECT_INPUTS:
@@ -331,7 +344,7 @@ class MaskingAggregator:
         secret = self._reconstruct(
             v, ((r.owner, r.share) for a in answers for r in a.mask_key_shares)
         )
-        mask_sk = X25519PrivateKey.from_private_bytes(secret)
+        mask_sk = kdf.x25519_from_private_bytes(secret)
         if kdf.x25519_public_bytes(mask_sk) != self._adverts[v].mask_public_key:
             raise ProtocolError(
                 f"the reconstructed mask key of {self._roster.name(v)!r} does not match its "

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from fedsilo.crypto import aead, kdf, shamir
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.entropy import Entropy
@@ -88,7 +86,7 @@ def _share_ad(ctx: SessionContext, sender: int, recipient: int) -> bytes:
 
 
 def seal_share_pair(
-    cipher_sk: X25519PrivateKey,
+    cipher_sk: kdf.X25519Key,
     recipient_cipher_pk: bytes,
     ctx: SessionContext,
     sender: int,
@@ -105,7 +103,7 @@ def seal_share_pair(
 
 
 def open_share_pair(
-    cipher_sk: X25519PrivateKey,
+    cipher_sk: kdf.X25519Key,
     sender_cipher_pk: bytes,
     ctx: SessionContext,
     share: EncryptedShare,
@@ -124,7 +122,7 @@ def open_share_pair(
 
 
 def pair_mask(
-    mask_sk: X25519PrivateKey, peer_mask_pk: bytes, ctx: SessionContext, owner: int, peer: int
+    mask_sk: kdf.X25519Key, peer_mask_pk: bytes, ctx: SessionContext, owner: int, peer: int
 ) -> SignedMask:
     """The mask ``owner`` adds for its pair with ``peer`` (cancels with the peer's)."""
     seed = kdf.derive_mask_seed(kdf.agree(mask_sk, peer_mask_pk), ctx.fields(), owner, peer)

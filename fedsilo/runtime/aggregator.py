@@ -1,0 +1,472 @@
+"""The aggregator service: one masking session per round, driven over the transport.
+
+The servicer (``fedsilo.transport.server``) authenticates each call and hands
+it here. This object owns the sans-I/O :class:`MaskingAggregator` (all access
+under one lock), signs every message it sends with the aggregator's
+certificate key, and keeps them in per-silo outboxes that silos poll with
+``Await``. A driver thread enforces the stage deadlines from the config.
+
+A masked-input stream that ends early is not folded away: the silo is told
+the offset to resume from. If it never resumes, the session cannot be
+repaired without revealing that silo's update, so the round is re-run as a
+new session with fresh keys (at most ``MAX_SESSIONS_PER_ROUND`` times).
+Fewer than ``t`` silos aborts the round loudly and releases nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fedsilo.config.model import FederationConfig
+from fedsilo.crypto.encoding import encode
+from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.errors import (
+    ContextMismatchError,
+    EquivocationError,
+    FedsiloError,
+    IncompleteUploadError,
+    NotReadyError,
+    PartialInputError,
+    RemoteProtocolError,
+    RosterError,
+)
+from fedsilo.pki.trust import Member
+from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.states import AggregatorState
+from fedsilo.protocol.messages import (
+    AdvertList,
+    MaskedInput,
+    Outgoing,
+    SessionContext,
+    ShareRelay,
+    SignatureBundle,
+    Stage,
+    SurvivorList,
+)
+from fedsilo.protocol.roster import Roster
+from fedsilo.runtime.events import EventLog
+from fedsilo.transport import codec
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+
+MAX_SESSIONS_PER_ROUND = 3
+MAX_CHUNK_BYTES = 2 << 20
+STAGE_OF_REPLY = {
+    AdvertList: Stage.SHARE_KEYS.value,
+    ShareRelay: Stage.MASKED_INPUT.value,
+    SurvivorList: Stage.CONSISTENCY_CHECK.value,
+    SignatureBundle: Stage.UNMASKING.value,
+}
+SILO_MESSAGE_STAGE = {
+    "advert": Stage.ADVERTISE_KEYS.value,
+    "shares": Stage.SHARE_KEYS.value,
+    "consistency": Stage.CONSISTENCY_CHECK.value,
+    "unmasking": Stage.UNMASKING.value,
+}
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """What the round aggregates: the global model's hash and the vector length."""
+
+    round: int
+    model: bytes  # the global model as raw little-endian float32 (what silos download)
+    vector_length: int
+
+    @property
+    def model_hash(self) -> bytes:
+        return hashlib.sha256(self.model).digest()
+
+
+@dataclass
+class RoundRecord:
+    """How a round ended."""
+
+    round: int
+    session_id: bytes
+    survivors: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    total: UIntArray | None = None
+    error: FedsiloError | None = None
+    missing: tuple[str, ...] = ()
+
+
+@dataclass
+class _Session:
+    ctx: SessionContext
+    core: MaskingAggregator
+    plan: RoundPlan
+    announcement: pb.Signed
+    outbox: dict[tuple[str, int], pb.Signed] = field(default_factory=dict)
+    accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    result_bytes: bytes | None = None
+
+
+class AggregatorService:
+    """Shared state between the gRPC servicer threads and the round driver."""
+
+    def __init__(
+        self,
+        *,
+        config: FederationConfig,
+        roster: Roster,
+        params: MaskingParams,
+        identity: IdentityKey,
+        certificate_der: bytes,
+        silo_certificates: list[bytes],
+        log: EventLog,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config, self.roster, self.params = config, roster, params
+        self._identity, self._certificate_der = identity, certificate_der
+        self._silo_certificates = silo_certificates
+        self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
+        self._log, self._monotonic = log, monotonic
+        self._cond = threading.Condition()
+        self._session: _Session | None = None
+        self._previous: dict[bytes, _Session] = {}
+        self._stopping = False
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _signed(self, body: bytes) -> pb.Signed:
+        return codec.sign(self._identity, body)
+
+    def _check_context(self, member: Member, c: pb.Context, stage: str) -> _Session:
+        if c.federation != self.config.federation:
+            raise ContextMismatchError(f"message for federation {c.federation!r}")
+        if bytes(c.config_digest) != self._digest:
+            raise ContextMismatchError(
+                f"config digest mismatch: peer sha256:{bytes(c.config_digest).hex()}, "
+                f"aggregator {self.config.digest()}"
+            )
+        if c.sender != member.index:
+            raise RosterError(
+                f"{member.name} (silo {member.index}) sent a message in the name of silo {c.sender}"
+            )
+        session = self._session
+        if (
+            session is None
+            or bytes(c.session_id) != session.ctx.session_id
+            or c.round != session.ctx.round
+        ):
+            raise ContextMismatchError("the message belongs to another (or no longer open) session")
+        if c.stage != stage:
+            raise ContextMismatchError(f"the message is labelled stage {c.stage!r}, not {stage!r}")
+        return session
+
+    def state_digest(self) -> str:
+        """A digest of the protocol state, to show that a refused call changed nothing."""
+        with self._cond:
+            s = self._session
+            if s is None:
+                return "idle"
+            core = s.core
+            received = [core.received(i) for i in range(1, self.roster.size + 1)]
+            total = core.sum_digest()
+            return encode(
+                s.ctx.session_id,
+                core.state.value,
+                sorted(core.waiting_for),
+                received,
+                sorted(f"{k[0]}/{k[1]}" for k in s.accepted),
+                total,
+            ).hex()
+
+    # --- handlers called by the servicer --------------------------------------------------
+
+    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
+        if (
+            request.federation != self.config.federation
+            or bytes(request.config_digest) != self._digest
+        ):
+            raise ContextMismatchError(
+                f"config digest mismatch: {member.name} runs "
+                f"sha256:{bytes(request.config_digest).hex()}, the aggregator runs "
+                f"{self.config.digest()}"
+            )
+        if request.name != member.name:
+            raise RosterError(f"{member.name} asked to join as {request.name!r}")
+        self._log("join", silo=member.name)
+        return pb.JoinReply(
+            aggregator_certificate=self._certificate_der,
+            silo_certificates=self._silo_certificates,
+        )
+
+    def submit(self, member: Member, message: pb.SiloMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind is None:
+            raise RemoteProtocolError("an empty silo message")
+        wire_ctx, decoded = codec.silo_message(message)
+        stage = SILO_MESSAGE_STAGE[kind]
+        body = message.SerializeToString(deterministic=True)
+        with self._cond:
+            session = self._check_context(member, wire_ctx, stage)
+            previous = session.accepted.get((stage, member.index))
+            if previous is not None:
+                if previous == body:
+                    return  # an identical resend: accepted once, idempotent
+                raise EquivocationError(
+                    f"{member.name} sent a different {stage} message for the same session"
+                )
+            outgoing = session.core.receive(decoded)
+            session.accepted[(stage, member.index)] = body
+            self._log("stage", stage=stage, silo=member.name)
+            self._publish(session, outgoing)
+
+    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+        """Fold a masked-input stream; raises IncompleteUploadError if it ends early."""
+        session: _Session | None = None
+        for chunk in chunks:
+            with self._cond:
+                session = self._check_context(member, chunk.context, Stage.MASKED_INPUT.value)
+                self._fold(session, member, chunk)
+        if session is None:
+            raise RemoteProtocolError("an empty masked-input stream")
+        with self._cond:
+            done = session.core.received(member.index)
+            if done < session.plan.vector_length and session.core.stage is Stage.MASKED_INPUT:
+                raise IncompleteUploadError(
+                    f"masked input incomplete: {done} of {session.plan.vector_length} words; "
+                    f"resume at offset {done}",
+                    done,
+                )
+            self._log("stage", stage=Stage.MASKED_INPUT.value, silo=member.name)
+
+    def _fold(self, session: _Session, member: Member, chunk: pb.InputChunk) -> None:
+        length = session.plan.vector_length
+        if chunk.total_length != length:
+            raise RemoteProtocolError(
+                f"declared {chunk.total_length} words, but this round's vector has {length}"
+            )
+        if len(chunk.data) > MAX_CHUNK_BYTES:
+            raise RemoteProtocolError(
+                f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
+            )
+        values = codec.bytes_to_words(bytes(chunk.data), self.params.bits)
+        if chunk.offset + len(values) > length:
+            raise RemoteProtocolError(
+                f"a chunk at offset {chunk.offset} of {len(values)} words runs beyond the "
+                f"declared {length}"
+            )
+        key = (member.index, int(chunk.offset))
+        digest = hashlib.blake2b(chunk.data, digest_size=16).digest()
+        if key in session.chunk_digests:
+            if session.chunk_digests[key] != digest:
+                raise EquivocationError(
+                    f"{member.name} sent a different chunk at offset {chunk.offset}"
+                )
+            return  # already folded: an identical resend
+        done = session.core.received(member.index)
+        if chunk.offset != done:
+            raise IncompleteUploadError(f"expected offset {done}, got {chunk.offset}", done)
+        outgoing = session.core.receive(
+            MaskedInput(session.ctx, member.index, int(chunk.offset), length, values)
+        )
+        session.chunk_digests[key] = digest
+        self._publish(session, outgoing)
+
+    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
+        """Block until the message ``member`` waits for exists, up to ``timeout`` seconds."""
+        c = request.context
+        if c.sender != member.index:
+            raise RosterError(f"{member.name} polled in the name of silo {c.sender}")
+        with self._cond:
+            key_of = self._await_key(c, member)
+            self._cond.wait_for(lambda: key_of() is not None or self._stopping, timeout)
+            found = key_of()
+            if found is None:
+                raise NotReadyError(f"nothing for stage {c.stage!r} yet")
+            return found
+
+    def _await_key(self, c: pb.Context, member: Member) -> Callable[[], pb.Signed | None]:
+        def lookup() -> pb.Signed | None:
+            if c.stage == codec.ANNOUNCE_STAGE:
+                s = self._session
+                if (
+                    s is not None
+                    and s.ctx.round >= c.round
+                    and s.ctx.session_id != bytes(c.session_id)
+                ):
+                    return s.announcement
+                return None
+            session = self._session
+            sid = bytes(c.session_id)
+            if session is None or session.ctx.session_id != sid:
+                session = self._previous.get(sid)
+            if session is None:
+                return None
+            return session.outbox.get((c.stage, member.index)) or session.outbox.get(
+                (codec.OUTCOME_STAGE, member.index)
+            )
+
+        return lookup
+
+    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
+        """The released aggregate, to any silo of the round (it is a sum of >= t updates)."""
+        sid = bytes(request.context.session_id)
+        with self._cond:
+            session = (
+                self._session if self._session and self._session.ctx.session_id == sid else None
+            )
+            session = session or self._previous.get(sid)
+            if session is None or session.result_bytes is None:
+                raise NotReadyError("no released aggregate for that session")
+            data = session.result_bytes
+        return _chunks(data, word_dtype(self.params.bits).itemsize)
+
+    def model_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
+        """The global model the current round trains on (raw little-endian float32)."""
+        with self._cond:
+            session = self._session
+            if session is None or bytes(request.context.session_id) != session.ctx.session_id:
+                raise ContextMismatchError("no open session with that id")
+            data = session.plan.model
+        return _chunks(data, 4)
+
+    # --- publishing ---------------------------------------------------------------------
+
+    def _publish(self, session: _Session, outgoing: list[Outgoing]) -> None:
+        for out in outgoing:
+            stage = STAGE_OF_REPLY[type(out.message)]
+            body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
+            session.outbox[(stage, out.recipient)] = self._signed(body)
+        if outgoing:
+            self._cond.notify_all()
+
+    def _publish_outcome(
+        self, session: _Session, released: bool, reason: str, survivors: tuple[int, ...]
+    ) -> None:
+        for index in range(1, self.roster.size + 1):
+            outcome = pb.RoundOutcome(
+                context=codec.context_pb(session.ctx, codec.OUTCOME_STAGE, 0),
+                released=released,
+                survivors=list(survivors),
+                reason=reason,
+            )
+            body = pb.AggregatorMessage(recipient=index, outcome=outcome).SerializeToString()
+            session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body)
+        self._cond.notify_all()
+
+    # --- the round driver ---------------------------------------------------------------
+
+    def run_round(self, plan: RoundPlan) -> RoundRecord:
+        """Run one round, re-running it as a new session after a partial upload."""
+        record = RoundRecord(plan.round, b"")
+        for _ in range(MAX_SESSIONS_PER_ROUND):
+            session = self._open(plan)
+            record = self._drive(session)
+            if not isinstance(record.error, PartialInputError):
+                return record
+            self._log("session-restart", round=plan.round, reason=str(record.error))
+        return record
+
+    def _open(self, plan: RoundPlan) -> _Session:
+        ctx = SessionContext(self.config.federation, self._digest, os.urandom(16), plan.round)
+        core = MaskingAggregator(
+            context=ctx,
+            roster=self.roster,
+            params=self.params,
+            model_hash=plan.model_hash,
+            vector_length=plan.vector_length,
+        )
+        announcement = pb.SessionAnnouncement(
+            context=codec.context_pb(ctx, codec.ANNOUNCE_STAGE, 0),
+            model_hash=plan.model_hash,
+            vector_length=plan.vector_length,
+            modulus_bits=self.params.bits,
+        )
+        session = _Session(ctx, core, plan, self._signed(announcement.SerializeToString()))
+        with self._cond:
+            if self._session is not None:
+                self._previous = {self._session.ctx.session_id: self._session}
+            self._session = session
+            self._cond.notify_all()
+        self._log("session", round=plan.round, session=ctx.session_id.hex())
+        return session
+
+    def _timeout(self, stage: Stage) -> float:
+        t = self.config.timeouts
+        return {
+            Stage.ADVERTISE_KEYS: t.advertise_keys,
+            Stage.SHARE_KEYS: t.share_keys,
+            Stage.MASKED_INPUT: t.masked_input,
+            Stage.CONSISTENCY_CHECK: t.consistency_check,
+            Stage.UNMASKING: t.unmasking,
+        }[stage]
+
+    def _drive(self, session: _Session) -> RoundRecord:
+        core = session.core
+        with self._cond:
+            while core.state not in (AggregatorState.DONE, AggregatorState.ABORTED):
+                stage = core.stage
+                assert stage is not None
+                deadline = self._monotonic() + self._timeout(stage)
+                while core.stage is stage and not self._stopping:
+                    left = deadline - self._monotonic()
+                    if left <= 0:
+                        self._close_stage(session, stage)
+                        break
+                    self._cond.wait(min(left, 0.5))
+                if self._stopping:
+                    return RoundRecord(
+                        session.ctx.round, session.ctx.session_id, error=FedsiloError("stopped")
+                    )
+            return self._finish(session)
+
+    def _close_stage(self, session: _Session, stage: Stage) -> None:
+        missing = self.roster.names(session.core.waiting_for)
+        self._log("deadline", stage=stage.value, missing=list(missing))
+        # on failure the core is ABORTED and holds the error; _finish reports it
+        with contextlib.suppress(FedsiloError):
+            self._publish(session, session.core.close_stage())
+
+    def _finish(self, session: _Session) -> RoundRecord:
+        core, ctx = session.core, session.ctx
+        if core.result is None:
+            error = core.error or FedsiloError("the session ended without a result")
+            missing = getattr(error, "missing", ())
+            self._publish_outcome(session, False, str(error), ())
+            self._log("round-aborted", round=ctx.round, reason=str(error), missing=list(missing))
+            return RoundRecord(ctx.round, ctx.session_id, error=error, missing=tuple(missing))
+        total = np.array(core.result.total, dtype=word_dtype(self.params.bits))
+        session.result_bytes = codec.words_to_bytes(total)
+        self._publish_outcome(session, True, "released", core.result.survivors)
+        record = RoundRecord(
+            ctx.round,
+            ctx.session_id,
+            self.roster.names(core.result.survivors),
+            self.roster.names(core.result.dropped),
+            total,
+        )
+        self._log(
+            "round-released",
+            round=ctx.round,
+            survivors=list(record.survivors),
+            dropped=list(record.dropped),
+        )
+        return record
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+
+def _chunks(data: bytes, word: int, size: int = 1 << 20) -> Iterator[pb.ResultChunk]:
+    total = len(data) // word
+    step = size - size % word
+    for start in range(0, len(data), step):
+        yield pb.ResultChunk(
+            offset=start // word, total_length=total, data=data[start : start + step]
+        )

@@ -1,0 +1,239 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Context(_message.Message):
+    __slots__ = ("federation", "config_digest", "session_id", "round", "stage", "sender")
+    FEDERATION_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    federation: str
+    config_digest: bytes
+    session_id: bytes
+    round: int
+    stage: str
+    sender: int
+    def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., session_id: _Optional[bytes] = ..., round: _Optional[int] = ..., stage: _Optional[str] = ..., sender: _Optional[int] = ...) -> None: ...
+
+class JoinRequest(_message.Message):
+    __slots__ = ("federation", "config_digest", "name")
+    FEDERATION_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    federation: str
+    config_digest: bytes
+    name: str
+    def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
+
+class JoinReply(_message.Message):
+    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement")
+    AGGREGATOR_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
+    SILO_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
+    aggregator_certificate: bytes
+    silo_certificates: _containers.RepeatedScalarFieldContainer[bytes]
+    announcement: Signed
+    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ...) -> None: ...
+
+class SessionAnnouncement(_message.Message):
+    __slots__ = ("context", "model_hash", "vector_length", "modulus_bits")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    MODULUS_BITS_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    model_hash: bytes
+    vector_length: int
+    modulus_bits: int
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., model_hash: _Optional[bytes] = ..., vector_length: _Optional[int] = ..., modulus_bits: _Optional[int] = ...) -> None: ...
+
+class Signed(_message.Message):
+    __slots__ = ("body", "signature")
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    signature: bytes
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class KeyAdvert(_message.Message):
+    __slots__ = ("context", "cipher_public_key", "mask_public_key", "signature")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CIPHER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    MASK_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    cipher_public_key: bytes
+    mask_public_key: bytes
+    signature: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., cipher_public_key: _Optional[bytes] = ..., mask_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class EncryptedShare(_message.Message):
+    __slots__ = ("sender", "recipient", "sealed")
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SEALED_FIELD_NUMBER: _ClassVar[int]
+    sender: int
+    recipient: int
+    sealed: bytes
+    def __init__(self, sender: _Optional[int] = ..., recipient: _Optional[int] = ..., sealed: _Optional[bytes] = ...) -> None: ...
+
+class ShareUpload(_message.Message):
+    __slots__ = ("context", "shares")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
+
+class ConsistencySignature(_message.Message):
+    __slots__ = ("context", "signature")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    signature: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RevealedShare(_message.Message):
+    __slots__ = ("owner", "share")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    owner: int
+    share: bytes
+    def __init__(self, owner: _Optional[int] = ..., share: _Optional[bytes] = ...) -> None: ...
+
+class UnmaskingShares(_message.Message):
+    __slots__ = ("context", "self_mask_shares", "mask_key_shares")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SELF_MASK_SHARES_FIELD_NUMBER: _ClassVar[int]
+    MASK_KEY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    self_mask_shares: _containers.RepeatedCompositeFieldContainer[RevealedShare]
+    mask_key_shares: _containers.RepeatedCompositeFieldContainer[RevealedShare]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_mask_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., mask_key_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ...) -> None: ...
+
+class SiloMessage(_message.Message):
+    __slots__ = ("advert", "shares", "consistency", "unmasking")
+    ADVERT_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    UNMASKING_FIELD_NUMBER: _ClassVar[int]
+    advert: KeyAdvert
+    shares: ShareUpload
+    consistency: ConsistencySignature
+    unmasking: UnmaskingShares
+    def __init__(self, advert: _Optional[_Union[KeyAdvert, _Mapping]] = ..., shares: _Optional[_Union[ShareUpload, _Mapping]] = ..., consistency: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmasking: _Optional[_Union[UnmaskingShares, _Mapping]] = ...) -> None: ...
+
+class InputChunk(_message.Message):
+    __slots__ = ("context", "offset", "total_length", "data")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    offset: int
+    total_length: int
+    data: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., offset: _Optional[int] = ..., total_length: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class AdvertList(_message.Message):
+    __slots__ = ("context", "adverts")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ADVERTS_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    adverts: _containers.RepeatedCompositeFieldContainer[KeyAdvert]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., adverts: _Optional[_Iterable[_Union[KeyAdvert, _Mapping]]] = ...) -> None: ...
+
+class ShareRelay(_message.Message):
+    __slots__ = ("context", "recipient", "senders", "shares")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SENDERS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    recipient: int
+    senders: _containers.RepeatedScalarFieldContainer[int]
+    shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., recipient: _Optional[int] = ..., senders: _Optional[_Iterable[int]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
+
+class SurvivorList(_message.Message):
+    __slots__ = ("context", "survivors", "dropped")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SURVIVORS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    survivors: _containers.RepeatedScalarFieldContainer[int]
+    dropped: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., survivors: _Optional[_Iterable[int]] = ..., dropped: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SignatureBundle(_message.Message):
+    __slots__ = ("context", "survivors", "dropped", "signatures")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SURVIVORS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURES_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    survivors: _containers.RepeatedScalarFieldContainer[int]
+    dropped: _containers.RepeatedScalarFieldContainer[int]
+    signatures: _containers.RepeatedCompositeFieldContainer[ConsistencySignature]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., survivors: _Optional[_Iterable[int]] = ..., dropped: _Optional[_Iterable[int]] = ..., signatures: _Optional[_Iterable[_Union[ConsistencySignature, _Mapping]]] = ...) -> None: ...
+
+class RoundOutcome(_message.Message):
+    __slots__ = ("context", "released", "survivors", "reason")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    SURVIVORS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    released: bool
+    survivors: _containers.RepeatedScalarFieldContainer[int]
+    reason: str
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., released: _Optional[bool] = ..., survivors: _Optional[_Iterable[int]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AggregatorMessage(_message.Message):
+    __slots__ = ("recipient", "adverts", "relay", "survivors", "bundle", "outcome")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    ADVERTS_FIELD_NUMBER: _ClassVar[int]
+    RELAY_FIELD_NUMBER: _ClassVar[int]
+    SURVIVORS_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    recipient: int
+    adverts: AdvertList
+    relay: ShareRelay
+    survivors: SurvivorList
+    bundle: SignatureBundle
+    outcome: RoundOutcome
+    def __init__(self, recipient: _Optional[int] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., relay: _Optional[_Union[ShareRelay, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., outcome: _Optional[_Union[RoundOutcome, _Mapping]] = ...) -> None: ...
+
+class AwaitRequest(_message.Message):
+    __slots__ = ("context",)
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ...) -> None: ...
+
+class ResultRequest(_message.Message):
+    __slots__ = ("context",)
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ...) -> None: ...
+
+class ResultChunk(_message.Message):
+    __slots__ = ("offset", "total_length", "data")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    total_length: int
+    data: bytes
+    def __init__(self, offset: _Optional[int] = ..., total_length: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

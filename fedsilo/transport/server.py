@@ -1,0 +1,121 @@
+"""The aggregator's gRPC servicer: authenticate, translate, delegate.
+
+Every call is authenticated from the TLS auth context (the peer
+certificate, checked against the pinned roster and the CRL) before anything
+is decoded. Errors become gRPC status codes with a one-line message; the
+sender gets a typed error and the service keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from fedsilo.errors import (
+    ContextMismatchError,
+    EquivocationError,
+    FedsiloError,
+    IncompleteUploadError,
+    NotReadyError,
+    PKIError,
+    RemoteProtocolError,
+    RosterError,
+    UnexpectedMessageError,
+)
+from fedsilo.pki.trust import Member, TrustStore
+from fedsilo.transport.handlers import AggregatorHandlers
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.proto import fedsilo_pb2_grpc as rpc
+
+T = TypeVar("T")
+MAX_MESSAGE_BYTES = (2 << 20) + (64 << 10)  # a 2 MiB chunk plus its envelope
+RESUME_KEY = "fedsilo-resume-offset"
+AWAIT_CAP_SECONDS = 20.0
+
+_STATUS: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (PKIError, grpc.StatusCode.PERMISSION_DENIED),
+    (RosterError, grpc.StatusCode.PERMISSION_DENIED),
+    (ContextMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
+    (UnexpectedMessageError, grpc.StatusCode.FAILED_PRECONDITION),
+    (EquivocationError, grpc.StatusCode.ALREADY_EXISTS),
+    (IncompleteUploadError, grpc.StatusCode.ABORTED),
+    (NotReadyError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (RemoteProtocolError, grpc.StatusCode.INVALID_ARGUMENT),
+    (FedsiloError, grpc.StatusCode.INTERNAL),
+]
+
+
+def status_of(exc: Exception) -> grpc.StatusCode:
+    return next(code for kind, code in _STATUS if isinstance(exc, kind))
+
+
+class AggregationServicer(rpc.AggregationServicer):
+    def __init__(self, trust: TrustStore, handlers: AggregatorHandlers) -> None:
+        self._trust, self._handlers = trust, handlers
+
+    def _call(self, context: grpc.ServicerContext, work: Callable[[Member], T]) -> T:
+        try:
+            member = self._trust.authenticate_peer(dict(context.auth_context()))
+            return work(member)
+        except IncompleteUploadError as exc:
+            context.set_trailing_metadata(((RESUME_KEY, str(exc.offset)),))
+            context.abort(status_of(exc), str(exc))
+        except FedsiloError as exc:
+            context.abort(status_of(exc), str(exc))
+        raise AssertionError("unreachable")  # context.abort raises
+
+    def Join(self, request: pb.JoinRequest, context: grpc.ServicerContext) -> pb.JoinReply:
+        return self._call(context, lambda m: self._handlers.join(m, request))
+
+    def Submit(self, request: pb.SiloMessage, context: grpc.ServicerContext) -> pb.Ack:
+        self._call(context, lambda m: self._handlers.submit(m, request))
+        return pb.Ack()
+
+    def UploadInput(
+        self, request_iterator: Iterator[pb.InputChunk], context: grpc.ServicerContext
+    ) -> pb.Ack:
+        self._call(context, lambda m: self._handlers.upload(m, request_iterator))
+        return pb.Ack()
+
+    def Await(self, request: pb.AwaitRequest, context: grpc.ServicerContext) -> pb.Signed:
+        remaining = context.time_remaining()
+        timeout = min(AWAIT_CAP_SECONDS, max(0.0, (remaining or AWAIT_CAP_SECONDS) - 0.5))
+        return self._call(context, lambda m: self._handlers.await_message(m, request, timeout))
+
+    def FetchResult(
+        self, request: pb.ResultRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ResultChunk]:
+        return self._call(context, lambda m: self._handlers.result_chunks(m, request))
+
+    def FetchModel(
+        self, request: pb.ResultRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ResultChunk]:
+        return self._call(context, lambda m: self._handlers.model_chunks(m, request))
+
+
+def server_credentials(key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Any:
+    """Mutual TLS only: a client without a certificate from the CA cannot connect."""
+    return grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)], root_certificates=ca_pem, require_client_auth=True
+    )
+
+
+def build_server(
+    servicer: AggregationServicer, address: str, credentials: Any, workers: int
+) -> tuple[grpc.Server, int]:
+    """A started-ready (not yet started) server bound to ``address``; returns it and its port."""
+    server = grpc.server(
+        concurrent.futures.ThreadPoolExecutor(max_workers=workers),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    rpc.add_AggregationServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    port = server.add_secure_port(address, credentials)
+    if port == 0:
+        raise FedsiloError(f"cannot listen on {address}")
+    return server, port
