@@ -142,3 +142,19 @@ def _verify(
         )
     except SignatureError as exc:
         raise ConfigError("the signature does not verify over the current digest") from exc
+
+
+def require_endorsements(
+    config: FederationConfig, config_path: Path, ca_cert: x509.Certificate | None
+) -> None:
+    """Refuse to run unless every member endorsed exactly this config."""
+    problems = [
+        f"{c.name}: {c.reason}"
+        for c in (check_endorsement(config, config_path, n, ca_cert) for n in config.member_names)
+        if c.status is not EndorsementStatus.VALID
+    ]
+    if problems:
+        raise ConfigError(
+            f"{config_path}: not every member endorsed this config ({config.digest()}): "
+            + "; ".join(problems)
+        )

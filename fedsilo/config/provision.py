@@ -1,8 +1,9 @@
 """`fedsilo certs provision`: a whole local federation for development and demos.
 
 Creates a CA, every roster member's key and certificate (each in its own
-directory, as if made at that institution), a CRL, and a copy of the config
-with the CA and every member's fingerprint pinned. All keys are made on one
+directory, as if made at that institution), a CRL, a copy of the config
+with the CA and every member's fingerprint pinned, and every member's
+endorsement of that copy. All keys are made on one
 machine, so this is **for development only**; production members each run
 ``fedsilo certs request`` themselves.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from fedsilo.config.endorse import endorse
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
 from fedsilo.errors import ConfigError
@@ -69,6 +71,8 @@ def provision(config_path: Path, out_dir: Path, now: dt.datetime, days: int = 36
     out_config = out_dir / config_path.name
     header = f"# Pinned by `fedsilo certs provision` ({DEV_WARNING}).\n"
     write_public(out_config, (header + yaml.safe_dump(pinned.document(), sort_keys=False)).encode())
+    for name, _ in members:  # development only: this machine holds every member's key
+        endorse(pinned, out_config, out_dir / name / f"{name}.key", out_dir / name / f"{name}.crt")
     return out_config
 
 

@@ -110,6 +110,7 @@ class _Session:
     accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
     chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
     result_bytes: bytes | None = None
+    fetched: set[int] = field(default_factory=set)
 
 
 class AggregatorService:
@@ -323,6 +324,8 @@ class AggregatorService:
             if session is None or session.result_bytes is None:
                 raise NotReadyError("no released aggregate for that session")
             data = session.result_bytes
+            session.fetched.add(member.index)
+            self._cond.notify_all()
         return _chunks(data, word_dtype(self.params.bits).itemsize)
 
     def model_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
@@ -456,6 +459,15 @@ class AggregatorService:
             dropped=list(record.dropped),
         )
         return record
+
+    def await_fetches(self, timeout: float) -> None:
+        """After the last round: give the survivors ``timeout`` seconds to fetch the result."""
+        with self._cond:
+            session = self._session
+            if session is None or session.core.result is None:
+                return
+            survivors = set(session.core.result.survivors)
+            self._cond.wait_for(lambda: survivors <= session.fetched or self._stopping, timeout)
 
     def stop(self) -> None:
         with self._cond:
