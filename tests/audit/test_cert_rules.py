@@ -35,6 +35,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fed(pristine: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "fed"
     shutil.copytree(pristine, copy)
+    # certificate rules are the subject here; endorsements are re-made where a test needs them
+    shutil.rmtree(copy / f"{EXAMPLE.name}.endorsements")
     return copy
 
 
