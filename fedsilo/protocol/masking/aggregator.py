@@ -199,7 +199,7 @@ class MaskingAggregator:
     def _advance_stage(self) -> list[Outgoing]:
         done = self._complete() & self._expected
         if len(done) < self._params.threshold:
-            missing = self._roster.names(self._expected - done)
+            missing = self._roster.names(self._roster.indices - done)  # everyone no longer in
             self._abort(
                 TooFewSurvivorsError(self._stage.value, len(done), self._params.threshold, missing)
             )

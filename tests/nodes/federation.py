@@ -1,0 +1,182 @@
+"""A provisioned federation on 127.0.0.1 whose nodes run as real processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fedsilo.config.load import load_config
+from fedsilo.config.provision import provision
+from fedsilo.training.synthetic import SyntheticVectorTask
+from fedsilo.transport.roster import trust_store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, silos: int, params: int, rounds: int = 1, **timeouts: float) -> Path:
+    times = {
+        "advertise_keys": 30,
+        "share_keys": 10,
+        "masked_input": 10,
+        "consistency_check": 10,
+        "unmasking": 10,
+    } | timeouts
+    lines = [
+        "federation: node-test",
+        "aggregator:",
+        "  name: agg",
+        f"  address: 127.0.0.1:{free_port()}",
+        "silos:",
+        *[f"  - name: s{i}" for i in range(1, silos + 1)],
+        "scheme:",
+        "  kind: masking",
+        "  colluders: 1",
+        "training:",
+        "  task: synthetic-vector",
+        f"  rounds: {rounds}",
+        "  options:",
+        f"    params: {params}",
+        "timeouts:",
+        *[f"  {k}: {v}" for k, v in times.items()],
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Federation:
+    root: Path
+    config_path: Path
+    procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+
+    @classmethod
+    def provisioned(cls, root: Path, silos: int, params: int, **kw: float) -> Federation:
+        template = write_config(root / "template.yaml", silos, params, **kw)  # type: ignore[arg-type]
+        pinned = provision(template, root / "fed", dt.datetime.now(dt.UTC))
+        return cls(root, pinned)
+
+    @property
+    def config(self):  # type: ignore[no-untyped-def]
+        return load_config(self.config_path)
+
+    def files(self, name: str) -> list[str]:
+        fed = self.root / "fed"
+        return [
+            "--config",
+            str(self.config_path),
+            "--cert",
+            str(fed / name / f"{name}.crt"),
+            "--key",
+            str(fed / name / f"{name}.key"),
+            "--ca",
+            str(fed / "ca" / "ca.crt"),
+            "--crl",
+            str(fed / "ca" / "crl.pem"),
+        ]
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[str]:
+        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        env = {**os.environ, "GRPC_VERBOSITY": "ERROR"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fedsilo.cli.main", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=self.root,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_aggregator(self) -> subprocess.Popen[str]:
+        return self._spawn(
+            "agg",
+            [
+                "aggregator",
+                "start",
+                *self.files("agg"),
+                "--certs",
+                str(self.root / "fed"),
+                "--state-dir",
+                str(self.root / "agg-state"),
+            ],
+        )
+
+    def start_silo(self, name: str) -> subprocess.Popen[str]:
+        return self._spawn(
+            name,
+            [
+                "silo",
+                "start",
+                *self.files(name),
+                "--name",
+                name,
+                "--state-dir",
+                str(self.root / f"state-{name}"),
+            ],
+        )
+
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text()
+
+    def events(self, name: str) -> list[dict[str, object]]:
+        out = []
+        for line in self.log(name).splitlines():
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    def wait_for_event(self, name: str, timeout: float = 60, **match: object) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events(name):
+                if all(event.get(k) == v for k, v in match.items()):
+                    return event
+            time.sleep(0.01)
+        raise AssertionError(f"{name} never logged {match}:\n{self.log(name)[-3000:]}")
+
+    def wait(self, name: str, timeout: float = 120) -> int:
+        return self.procs[name].wait(timeout)
+
+    def kill(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGKILL)
+        self.procs[name].wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+    def released(self, round_number: int = 1) -> dict[str, object] | None:
+        path = self.root / "agg-state" / "rounds" / f"round-{round_number:06d}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def aggregate(self, round_number: int = 1) -> np.ndarray:
+        path = self.root / "agg-state" / "rounds" / f"aggregate-{round_number:06d}.bin"
+        return np.frombuffer(path.read_bytes(), dtype="<u4")
+
+    def expected_sum(self, survivors: list[str], round_number: int = 1) -> np.ndarray:
+        task = SyntheticVectorTask(self.config.training)
+        model = task.initial_model()
+        return np.sum(
+            [task.local_update(s, round_number, model)[0].astype(np.float64) for s in survivors],
+            axis=0,
+        )
+
+
+__all__ = ["Federation", "free_port", "trust_store"]

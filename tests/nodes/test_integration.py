@@ -1,0 +1,81 @@
+"""Aggregator and silos as separate processes over real mutual TLS on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedsilo.crypto.quantize import Quantizer
+from tests.nodes.federation import Federation
+
+pytestmark = pytest.mark.slow
+SILOS = [f"s{i}" for i in range(1, 6)]
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[Federation]:
+    fed = Federation.provisioned(tmp_path, silos=5, params=200_000, masked_input=6)
+    try:
+        yield fed
+    finally:
+        fed.stop_all()
+
+
+def dequantized(fed: Federation, count: int) -> np.ndarray:
+    q = fed.config.scheme.quantization
+    return Quantizer(q.clip, q.levels, 32).dequantize_sum(fed.aggregate(), count)
+
+
+def test_five_silos_complete_an_aggregation_equal_to_the_plaintext_sum(
+    federation: Federation,
+) -> None:
+    federation.start_aggregator()
+    for silo in SILOS:
+        federation.start_silo(silo)
+    assert federation.wait("agg") == 0, federation.log("agg")
+    for silo in SILOS:
+        assert federation.wait(silo) == 0, federation.log(silo)
+    record = federation.released()
+    assert record is not None and record["survivors"] == SILOS
+    step = Quantizer(1.0, 1 << 16).step
+    error = np.abs(dequantized(federation, 5) - federation.expected_sum(SILOS))
+    assert error.max() <= 5 * step
+
+
+def test_killing_one_silo_after_share_keys_still_yields_the_survivors_exact_sum(
+    federation: Federation,
+) -> None:
+    federation.start_aggregator()
+    for silo in SILOS:
+        federation.start_silo(silo)
+    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s3")
+    federation.kill("s3")
+    assert federation.wait("agg") == 0, federation.log("agg")
+    record = federation.released()
+    assert record is not None
+    survivors = [s for s in SILOS if s != "s3"]
+    assert record["survivors"] == survivors
+    error = np.abs(dequantized(federation, 4) - federation.expected_sum(survivors))
+    assert error.max() <= 4 * Quantizer(1.0, 1 << 16).step
+
+
+def test_falling_below_t_aborts_loudly_naming_the_missing_silos_and_releases_nothing(
+    federation: Federation,
+) -> None:
+    federation.start_aggregator()
+    for silo in SILOS:
+        federation.start_silo(silo)
+    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s4")
+    federation.kill("s4")
+    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s5")
+    federation.kill("s5")
+    code = federation.wait("agg")
+    final = federation.log("agg").strip().splitlines()[-1]
+    assert code != 0
+    assert final.startswith("fedsilo: error: round 1 aborted, nothing released")
+    assert "missing silos: s4, s5" in final
+    assert federation.released() is None
+    assert not (federation.root / "agg-state" / "rounds" / "aggregate-000001.bin").exists()
