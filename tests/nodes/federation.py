@@ -173,10 +173,10 @@ class Federation:
     def expected_sum(self, survivors: list[str], round_number: int = 1) -> np.ndarray:
         task = SyntheticVectorTask(self.config.training)
         model = task.initial_model()
-        return np.sum(
-            [task.local_update(s, round_number, model)[0].astype(np.float64) for s in survivors],
-            axis=0,
-        )
+        total = np.zeros(len(model), dtype=np.float64)
+        for silo in survivors:
+            total += task.local_update(silo, round_number, model)[0]
+        return total
 
 
 __all__ = ["Federation", "free_port", "trust_store"]

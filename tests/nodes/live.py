@@ -1,0 +1,163 @@
+"""An aggregator node served in this process (real gRPC, real mTLS on 127.0.0.1),
+silos as threads, and helpers to act as a rogue member."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fedsilo.crypto.quantize import Quantizer
+from fedsilo.errors import FedsiloError
+from fedsilo.pki.files import load_identity_key
+from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+from fedsilo.transport import codec
+from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from tests.nodes.federation import Federation
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+class LiveFederation:
+    def __init__(
+        self, root: Path, silos: int = 5, params: int = 20_000, rounds: int = 1, **timeouts: float
+    ) -> None:
+        times = {
+            "advertise_keys": 3,
+            "share_keys": 3,
+            "masked_input": 3,
+            "consistency_check": 3,
+            "unmasking": 3,
+        } | timeouts
+        self.fed = Federation.provisioned(root, silos=silos, params=params, rounds=rounds, **times)
+        self.root = root
+        self.log_stream = io.StringIO()
+        self.node = AggregatorNode(
+            self.files("agg"),
+            root / "fed",
+            root / "agg-state",
+            self.fed.config.aggregator.address,
+            EventLog("aggregator", self.log_stream),
+        )
+        self.node.start()
+        self.error: Exception | None = None
+        self.threads: list[threading.Thread] = []
+        self.silo_errors: dict[str, Exception] = {}
+
+    @property
+    def address(self) -> str:
+        return str(self.fed.config.aggregator.address)
+
+    def files(self, name: str) -> NodeFiles:
+        fed = self.root / "fed"
+        return NodeFiles(
+            self.fed.config_path,
+            fed / name / f"{name}.crt",
+            fed / name / f"{name}.key",
+            fed / "ca" / "ca.crt",
+            fed / "ca" / "crl.pem",
+        )
+
+    def pem(self, name: str) -> tuple[bytes, bytes, bytes]:
+        f = self.files(name)
+        return f.ca.read_bytes(), f.key.read_bytes(), f.cert.read_bytes()
+
+    def run_rounds(self) -> None:
+        def run() -> None:
+            try:
+                self.node.run()
+            except FedsiloError as exc:
+                self.error = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        deadline = time.monotonic() + 10
+        while self.node.service.state_digest() == "idle":
+            assert time.monotonic() < deadline, "no session opened"
+            time.sleep(0.01)
+
+    def start_silos(self, names: list[str]) -> None:
+        for name in names:
+
+            def run(name: str = name) -> None:
+                try:
+                    SiloRunner(
+                        self.files(name),
+                        name,
+                        self.root / f"state-{name}",
+                        EventLog(name, io.StringIO()),
+                    ).run()
+                except Exception as exc:
+                    self.silo_errors[name] = exc
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def client(
+        self, name: str | None = None, pems: tuple[bytes, bytes, bytes] | None = None
+    ) -> AggregatorClient:
+        ca, key, cert = pems or self.pem(name or "s1")
+        return AggregatorClient(self.address, ca, key, cert, Backoff(patience=0))
+
+    def finish(self, timeout: float = 60) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
+            assert not thread.is_alive(), "a node did not finish"
+
+    def close(self) -> None:
+        self.node.stop(grace=0)
+
+    def announcement(self, client: AggregatorClient, name: str) -> pb.SessionAnnouncement:
+        index = int(name.removeprefix("s"))
+        config = self.fed.config
+        request = pb.AwaitRequest(
+            context=pb.Context(
+                federation=config.federation,
+                config_digest=bytes.fromhex(config.digest()[7:]),
+                round=1,
+                stage=codec.ANNOUNCE_STAGE,
+                sender=index,
+            )
+        )
+        signed = client.await_signed(request, 5)
+        return codec.parse(pb.SessionAnnouncement, bytes(signed.body))  # type: ignore[no-any-return]
+
+    def rogue_session(
+        self, name: str, announcement: pb.SessionAnnouncement, seed: int = 0
+    ) -> MaskingSilo:
+        """A genuine protocol session for ``name``, driven by the test instead of a node."""
+        from fedsilo.runtime.silo import masking_params
+        from fedsilo.testing.entropy import SeededEntropy
+
+        service = self.node.service
+        params = masking_params(self.fed.config)
+        return MaskingSilo(
+            context=codec.session_of(announcement.context),
+            roster=service.roster,
+            params=params,
+            index=int(name.removeprefix("s")),
+            identity=load_identity_key(self.files(name).key),
+            entropy=SeededEntropy(name, seed),
+            ledger=InMemoryUnmaskLedger(),
+            model_hash=bytes(announcement.model_hash),
+            quantized_input=np.zeros(announcement.vector_length, dtype=np.uint32),
+        )
+
+    def assert_released_exactly(self, survivors: list[str], round_number: int = 1) -> None:
+        assert self.error is None, self.error
+        record = self.fed.released(round_number)
+        assert record is not None and record["survivors"] == survivors
+        q = Quantizer(1.0, 1 << 16)
+        got = q.dequantize_sum(self.fed.aggregate(round_number), len(survivors))
+        want = self.fed.expected_sum(survivors, round_number)
+        assert np.abs(got - want).max() <= len(survivors) * q.step

@@ -1,0 +1,239 @@
+"""Who may talk to the aggregator, and to whom a silo listens: one test per case.
+
+Every refused attempt must leave the protocol state exactly as it was
+(a state digest is compared before and after).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from fedsilo.errors import PKIError, SignatureError
+from fedsilo.pki.ca import CertificateAuthority, init_ca
+from fedsilo.pki.files import (
+    certificate_der,
+    certificate_from_pem,
+    certificate_pem,
+    crl_pem,
+    load_certificate,
+    load_csr,
+    load_identity_key,
+)
+from fedsilo.pki.identity import Role
+from fedsilo.pki.request import create_request
+from fedsilo.protocol.messages import KeyAdvert
+from fedsilo.runtime.aggregator import AggregatorService
+from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.nodes import SiloRunner
+from fedsilo.runtime.silo import masking_params
+from fedsilo.transport import codec
+from fedsilo.transport.client import RemoteRefusedError
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.proto import fedsilo_pb2_grpc as rpc
+from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
+from tests.nodes.live import LiveFederation
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveFederation]:
+    federation = LiveFederation(tmp_path, advertise_keys=60)
+    federation.run_rounds()
+    try:
+        yield federation
+    finally:
+        federation.close()
+
+
+def issue(
+    live: LiveFederation,
+    name: str,
+    ca_dir: Path | None = None,
+    now: dt.datetime = NOW,
+    days: int = 30,
+    role: Role = Role.SILO,
+) -> tuple[bytes, bytes, bytes]:
+    """(ca, key, cert) PEMs of a fresh certificate for ``name``."""
+    ca = CertificateAuthority(ca_dir or live.root / "fed" / "ca")
+    folder = live.root / f"extra-{name}-{now:%Y%m%d%H%M%S}-{ca.directory.name}"
+    extra = {"ip_addresses": ("127.0.0.1",)} if role is Role.AGGREGATOR else {}
+    files = create_request(ca.federation, name, role, folder, **extra)
+    cert = ca.sign(load_csr(files.csr), now, days)
+    return live.pem("s1")[0], files.key.read_bytes(), certificate_pem(cert)
+
+
+def join(live: LiveFederation, pems: tuple[bytes, bytes, bytes], name: str = "s1") -> None:
+    config = live.fed.config
+    client = live.client(pems=pems)
+    try:
+        client.join(
+            pb.JoinRequest(
+                federation=config.federation,
+                config_digest=bytes.fromhex(config.digest()[7:]),
+                name=name,
+            )
+        )
+    finally:
+        client.close()
+
+
+def assert_refused(live: LiveFederation, pems: tuple[bytes, bytes, bytes], name: str = "s1") -> str:
+    before = live.node.service.state_digest()
+    with pytest.raises(RemoteRefusedError) as caught:
+        join(live, pems, name)
+    assert caught.value.code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAVAILABLE)
+    assert live.node.service.state_digest() == before
+    return caught.value.details
+
+
+def test_a_genuine_silo_is_accepted(live: LiveFederation) -> None:
+    join(live, live.pem("s1"))
+
+
+def test_a_certificate_from_another_ca_is_refused(live: LiveFederation) -> None:
+    init_ca("node-test", live.root / "rogue-ca", NOW)
+    assert_refused(live, issue(live, "s1", ca_dir=live.root / "rogue-ca"))
+
+
+def test_an_expired_certificate_is_refused(live: LiveFederation) -> None:
+    assert_refused(live, issue(live, "s1", now=NOW - dt.timedelta(days=40), days=30))
+
+
+def test_a_not_yet_valid_certificate_is_refused(live: LiveFederation) -> None:
+    assert_refused(live, issue(live, "s1", now=NOW + dt.timedelta(days=2)))
+
+
+def test_a_revoked_certificate_is_refused(live: LiveFederation) -> None:
+    ca = CertificateAuthority(live.root / "fed" / "ca")
+    cert = load_certificate(live.files("s1").cert)
+    ca.revoke(f"{cert.serial_number:x}", NOW)
+    live.files("s1").crl.write_bytes(crl_pem(ca.crl(NOW)))  # reloaded because the file changed
+    assert "revoked" in assert_refused(live, live.pem("s1"))
+
+
+def test_a_stale_crl_fails_closed(live: LiveFederation) -> None:
+    ca = CertificateAuthority(live.root / "fed" / "ca")
+    live.files("s1").crl.write_bytes(crl_pem(ca.crl(NOW - dt.timedelta(days=10), days=1)))
+    assert "stale" in assert_refused(live, live.pem("s1"))
+
+
+def test_a_valid_certificate_whose_name_is_not_on_the_roster_is_refused(
+    live: LiveFederation,
+) -> None:
+    assert "roster" in assert_refused(live, issue(live, "intruder"), name="intruder")
+
+
+def test_a_certificate_other_than_the_pinned_one_is_refused(live: LiveFederation) -> None:
+    assert "pinned" in assert_refused(live, issue(live, "s1"))
+
+
+def test_the_ca_certificate_presented_as_a_leaf_is_refused(live: LiveFederation) -> None:
+    ca_dir = live.root / "fed" / "ca"
+    pems = (live.pem("s1")[0], (ca_dir / "ca.key").read_bytes(), (ca_dir / "ca.crt").read_bytes())
+    assert_refused(live, pems)
+
+
+def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> None:
+    before = live.node.service.state_digest()
+    credentials = grpc.ssl_channel_credentials(live.pem("s1")[0])
+    with (
+        grpc.secure_channel(live.address, credentials) as channel,
+        pytest.raises(grpc.RpcError) as caught,
+    ):
+        stub = rpc.AggregationStub(channel)  # type: ignore[no-untyped-call]
+        stub.Join(pb.JoinRequest(name="s1"), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert live.node.service.state_digest() == before
+
+
+def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFederation) -> None:
+    client = live.client("s1")
+    announcement = live.announcement(client, "s1")
+    advert = live.rogue_session("s2", announcement).start()[0]  # silo 2's advert...
+    assert isinstance(advert, KeyAdvert)
+    before = live.node.service.state_digest()
+    with pytest.raises(RemoteRefusedError) as caught:
+        client.submit(codec.silo_message_pb(advert))  # ...sent over silo 1's connection
+    assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert "in the name of" in caught.value.details
+    assert live.node.service.state_digest() == before
+    client.close()
+
+
+def rogue_aggregator(
+    live: LiveFederation, send_pinned_certificate: bool
+) -> tuple[grpc.Server, AggregatorService]:
+    """An aggregator with a valid certificate from the federation CA, but not the pinned one."""
+    ca_pem, key_pem, cert_pem = issue(live, "agg", role=Role.AGGREGATOR)
+    key_path = live.root / "rogue-agg.key"
+    key_path.write_bytes(key_pem)
+    node = live.node
+    live.close()  # the genuine aggregator steps away; the rogue takes its address
+    genuine = certificate_der(load_certificate(live.files("agg").cert))
+    service = AggregatorService(
+        config=node.config,
+        roster=node.service.roster,
+        params=masking_params(node.config),
+        identity=load_identity_key(key_path),
+        certificate_der=genuine
+        if send_pinned_certificate
+        else certificate_der(certificate_from_pem(cert_pem)),
+        silo_certificates=[
+            certificate_der(load_certificate(live.files(s.name).cert)) for s in node.config.silos
+        ],
+        log=EventLog("rogue", io.StringIO()),
+    )
+    server, _ = build_server(
+        AggregationServicer(node.trust, service),
+        live.address,
+        server_credentials(key_pem, cert_pem, ca_pem),
+        workers=8,
+    )
+    server.start()
+    return server, service
+
+
+def test_silos_refuse_an_aggregator_whose_valid_certificate_is_not_the_pinned_one(
+    live: LiveFederation,
+) -> None:
+    server, _ = rogue_aggregator(live, send_pinned_certificate=False)
+    try:
+        runner = SiloRunner(
+            live.files("s1"), "s1", live.root / "state-s1", EventLog("s1", io.StringIO())
+        )
+        with pytest.raises(PKIError, match="pinned"):
+            runner.node.connect()
+        runner.client.close()
+    finally:
+        server.stop(0)
+
+
+def test_silos_refuse_a_rogue_aggregator_that_relays_the_pinned_certificate(
+    live: LiveFederation,
+) -> None:
+    server, service = rogue_aggregator(live, send_pinned_certificate=True)
+    from fedsilo.runtime.aggregator import RoundPlan
+
+    thread = threading.Thread(
+        target=lambda: service.run_round(RoundPlan(1, bytes(4 * 20_000), 20_000)), daemon=True
+    )
+    thread.start()
+    try:
+        runner = SiloRunner(
+            live.files("s1"), "s1", live.root / "state-s1", EventLog("s1", io.StringIO())
+        )
+        runner.node.connect()  # the relayed certificate is the pinned one...
+        with pytest.raises(SignatureError, match="pinned key"):
+            runner.node.run_round(1)  # ...but its signatures are not
+        runner.client.close()
+    finally:
+        service.stop()
+        server.stop(0)
