@@ -1,0 +1,227 @@
+"""Bad input over the wire: the sender gets a typed error, the others are still served,
+and the round's result is still exact. Silo s5 is played by the test."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from fedsilo.crypto.prg import UIntArray
+from fedsilo.pki.files import load_identity_key
+from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
+from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
+from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.silo import SiloNode
+from fedsilo.training.task import load_task
+from fedsilo.transport import codec
+from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError, _chunks
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.roster import trust_store
+from fedsilo.transport.server import RESUME_KEY
+from tests.nodes.live import LiveFederation
+
+HONEST = ["s1", "s2", "s3", "s4"]
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveFederation]:
+    federation = LiveFederation(tmp_path)
+    federation.run_rounds()
+    try:
+        yield federation
+    finally:
+        federation.close()
+
+
+def rogue(live: LiveFederation) -> tuple[AggregatorClient, pb.SessionAnnouncement]:
+    client = live.client("s5")
+    return client, live.announcement(client, "s5")
+
+
+def upload_raw(client: AggregatorClient, chunks: list[pb.InputChunk]) -> None:
+    try:
+        client._stub.UploadInput(iter(chunks), timeout=10)
+    except grpc.RpcError as exc:
+        raise RemoteRefusedError(exc.code(), exc.details() or "") from exc
+
+
+def chunk(a: pb.SessionAnnouncement, **fields: object) -> pb.InputChunk:
+    ctx = codec.context_pb(codec.session_of(a.context), "masked-input", 5)
+    values = {"offset": 0, "total_length": a.vector_length, "data": bytes(8)} | fields
+    return pb.InputChunk(context=ctx, **values)  # type: ignore[arg-type]
+
+
+def refused(
+    live: LiveFederation, action: object, code: grpc.StatusCode, text: str, quiet: bool = True
+) -> None:
+    """``action`` is refused with ``code``; with no honest silo active, nothing changed."""
+    before = live.node.service.state_digest()
+    with pytest.raises(RemoteRefusedError) as caught:
+        action()  # type: ignore[operator]
+    assert caught.value.code == code, caught.value
+    assert text in caught.value.details
+    if quiet:
+        assert live.node.service.state_digest() == before
+
+
+def finish_without_s5(live: LiveFederation) -> None:
+    live.start_silos(HONEST)
+    live.finish()
+    live.assert_released_exactly(HONEST)
+
+
+def test_a_chunk_of_the_wrong_length_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    refused(
+        live,
+        lambda: upload_raw(client, [chunk(a, data=bytes(5))]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "whole number",
+    )
+    finish_without_s5(live)
+
+
+def test_a_chunk_beyond_the_declared_size_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    refused(
+        live,
+        lambda: upload_raw(client, [chunk(a, offset=a.vector_length - 1)]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "beyond",
+    )
+    finish_without_s5(live)
+
+
+def test_a_declared_size_beyond_the_limit_is_refused_before_allocation(
+    live: LiveFederation,
+) -> None:
+    client, a = rogue(live)
+    refused(
+        live,
+        lambda: upload_raw(client, [chunk(a, total_length=10**12)]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "declared",
+    )
+    finish_without_s5(live)
+
+
+def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    early = ConsistencySignature(codec.session_of(a.context), 5, b"\x00" * 64)
+    refused(
+        live,
+        lambda: client.submit(codec.silo_message_pb(early)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "not accepted in state collect-adverts",
+    )
+    finish_without_s5(live)
+
+
+def test_an_identical_resend_is_accepted_once_and_is_idempotent(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    advert = live.rogue_session("s5", a).start()[0]
+    assert isinstance(advert, KeyAdvert)
+    client.submit(codec.silo_message_pb(advert))
+    after_first = live.node.service.state_digest()
+    client.submit(codec.silo_message_pb(advert))
+    assert live.node.service.state_digest() == after_first
+    finish_without_s5(live)  # s5 then falls silent and is dropped at ShareKeys
+
+
+def test_a_different_body_for_the_same_stage_is_refused_as_equivocation(
+    live: LiveFederation,
+) -> None:
+    client, a = rogue(live)
+    first = live.rogue_session("s5", a, seed=1).start()[0]
+    second = live.rogue_session("s5", a, seed=2).start()[0]
+    assert isinstance(first, KeyAdvert) and isinstance(second, KeyAdvert)
+    client.submit(codec.silo_message_pb(first))
+    refused(
+        live,
+        lambda: client.submit(codec.silo_message_pb(second)),
+        grpc.StatusCode.ALREADY_EXISTS,
+        "different",
+    )
+    finish_without_s5(live)
+
+
+def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_path: Path) -> None:
+    live = LiveFederation(tmp_path, rounds=2)
+    live.run_rounds()
+    try:
+        client, a = rogue(live)
+        recorded = live.rogue_session("s5", a).start()[0]
+        assert isinstance(recorded, KeyAdvert)
+        client.submit(codec.silo_message_pb(recorded))  # round 1: s5 joins, then falls silent
+        live.start_silos(HONEST)
+        while live.fed.released(1) is None:  # round 1 completes without s5
+            live.threads[0].join(0.05)
+        # honest silos are busy with round 2 meanwhile, so the state digest moves
+        refused(
+            live,
+            lambda: client.submit(codec.silo_message_pb(recorded)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "another",
+            quiet=False,
+        )
+        moved = dataclasses.replace(
+            recorded, context=dataclasses.replace(recorded.context, round=2)
+        )
+        refused(
+            live,
+            lambda: client.submit(codec.silo_message_pb(moved)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "another",
+            quiet=False,
+        )
+        live.finish()
+        live.assert_released_exactly(HONEST, 1)
+        live.assert_released_exactly(HONEST, 2)
+    finally:
+        live.close()
+
+
+class TruncatingClient(AggregatorClient):
+    """A silo whose first upload is cut off after one chunk, as a dropped connection would."""
+
+    resumed_at: int | None = None
+
+    def upload(self, context: pb.Context, words: UIntArray) -> None:
+        if self.resumed_at is None:
+            first = next(_chunks(context, codec.words_to_bytes(words), 4, 0))
+            try:
+                self._stub.UploadInput(iter([first]), timeout=10)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.ABORTED
+                self.resumed_at = int(dict(exc.trailing_metadata())[RESUME_KEY])
+        super().upload(context, words)
+
+
+def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_path: Path) -> None:
+    live = LiveFederation(tmp_path, params=600_000)
+    live.run_rounds()
+    try:
+        files = live.files("s5")
+        client = TruncatingClient(live.address, *live.pem("s5"), Backoff(patience=5))
+        node = SiloNode(
+            config=live.fed.config,
+            name="s5",
+            identity=load_identity_key(files.key),
+            client=client,
+            trust=trust_store(live.fed.config, files.ca, files.crl),
+            task=load_task(live.fed.config.training),
+            ledger=InMemoryUnmaskLedger(),
+            log=EventLog("s5", io.StringIO()),
+        )
+        live.start_silos(HONEST)
+        node.run_round(1)
+        live.finish()
+        assert client.resumed_at == (1 << 20) // 4  # told exactly where to resume
+        live.assert_released_exactly([*HONEST, "s5"])
+    finally:
+        live.close()
