@@ -40,3 +40,16 @@ def test_import_linter_contracts_hold() -> None:
         pytest.skip("import-linter is not installed (it is in the dev extra)")
     result = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_no_insecure_channel_or_target_override_outside_the_test_kit() -> None:
+    for path in (ROOT / "fedsilo").rglob("*.py"):
+        if "testing" in path.relative_to(ROOT / "fedsilo").parts:
+            continue
+        text = path.read_text()
+        assert "insecure_channel" not in text and "ssl_target_name_override" not in text, path
+
+
+def test_the_server_requires_client_certificates() -> None:
+    server = (ROOT / "fedsilo" / "transport" / "server.py").read_text()
+    assert "require_client_auth=True" in server
