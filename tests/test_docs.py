@@ -44,7 +44,7 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
 
 
 SHELL_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
-WALKTHROUGHS = ["pki.md", "auditing.md"]
+WALKTHROUGHS = ["pki.md", "auditing.md", "deployment.md"]
 
 
 @pytest.mark.parametrize("doc", WALKTHROUGHS)

@@ -79,3 +79,14 @@ def test_falling_below_t_aborts_loudly_naming_the_missing_silos_and_releases_not
     assert "missing silos: s4, s5" in final
     assert federation.released() is None
     assert not (federation.root / "agg-state" / "rounds" / "aggregate-000001.bin").exists()
+
+
+def test_sigterm_shuts_the_aggregator_down_gracefully(federation: Federation) -> None:
+    import signal
+
+    federation.start_aggregator()
+    federation.wait_for_event("agg", event="session")
+    federation.procs["agg"].send_signal(signal.SIGTERM)
+    assert federation.wait("agg", timeout=20) == 0
+    assert federation.wait_for_event("agg", event="shutdown", signal="SIGTERM")
+    assert federation.released() is None
