@@ -73,3 +73,23 @@ def test_too_few_silos_names_the_threshold_rule() -> None:
 def test_a_scheme_that_is_not_built_is_refused_by_the_parser() -> None:
     out = fedsilo("bench", "--scheme", "paillier")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_bench_over_grpc_runs_every_node_as_a_process_and_is_exact() -> None:
+    out = fedsilo(
+        "bench",
+        "--transport",
+        "grpc",
+        "--silos",
+        "3",
+        "--params",
+        "20000",
+        "--repeat",
+        "1",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["transport"] == "grpc" and result["exact"] is True
+    assert result["aggregator_peak_rss_mb"] > 0
+    assert 4.0 <= result["bytes_per_param_uploaded"] < 4.2  # raw uint32 words, tiny overhead

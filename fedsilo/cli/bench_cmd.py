@@ -5,17 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 
+from fedsilo.bench.grpc_round import run_grpc_bench
 from fedsilo.bench.masking import run_masking_bench
+from fedsilo.errors import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_masking_bench(args.silos, args.params, args.dropouts, args.repeat, args.seed)
+    if args.transport == "grpc":
+        if args.dropouts:
+            raise ConfigError("--dropouts is measured with --transport memory")
+        figures = run_grpc_bench(args.silos, args.params, args.repeat)
+    else:
+        figures = run_masking_bench(
+            args.silos, args.params, args.dropouts, args.repeat, args.seed
+        ).as_dict()
     if args.json:
-        print(json.dumps(result.as_dict()))
+        print(json.dumps(figures))
         return 0
-    print(f"fedsilo bench: masking over the in-memory transport, median of {args.repeat}")
-    width = max(len(k) for k in result.as_dict())
-    for key, value in result.as_dict().items():
+    print(f"fedsilo bench: masking over {args.transport}, median of {args.repeat}")
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"  {key:<{width}}  {shown}")
     return 0
@@ -25,9 +34,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench = commands.add_parser(
         "bench", help="measure one secure aggregation round against its floors"
     )
-    # Only what is built is offered: Paillier and gRPC join these choices when they land.
+    # Only what is built is offered: Paillier joins these choices when it lands.
     bench.add_argument("--scheme", default="masking", choices=["masking"])
-    bench.add_argument("--transport", default="memory", choices=["memory"])
+    bench.add_argument(
+        "--transport",
+        default="memory",
+        choices=["memory", "grpc"],
+        help="memory: one process; grpc: aggregator and silos as processes over mTLS",
+    )
     bench.add_argument("--silos", type=int, default=10, help="number of silos (>= 3)")
     bench.add_argument("--params", type=int, default=1_000_000, help="vector length")
     bench.add_argument(

@@ -20,6 +20,7 @@ import hashlib
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -137,6 +138,7 @@ class AggregatorService:
         self._session: _Session | None = None
         self._previous: dict[bytes, _Session] = {}
         self._stopping = False
+        self.bytes_received = 0  # protocol bytes from silos (benchmarks report bytes per param)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -222,6 +224,7 @@ class AggregatorService:
                 )
             outgoing = session.core.receive(decoded)
             session.accepted[(stage, member.index)] = body
+            self.bytes_received += len(body)
             self._log("stage", stage=stage, silo=member.name)
             self._publish(session, outgoing)
 
@@ -261,7 +264,11 @@ class AggregatorService:
                 f"declared {length}"
             )
         key = (member.index, int(chunk.offset))
-        digest = hashlib.blake2b(chunk.data, digest_size=16).digest()
+        # Only the first version of a chunk is ever folded. A resend is compared by length
+        # and CRC-32 (4 GB/s, against 0.7 GB/s for BLAKE2b on this hot path): identical is
+        # acknowledged, different is refused as equivocation. A crafted CRC collision could
+        # at most make a deviating resend be ignored instead of refused, never counted.
+        digest = len(chunk.data).to_bytes(8, "big") + zlib.crc32(chunk.data).to_bytes(4, "big")
         if key in session.chunk_digests:
             if session.chunk_digests[key] != digest:
                 raise EquivocationError(
@@ -275,6 +282,7 @@ class AggregatorService:
             MaskedInput(session.ctx, member.index, int(chunk.offset), length, values)
         )
         session.chunk_digests[key] = digest
+        self.bytes_received += chunk.ByteSize()
         self._publish(session, outgoing)
 
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:

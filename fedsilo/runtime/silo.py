@@ -11,6 +11,7 @@ quantizes, and drives its :class:`MaskingSilo` session stage by stage.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,10 @@ class SiloNode:
         self._patience = sum(vars(config.timeouts).values()) + 30.0
         self._aggregator_key: VerifyingKey | None = None
         self._roster: Roster | None = None
+        # Observation points for benchmarks: called after local training, before the
+        # session starts, and with the quantized input (which never leaves this process).
+        self.before_session: Callable[[int], None] | None = None
+        self.on_quantized: Callable[[int, UIntArray], None] | None = None
 
     # --- trust --------------------------------------------------------------------------
 
@@ -187,6 +192,11 @@ class SiloNode:
         model = np.frombuffer(model_bytes, dtype="<f4").astype(np.float32)
         delta, _samples = self._task.local_update(self.name, ctx.round, model)
         assert self._roster is not None
+        if self.before_session is not None:
+            self.before_session(ctx.round)
+        quantized = self.params.quantizer.quantize(delta, self._entropy)
+        if self.on_quantized is not None:
+            self.on_quantized(ctx.round, quantized)
         session = MaskingSilo(
             context=ctx,
             roster=self._roster,
@@ -196,7 +206,7 @@ class SiloNode:
             entropy=self._entropy,
             ledger=self._ledger,
             model_hash=bytes(a.model_hash),
-            quantized_input=self.params.quantizer.quantize(delta, self._entropy),
+            quantized_input=quantized,
         )
         self._send(ctx, session.start())
         for stage in AWAITED:
