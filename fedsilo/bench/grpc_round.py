@@ -67,7 +67,8 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
     if silos < 3 or params < 1 or repeat < 1:
         raise ConfigError("--silos must be >= 3, --params and --repeat positive")
     with tempfile.TemporaryDirectory(prefix="fedsilo-bench-") as tmp:
-        root = Path(tmp)
+        root = Path(os.environ.get("FEDSILO_BENCH_KEEP") or tmp)
+        root.mkdir(parents=True, exist_ok=True)
         _write_config(root / "bench.yaml", silos, params, repeat)
         provision(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))
         procs = _start(root, silos, repeat)

@@ -9,7 +9,6 @@ sums, every silo downloads the sum. Both kinds of round start at a barrier
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import resource
 import sys
@@ -129,7 +128,7 @@ class PlainRounds:
 
 
 def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
-    log = EventLog("bench-aggregator", io.StringIO())
+    log = EventLog("bench-aggregator", sys.stderr)
     node = AggregatorNode(
         files(root, "agg", config_name), root / "fed", root / "agg-state", None, log
     )
@@ -160,7 +159,7 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
 
 def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
     runner = SiloRunner(
-        files(root, name, config_name), name, root / f"state-{name}", EventLog(name, io.StringIO())
+        files(root, name, config_name), name, root / f"state-{name}", EventLog(name, sys.stderr)
     )
     channel = runner.client._channel
     ready = channel.unary_unary(

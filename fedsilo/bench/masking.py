@@ -133,7 +133,12 @@ def _one_repetition(
     round_seconds = time.perf_counter() - start
     if run.result is None:
         raise ConfigError(f"the benchmark round aborted: {run.aggregator_error}")
-    mask_steps = run.timings["silo:ShareRelay"]
+    mask_steps = [
+        relay + mask
+        for relay, mask in zip(
+            run.timings["silo:ShareRelay"], run.timings["silo:mask"], strict=False
+        )
+    ]
     silo_mask = statistics.median(q + m for q, m in zip(quantize_times, mask_steps, strict=False))
     mask_floor = _timed(lambda: quantizer.quantize(floats[0], entropy)) + _timed(
         lambda: _draw_keystreams(n, length)

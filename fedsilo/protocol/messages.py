@@ -13,12 +13,13 @@ the sign of each pairwise mask.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fedsilo.crypto.encoding import Field
-from fedsilo.crypto.prg import UIntArray
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, SignedMask, UIntArray, apply_masks
 
 
 class Stage(enum.Enum):
@@ -97,6 +98,31 @@ class MaskedInput:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedInputStream:
+    """Stage 2, produced lazily: the sender's masked vector, chunk by chunk from any offset.
+
+    Masking is pure computation done as the caller pulls chunks, so a node can send
+    each chunk while the next is masked, and a resumed upload regenerates exactly the
+    same bytes from the resume offset.
+    """
+
+    context: SessionContext
+    sender: int
+    total_length: int
+    bits: int
+    masked_input: UIntArray = field(repr=False)
+    masks: tuple[SignedMask, ...] = field(repr=False)
+
+    def chunks(
+        self, chunk_words: int = DEFAULT_CHUNK_WORDS, start: int = 0
+    ) -> Iterator[MaskedInput]:
+        for offset in range(start, self.total_length, chunk_words):
+            values = self.masked_input[offset : offset + chunk_words].copy()
+            apply_masks(values, self.masks, self.bits, offset=offset)
+            yield MaskedInput(self.context, self.sender, offset, self.total_length, values)
 
 
 @dataclass(frozen=True)
@@ -184,13 +210,21 @@ class AggregateResult:
     total: UIntArray = field(repr=False)
 
 
-SiloMessage = KeyAdvert | ShareUpload | MaskedInput | ConsistencySignature | UnmaskingShares
+SiloMessage = (
+    KeyAdvert
+    | ShareUpload
+    | MaskedInput
+    | MaskedInputStream
+    | ConsistencySignature
+    | UnmaskingShares
+)
 AggregatorMessage = AdvertList | ShareRelay | SurvivorList | SignatureBundle
 
 STAGE_OF_SILO_MESSAGE: dict[type, Stage] = {
     KeyAdvert: Stage.ADVERTISE_KEYS,
     ShareUpload: Stage.SHARE_KEYS,
     MaskedInput: Stage.MASKED_INPUT,
+    MaskedInputStream: Stage.MASKED_INPUT,
     ConsistencySignature: Stage.CONSISTENCY_CHECK,
     UnmaskingShares: Stage.UNMASKING,
 }

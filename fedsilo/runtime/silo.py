@@ -11,7 +11,7 @@ quantizes, and drives its :class:`MaskingSilo` session stage by stage.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +27,18 @@ from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.masking.ledger import UnmaskLedger
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.messages import MaskedInput, SessionContext, SiloMessage, Stage
+from fedsilo.protocol.messages import (
+    MaskedInput,
+    MaskedInputStream,
+    SessionContext,
+    SiloMessage,
+    Stage,
+)
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.events import EventLog
 from fedsilo.training.task import Task
 from fedsilo.transport import codec
-from fedsilo.transport.client import AggregatorClient
+from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
@@ -230,11 +236,30 @@ class SiloNode:
 
     def _send(self, ctx: SessionContext, messages: list[SiloMessage]) -> None:
         for message in messages:
-            if isinstance(message, MaskedInput):
-                wire = codec.context_pb(ctx, Stage.MASKED_INPUT.value, self.index)
-                self._client.upload(wire, message.values)
+            if isinstance(message, MaskedInputStream):
+                self._client.upload_from(self._input_chunks(ctx, message))
+            elif isinstance(message, MaskedInput):
+                raise ProtocolError("the masking session streams its input")
             else:
                 self._client.submit(codec.silo_message_pb(message))
+
+    def _input_chunks(
+        self, ctx: SessionContext, stream: MaskedInputStream
+    ) -> Callable[[int], Iterator[pb.InputChunk]]:
+        """Mask and send chunk by chunk, so masking overlaps the transfer."""
+        wire = codec.context_pb(ctx, Stage.MASKED_INPUT.value, self.index)
+        words = CHUNK_BYTES // word_dtype(self.params.bits).itemsize
+
+        def source(start: int) -> Iterator[pb.InputChunk]:
+            for chunk in stream.chunks(words, start):
+                yield pb.InputChunk(
+                    context=wire,
+                    offset=chunk.offset,
+                    total_length=chunk.total_length,
+                    data=codec.words_to_bytes(chunk.values),
+                )
+
+        return source
 
     def _fetch_result(
         self, ctx: SessionContext, survivors: tuple[int, ...], a: pb.SessionAnnouncement

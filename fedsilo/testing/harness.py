@@ -9,7 +9,7 @@ anything it relays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -28,6 +28,7 @@ from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
     STAGE_OF_SILO_MESSAGE,
     AggregateResult,
+    MaskedInputStream,
     Outgoing,
     SessionContext,
     SiloMessage,
@@ -120,8 +121,8 @@ def run_aggregation(
     """Run one aggregation session to completion or abort, entirely in memory.
 
     With a ``clock``, the seconds spent in each silo step (keyed
-    ``silo:<MessageType>``) and in the aggregator (``aggregator``) are
-    recorded in ``RunResult.timings``.
+    ``silo:<MessageType>``), in each silo's masking (``silo:mask``) and in the
+    aggregator (``aggregator``) are recorded in ``RunResult.timings``.
     """
     drop_at = drop_at or {}
     adversary = adversary or Adversary()
@@ -150,7 +151,7 @@ def run_aggregation(
         chunk_words=chunk_words,
     )
     run = RunResult(None, None, silos, adversary)
-    _Loop(run, aggregator, drop_at, clock).run()
+    _Loop(run, aggregator, drop_at, clock, chunk_words).run()
     run.result = aggregator.result
     return run
 
@@ -162,9 +163,10 @@ class _Loop:
         aggregator: MaskingAggregator,
         drop_at: Mapping[int, Stage],
         clock: Callable[[], float] | None,
+        chunk_words: int,
     ) -> None:
         self.run_result, self.aggregator, self.drop_at = run, aggregator, drop_at
-        self.clock = clock
+        self.clock, self.chunk_words = clock, chunk_words
         self.dead: set[int] = set()
 
     def _timed(self, key: str, step: Callable[[], T]) -> T:
@@ -223,9 +225,25 @@ class _Loop:
             return True
         return False
 
+    def _expand(self, message: SiloMessage) -> Iterator[SiloMessage]:
+        """A masked-input stream becomes its chunks; masking time is charged to the silo."""
+        if not isinstance(message, MaskedInputStream):
+            yield message
+            return
+        chunks, spent = message.chunks(self.chunk_words), 0.0
+        while True:
+            start = self.clock() if self.clock else 0.0
+            chunk = next(chunks, None)
+            spent += (self.clock() - start) if self.clock else 0.0
+            if chunk is None:
+                break
+            yield chunk
+        if self.clock:
+            self.run_result.timings.setdefault("silo:mask", []).append(spent)
+
     def _to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing]:
         agg, outgoing = self.aggregator, []
-        for message in messages:
+        for message in (m for original in messages for m in self._expand(original)):
             for relayed in self.run_result.adversary.inbound(message):
                 try:
                     outgoing += self._timed("aggregator", lambda: agg.receive(relayed))  # noqa: B023

@@ -109,12 +109,18 @@ class AggregatorClient:
         """Stream ``words`` in chunks; resume where the aggregator says if cut short."""
         data = words_to_bytes(words)
         word = words.dtype.itemsize
+        self.upload_from(lambda start: _chunks(context, data, word, start))
+
+    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+        """Stream the chunks ``source(offset)`` produces from ``offset`` on; on a cut,
+        resume at the offset the aggregator reports (``source`` must reproduce the
+        same bytes from any offset)."""
         offset = 0
         for _ in range(64):
             try:
                 self._retrying(
                     lambda start=offset: self._stub.UploadInput(  # type: ignore[misc]
-                        _chunks(context, data, word, start), timeout=600
+                        source(start), timeout=600
                     )
                 )
                 return

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from fedsilo.crypto.prg import UIntArray
 from fedsilo.pki.files import load_identity_key
 from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
 from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
@@ -19,7 +18,7 @@ from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.silo import SiloNode
 from fedsilo.training.task import load_task
 from fedsilo.transport import codec
-from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError, _chunks
+from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.roster import trust_store
 from fedsilo.transport.server import RESUME_KEY
@@ -191,15 +190,14 @@ class TruncatingClient(AggregatorClient):
 
     resumed_at: int | None = None
 
-    def upload(self, context: pb.Context, words: UIntArray) -> None:
+    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
         if self.resumed_at is None:
-            first = next(_chunks(context, codec.words_to_bytes(words), 4, 0))
             try:
-                self._stub.UploadInput(iter([first]), timeout=10)
+                self._stub.UploadInput(iter([next(source(0))]), timeout=10)
             except grpc.RpcError as exc:
                 assert exc.code() == grpc.StatusCode.ABORTED
                 self.resumed_at = int(dict(exc.trailing_metadata())[RESUME_KEY])
-        super().upload(context, words)
+        super().upload_from(source)
 
 
 def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_path: Path) -> None:

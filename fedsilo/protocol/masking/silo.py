@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from fedsilo.crypto import kdf, shamir
 from fedsilo.crypto.entropy import Entropy
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, apply_masks, word_dtype
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ContextMismatchError,
@@ -38,7 +38,7 @@ from fedsilo.protocol.messages import (
     AggregatorMessage,
     ConsistencySignature,
     KeyAdvert,
-    MaskedInput,
+    MaskedInputStream,
     RevealedShare,
     SessionContext,
     ShareRelay,
@@ -233,7 +233,7 @@ class MaskingSilo:
         self._senders = tuple(sorted(senders))
         return [self._masked_input()]
 
-    def _masked_input(self) -> MaskedInput:
+    def _masked_input(self) -> MaskedInputStream:
         masks = [payloads.self_mask(self._self_seed, self.context, self.index)]
         masks += [
             payloads.pair_mask(
@@ -242,9 +242,9 @@ class MaskingSilo:
             for v in self._senders
             if v != self.index
         ]
-        masked = self._input.copy()
-        apply_masks(masked, masks, self._params.bits, chunk_words=self._chunk_words)
-        return MaskedInput(self.context, self.index, 0, len(masked), masked)
+        return MaskedInputStream(
+            self.context, self.index, len(self._input), self._params.bits, self._input, tuple(masks)
+        )
 
     # --- stage 3: ConsistencyCheck --------------------------------------------------
 
