@@ -16,7 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from fedsilo.crypto.entropy import Entropy
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import FedsiloError
@@ -39,6 +39,7 @@ from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
 
 T = TypeVar("T")
+DELIVERY_CHUNK_WORDS = 1 << 18  # masked input arrives in 1 MiB chunks, as over gRPC
 STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
 MODEL_HASH = b"\x11" * 32
 
@@ -115,12 +116,13 @@ def run_aggregation(
     session: int = 1,
     round_number: int = 1,
     seed: int = 0,
-    chunk_words: int = DEFAULT_CHUNK_WORDS,
+    chunk_words: int = DELIVERY_CHUNK_WORDS,
     clock: Callable[[], float] | None = None,
 ) -> RunResult:
     """Run one aggregation session to completion or abort, entirely in memory.
 
-    With a ``clock``, the seconds spent in each silo step (keyed
+    ``chunk_words`` is the size in which masked inputs are delivered to the
+    aggregator. With a ``clock``, the seconds spent in each silo step (keyed
     ``silo:<MessageType>``), in each silo's masking (``silo:mask``) and in the
     aggregator (``aggregator``) are recorded in ``RunResult.timings``.
     """
@@ -138,7 +140,6 @@ def run_aggregation(
             ledger=(ledgers or {}).get(i) or InMemoryUnmaskLedger(),
             model_hash=(model_hashes or {}).get(i, MODEL_HASH),
             quantized_input=inputs[i - 1],
-            chunk_words=chunk_words,
         )
         for i in range(1, fed.roster.size + 1)
     }
@@ -148,7 +149,6 @@ def run_aggregation(
         params=fed.params,
         model_hash=MODEL_HASH,
         vector_length=len(inputs[0]),
-        chunk_words=chunk_words,
     )
     run = RunResult(None, None, silos, adversary)
     _Loop(run, aggregator, drop_at, clock, chunk_words).run()

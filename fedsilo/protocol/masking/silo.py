@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from fedsilo.crypto import kdf, shamir
 from fedsilo.crypto.entropy import Entropy
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, word_dtype
+from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ContextMismatchError,
@@ -72,7 +72,6 @@ class MaskingSilo:
         ledger: UnmaskLedger,
         model_hash: bytes,
         quantized_input: UIntArray,
-        chunk_words: int = DEFAULT_CHUNK_WORDS,
     ) -> None:
         if roster.size != params.silos:
             raise LocalProtocolError("the roster and the parameters disagree on n")
@@ -85,7 +84,7 @@ class MaskingSilo:
         self.context, self.index = context, index
         self._roster, self._params, self._identity = roster, params, identity
         self._entropy, self._ledger, self._model_hash = entropy, ledger, model_hash
-        self._input, self._chunk_words = quantized_input, chunk_words
+        self._input = quantized_input
         self._state = SiloState.NEW
         self.error: FedsiloError | None = None
         self._advert: KeyAdvert | None = None
