@@ -129,8 +129,12 @@ def _wait_all(root: Path, procs: list[subprocess.Popen[bytes]], limit: float = 3
             log = (root / f"{name}.log").read_text()[-1500:]
             raise FedsiloError(f"benchmark node {name} failed or timed out: {log}")
         time.sleep(0.2)
-    if any(p.returncode for p in procs):
-        raise FedsiloError(f"a benchmark node failed: {(root / 'agg.log').read_text()[-1500:]}")
+    failed = [i for i, p in enumerate(procs) if p.returncode]
+    if failed:
+        name = "agg" if failed[0] == 0 else f"b{failed[0]}"
+        raise FedsiloError(
+            f"benchmark node {name} failed: {(root / f'{name}.log').read_text()[-1500:]}"
+        )
 
 
 def _exact(root: Path, round_number: int, survivors: list[str]) -> bool:

@@ -332,9 +332,16 @@ class AggregatorService:
             if session is None or session.result_bytes is None:
                 raise NotReadyError("no released aggregate for that session")
             data = session.result_bytes
+        return self._counted(session, member, _chunks(data, word_dtype(self.params.bits).itemsize))
+
+    def _counted(
+        self, session: _Session, member: Member, chunks: Iterator[pb.ResultChunk]
+    ) -> Iterator[pb.ResultChunk]:
+        """A silo counts as served only once its last chunk has gone out."""
+        yield from chunks
+        with self._cond:
             session.fetched.add(member.index)
             self._cond.notify_all()
-        return _chunks(data, word_dtype(self.params.bits).itemsize)
 
     def model_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
         """The global model the current round trains on (raw little-endian float32)."""

@@ -22,6 +22,7 @@ from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.aggregator import AggregatorService, RoundPlan
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.ledger import FileUnmaskLedger
+from fedsilo.runtime.memory import return_large_buffers_to_the_os
 from fedsilo.runtime.silo import SiloNode, masking_params
 from fedsilo.runtime.state import AggregatorState
 from fedsilo.training.task import load_task
@@ -65,6 +66,7 @@ class AggregatorNode:
         self, files: NodeFiles, certs_dir: Path, state_dir: Path, listen: str | None, log: EventLog
     ) -> None:
         self.config = load_checked_config(files)
+        return_large_buffers_to_the_os()
         self.trust: TrustStore = trust_store(self.config, files.ca, files.crl)
         cert = load_certificate(files.cert)
         self.trust.verify(cert, Role.AGGREGATOR)
