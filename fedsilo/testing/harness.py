@@ -39,7 +39,6 @@ from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
 
 T = TypeVar("T")
-DELIVERY_CHUNK_WORDS = 1 << 18  # masked input arrives in 1 MiB chunks, as over gRPC
 STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
 MODEL_HASH = b"\x11" * 32
 
@@ -116,13 +115,14 @@ def run_aggregation(
     session: int = 1,
     round_number: int = 1,
     seed: int = 0,
-    chunk_words: int = DELIVERY_CHUNK_WORDS,
+    chunk_words: int | None = None,
     clock: Callable[[], float] | None = None,
 ) -> RunResult:
     """Run one aggregation session to completion or abort, entirely in memory.
 
     ``chunk_words`` is the size in which masked inputs are delivered to the
-    aggregator. With a ``clock``, the seconds spent in each silo step (keyed
+    aggregator (default: one message per silo; the gRPC transport streams 1 MiB
+    chunks). With a ``clock``, the seconds spent in each silo step (keyed
     ``silo:<MessageType>``), in each silo's masking (``silo:mask``) and in the
     aggregator (``aggregator``) are recorded in ``RunResult.timings``.
     """
@@ -151,7 +151,7 @@ def run_aggregation(
         vector_length=len(inputs[0]),
     )
     run = RunResult(None, None, silos, adversary)
-    _Loop(run, aggregator, drop_at, clock, chunk_words).run()
+    _Loop(run, aggregator, drop_at, clock, chunk_words or len(inputs[0])).run()
     run.result = aggregator.result
     return run
 

@@ -237,3 +237,20 @@ def test_silos_refuse_a_rogue_aggregator_that_relays_the_pinned_certificate(
     finally:
         service.stop()
         server.stop(0)
+
+
+def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveFederation) -> None:
+    config = live.fed.config
+    other = "ab" * 32
+    client = live.client("s1")
+    before = live.node.service.state_digest()
+    with pytest.raises(RemoteRefusedError) as caught:
+        client.join(
+            pb.JoinRequest(
+                federation=config.federation, config_digest=bytes.fromhex(other), name="s1"
+            )
+        )
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert f"sha256:{other}" in caught.value.details and config.digest() in caught.value.details
+    assert live.node.service.state_digest() == before
+    client.close()
