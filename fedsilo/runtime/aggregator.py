@@ -168,6 +168,12 @@ class AggregatorService:
             raise ContextMismatchError(f"the message is labelled stage {c.stage!r}, not {stage!r}")
         return session
 
+    @property
+    def session_id(self) -> bytes | None:
+        """The id of the session now open (None before the first)."""
+        with self._cond:
+            return None if self._session is None else self._session.ctx.session_id
+
     def state_digest(self) -> str:
         """A digest of the protocol state, to show that a refused call changed nothing."""
         with self._cond:

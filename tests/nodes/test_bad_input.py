@@ -3,6 +3,7 @@ and the round's result is still exact. Silo s5 is played by the test."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 from collections.abc import Callable, Iterator
@@ -221,5 +222,44 @@ def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_p
         live.finish()
         assert client.resumed_at == (1 << 20) // 4  # told exactly where to resume
         live.assert_released_exactly([*HONEST, "s5"])
+    finally:
+        live.close()
+
+
+class AbandoningClient(AggregatorClient):
+    """A silo that sends one chunk of its masked input and is never heard from again."""
+
+    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            self._stub.UploadInput(iter([next(source(0))]), timeout=10)
+        raise SystemExit("crashed mid-upload")
+
+
+def test_an_abandoned_upload_reruns_the_round_as_a_fresh_session(tmp_path: Path) -> None:
+    live = LiveFederation(tmp_path, params=600_000)
+    live.run_rounds()
+    first_session = live.node.service.session_id
+    try:
+        files = live.files("s5")
+        node = SiloNode(
+            config=live.fed.config,
+            name="s5",
+            identity=load_identity_key(files.key),
+            client=AbandoningClient(live.address, *live.pem("s5"), Backoff(patience=5)),
+            trust=trust_store(live.fed.config, files.ca, files.crl),
+            task=load_task(live.fed.config.training),
+            ledger=InMemoryUnmaskLedger(),
+            log=EventLog("s5", io.StringIO()),
+        )
+        live.start_silos(HONEST)
+        with pytest.raises(SystemExit):
+            node.run_round(1)
+        live.finish()
+        assert "session-restart" in live.log_stream.getvalue()
+        assert "stopped part-way" in live.log_stream.getvalue()
+        record = live.fed.released(1)
+        assert first_session is not None and record is not None
+        assert record["session"] != first_session.hex()  # released by a fresh session
+        live.assert_released_exactly(HONEST)
     finally:
         live.close()

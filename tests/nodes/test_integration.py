@@ -90,3 +90,15 @@ def test_sigterm_shuts_the_aggregator_down_gracefully(federation: Federation) ->
     assert federation.wait("agg", timeout=20) == 0
     assert federation.wait_for_event("agg", event="shutdown", signal="SIGTERM")
     assert federation.released() is None
+
+
+def test_silos_started_before_the_aggregator_reconnect_with_backoff(federation: Federation) -> None:
+    import time
+
+    for silo in SILOS:
+        federation.start_silo(silo)
+    time.sleep(2.0)  # every silo has found nobody listening and is backing off
+    federation.start_aggregator()
+    assert federation.wait("agg") == 0, federation.log("agg")
+    record = federation.released()
+    assert record is not None and record["survivors"] == SILOS
