@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,12 +23,7 @@ import numpy as np
 
 from fedsilo.config.provision import provision
 from fedsilo.errors import ConfigError, FedsiloError
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from fedsilo.testing.ports import free_port
 
 
 def _write_config(path: Path, silos: int, params: int, repeat: int) -> None:
@@ -37,7 +31,7 @@ def _write_config(path: Path, silos: int, params: int, repeat: int) -> None:
         "federation: bench",
         "aggregator:",
         "  name: agg",
-        f"  address: 127.0.0.1:{_free_port()}",
+        f"  address: 127.0.0.1:{free_port()}",
         "silos:",
         *[f"  - name: b{i}" for i in range(1, silos + 1)],
         "scheme:",

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,8 @@ import numpy as np
 
 from fedsilo.config.load import load_config
 from fedsilo.config.provision import provision
+from fedsilo.testing.ports import free_port
 from fedsilo.training.synthetic import SyntheticVectorTask
-from fedsilo.transport.roster import trust_store
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(path: Path, silos: int, params: int, rounds: int = 1, **timeouts: float) -> Path:
@@ -177,6 +170,3 @@ class Federation:
         for silo in survivors:
             total += task.local_update(silo, round_number, model)[0]
         return total
-
-
-__all__ = ["Federation", "free_port", "trust_store"]

@@ -201,22 +201,27 @@ class TruncatingClient(AggregatorClient):
         super().upload_from(source)
 
 
+def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> SiloNode:
+    """A real silo node for ``name`` whose client the test chooses."""
+    files = live.files(name)
+    return SiloNode(
+        config=live.fed.config,
+        name=name,
+        identity=load_identity_key(files.key),
+        client=client,
+        trust=trust_store(live.fed.config, files.ca, files.crl),
+        task=load_task(live.fed.config.training),
+        ledger=InMemoryUnmaskLedger(),
+        log=EventLog(name, io.StringIO()),
+    )
+
+
 def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_path: Path) -> None:
     live = LiveFederation(tmp_path, params=600_000)
     live.run_rounds()
     try:
-        files = live.files("s5")
         client = TruncatingClient(live.address, *live.pem("s5"), Backoff(patience=5))
-        node = SiloNode(
-            config=live.fed.config,
-            name="s5",
-            identity=load_identity_key(files.key),
-            client=client,
-            trust=trust_store(live.fed.config, files.ca, files.crl),
-            task=load_task(live.fed.config.training),
-            ledger=InMemoryUnmaskLedger(),
-            log=EventLog("s5", io.StringIO()),
-        )
+        node = manual_silo(live, "s5", client)
         live.start_silos(HONEST)
         node.run_round(1)
         live.finish()
@@ -240,17 +245,8 @@ def test_an_abandoned_upload_reruns_the_round_as_a_fresh_session(tmp_path: Path)
     live.run_rounds()
     first_session = live.node.service.session_id
     try:
-        files = live.files("s5")
-        node = SiloNode(
-            config=live.fed.config,
-            name="s5",
-            identity=load_identity_key(files.key),
-            client=AbandoningClient(live.address, *live.pem("s5"), Backoff(patience=5)),
-            trust=trust_store(live.fed.config, files.ca, files.crl),
-            task=load_task(live.fed.config.training),
-            ledger=InMemoryUnmaskLedger(),
-            log=EventLog("s5", io.StringIO()),
-        )
+        client = AbandoningClient(live.address, *live.pem("s5"), Backoff(patience=5))
+        node = manual_silo(live, "s5", client)
         live.start_silos(HONEST)
         with pytest.raises(SystemExit):
             node.run_round(1)
