@@ -68,3 +68,13 @@ def test_every_command_of_the_walkthrough_runs_in_order(doc: str, tmp_path: Path
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_every_test_the_docs_cite_exists() -> None:
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py"))
+    for doc in DOCS:
+        text = doc.read_text()
+        for name in re.findall(r"`(test_[a-z0-9_]+)`", text):
+            assert f"def {name}(" in sources, f"{doc.name} cites {name}, which does not exist"
+        for path in re.findall(r"`(tests/[a-z0-9_/]+\.py)`", text):
+            assert (ROOT / path).exists(), f"{doc.name} cites {path}, which does not exist"
