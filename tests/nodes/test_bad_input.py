@@ -6,16 +6,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from fedsilo.errors import FedsiloError
 from fedsilo.pki.files import load_identity_key
 from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
 from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.runtime.silo import SiloNode
 from fedsilo.training.task import load_task
 from fedsilo.transport import codec
@@ -259,3 +263,41 @@ def test_an_abandoned_upload_reruns_the_round_as_a_fresh_session(tmp_path: Path)
         live.assert_released_exactly(HONEST)
     finally:
         live.close()
+
+
+def test_a_restarted_aggregator_resumes_after_the_last_completed_round(tmp_path: Path) -> None:
+    live = LiveFederation(tmp_path, rounds=2)
+    live.run_rounds()
+    live.start_silos([*HONEST, "s5"])
+    live.finish()
+    live.close()
+    assert live.fed.released(2) is not None
+    (
+        tmp_path / "agg-state" / "rounds" / "round-000002.json"
+    ).unlink()  # as if it crashed in round 2
+    log = io.StringIO()
+    restarted = AggregatorNode(
+        live.files("agg"),
+        tmp_path / "fed",
+        tmp_path / "agg-state",
+        live.address,
+        EventLog("aggregator", log),
+    )
+    restarted.start()
+
+    def run_until_stopped() -> None:
+        with contextlib.suppress(FedsiloError):  # stopping mid-round ends run() with an error
+            restarted.run()
+
+    thread = threading.Thread(target=run_until_stopped, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while '"event": "session"' not in log.getvalue():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        sessions = [line for line in log.getvalue().splitlines() if '"event": "session"' in line]
+        assert '"round": 2' in sessions[0]  # round 1 is not run again
+    finally:
+        restarted.stop(grace=0)
+        thread.join(10)
