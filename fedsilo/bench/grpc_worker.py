@@ -22,9 +22,9 @@ import grpc
 import numpy as np
 
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.runtime.aggregator import RoundPlan
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb

@@ -16,19 +16,17 @@ Fewer than ``t`` silos aborts the round loudly and releases nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from fedsilo.config.model import FederationConfig
 from fedsilo.crypto.encoding import encode
-from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.prg import word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ContextMismatchError,
@@ -45,73 +43,26 @@ from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
-    AdvertList,
     MaskedInput,
     Outgoing,
     SessionContext,
-    ShareRelay,
-    SignatureBundle,
     Stage,
-    SurvivorList,
 )
 from fedsilo.protocol.roster import Roster
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.rounds import (
+    SILO_MESSAGE_STAGE,
+    STAGE_OF_REPLY,
+    RoundPlan,
+    RoundRecord,
+    SessionState,
+    result_chunks_of,
+)
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_SESSIONS_PER_ROUND = 3
 MAX_CHUNK_BYTES = 2 << 20
-STAGE_OF_REPLY = {
-    AdvertList: Stage.SHARE_KEYS.value,
-    ShareRelay: Stage.MASKED_INPUT.value,
-    SurvivorList: Stage.CONSISTENCY_CHECK.value,
-    SignatureBundle: Stage.UNMASKING.value,
-}
-SILO_MESSAGE_STAGE = {
-    "advert": Stage.ADVERTISE_KEYS.value,
-    "shares": Stage.SHARE_KEYS.value,
-    "consistency": Stage.CONSISTENCY_CHECK.value,
-    "unmasking": Stage.UNMASKING.value,
-}
-
-
-@dataclass(frozen=True)
-class RoundPlan:
-    """What the round aggregates: the global model's hash and the vector length."""
-
-    round: int
-    model: bytes  # the global model as raw little-endian float32 (what silos download)
-    vector_length: int
-
-    @property
-    def model_hash(self) -> bytes:
-        return hashlib.sha256(self.model).digest()
-
-
-@dataclass
-class RoundRecord:
-    """How a round ended."""
-
-    round: int
-    session_id: bytes
-    survivors: tuple[str, ...] = ()
-    dropped: tuple[str, ...] = ()
-    total: UIntArray | None = None
-    error: FedsiloError | None = None
-    missing: tuple[str, ...] = ()
-
-
-@dataclass
-class _Session:
-    ctx: SessionContext
-    core: MaskingAggregator
-    plan: RoundPlan
-    announcement: pb.Signed
-    outbox: dict[tuple[str, int], pb.Signed] = field(default_factory=dict)
-    accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
-    chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
-    result_bytes: bytes | None = None
-    fetched: set[int] = field(default_factory=set)
 
 
 class AggregatorService:
@@ -135,8 +86,8 @@ class AggregatorService:
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._log, self._monotonic = log, monotonic
         self._cond = threading.Condition()
-        self._session: _Session | None = None
-        self._previous: dict[bytes, _Session] = {}
+        self._session: SessionState | None = None
+        self._previous: dict[bytes, SessionState] = {}
         self._stopping = False
         self.bytes_received = 0  # protocol bytes from silos (benchmarks report bytes per param)
 
@@ -145,7 +96,7 @@ class AggregatorService:
     def _signed(self, body: bytes) -> pb.Signed:
         return codec.sign(self._identity, body)
 
-    def _check_context(self, member: Member, c: pb.Context, stage: str) -> _Session:
+    def _check_context(self, member: Member, c: pb.Context, stage: str) -> SessionState:
         if c.federation != self.config.federation:
             raise ContextMismatchError(f"message for federation {c.federation!r}")
         if bytes(c.config_digest) != self._digest:
@@ -236,7 +187,7 @@ class AggregatorService:
 
     def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
         """Fold a masked-input stream; raises IncompleteUploadError if it ends early."""
-        session: _Session | None = None
+        session: SessionState | None = None
         for chunk in chunks:
             with self._cond:
                 session = self._check_context(member, chunk.context, Stage.MASKED_INPUT.value)
@@ -253,7 +204,7 @@ class AggregatorService:
                 )
             self._log("stage", stage=Stage.MASKED_INPUT.value, silo=member.name)
 
-    def _fold(self, session: _Session, member: Member, chunk: pb.InputChunk) -> None:
+    def _fold(self, session: SessionState, member: Member, chunk: pb.InputChunk) -> None:
         length = session.plan.vector_length
         if chunk.total_length != length:
             raise RemoteProtocolError(
@@ -338,10 +289,12 @@ class AggregatorService:
             if session is None or session.result_bytes is None:
                 raise NotReadyError("no released aggregate for that session")
             data = session.result_bytes
-        return self._counted(session, member, _chunks(data, word_dtype(self.params.bits).itemsize))
+        return self._counted(
+            session, member, result_chunks_of(data, word_dtype(self.params.bits).itemsize)
+        )
 
     def _counted(
-        self, session: _Session, member: Member, chunks: Iterator[pb.ResultChunk]
+        self, session: SessionState, member: Member, chunks: Iterator[pb.ResultChunk]
     ) -> Iterator[pb.ResultChunk]:
         """A silo counts as served only once its last chunk has gone out."""
         yield from chunks
@@ -356,11 +309,11 @@ class AggregatorService:
             if session is None or bytes(request.context.session_id) != session.ctx.session_id:
                 raise ContextMismatchError("no open session with that id")
             data = session.plan.model
-        return _chunks(data, 4)
+        return result_chunks_of(data, 4)
 
     # --- publishing ---------------------------------------------------------------------
 
-    def _publish(self, session: _Session, outgoing: list[Outgoing]) -> None:
+    def _publish(self, session: SessionState, outgoing: list[Outgoing]) -> None:
         for out in outgoing:
             stage = STAGE_OF_REPLY[type(out.message)]
             body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
@@ -369,7 +322,7 @@ class AggregatorService:
             self._cond.notify_all()
 
     def _publish_outcome(
-        self, session: _Session, released: bool, reason: str, survivors: tuple[int, ...]
+        self, session: SessionState, released: bool, reason: str, survivors: tuple[int, ...]
     ) -> None:
         for index in range(1, self.roster.size + 1):
             outcome = pb.RoundOutcome(
@@ -395,7 +348,7 @@ class AggregatorService:
             self._log("session-restart", round=plan.round, reason=str(record.error))
         return record
 
-    def _open(self, plan: RoundPlan) -> _Session:
+    def _open(self, plan: RoundPlan) -> SessionState:
         ctx = SessionContext(self.config.federation, self._digest, os.urandom(16), plan.round)
         core = MaskingAggregator(
             context=ctx,
@@ -410,7 +363,7 @@ class AggregatorService:
             vector_length=plan.vector_length,
             modulus_bits=self.params.bits,
         )
-        session = _Session(ctx, core, plan, self._signed(announcement.SerializeToString()))
+        session = SessionState(ctx, core, plan, self._signed(announcement.SerializeToString()))
         with self._cond:
             if self._session is not None:
                 self._previous = {self._session.ctx.session_id: self._session}
@@ -429,7 +382,7 @@ class AggregatorService:
             Stage.UNMASKING: t.unmasking,
         }[stage]
 
-    def _drive(self, session: _Session) -> RoundRecord:
+    def _drive(self, session: SessionState) -> RoundRecord:
         core = session.core
         with self._cond:
             while core.state not in (AggregatorState.DONE, AggregatorState.ABORTED):
@@ -448,14 +401,14 @@ class AggregatorService:
                     )
             return self._finish(session)
 
-    def _close_stage(self, session: _Session, stage: Stage) -> None:
+    def _close_stage(self, session: SessionState, stage: Stage) -> None:
         missing = self.roster.names(session.core.waiting_for)
         self._log("deadline", stage=stage.value, missing=list(missing))
         # on failure the core is ABORTED and holds the error; _finish reports it
         with contextlib.suppress(FedsiloError):
             self._publish(session, session.core.close_stage())
 
-    def _finish(self, session: _Session) -> RoundRecord:
+    def _finish(self, session: SessionState) -> RoundRecord:
         core, ctx = session.core, session.ctx
         if core.result is None:
             error = core.error or FedsiloError("the session ended without a result")
@@ -494,12 +447,3 @@ class AggregatorService:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-
-
-def _chunks(data: bytes, word: int, size: int = 1 << 20) -> Iterator[pb.ResultChunk]:
-    total = len(data) // word
-    step = size - size % word
-    for start in range(0, len(data), step):
-        yield pb.ResultChunk(
-            offset=start // word, total_length=total, data=data[start : start + step]
-        )

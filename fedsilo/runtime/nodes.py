@@ -19,10 +19,11 @@ from fedsilo.pki.files import certificate_der, load_certificate, load_identity_k
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.roster import Roster, SiloEntry
-from fedsilo.runtime.aggregator import AggregatorService, RoundPlan
+from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.ledger import FileUnmaskLedger
 from fedsilo.runtime.memory import return_large_buffers_to_the_os
+from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.runtime.silo import SiloNode, masking_params
 from fedsilo.runtime.state import AggregatorState
 from fedsilo.training.task import load_task

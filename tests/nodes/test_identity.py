@@ -220,7 +220,7 @@ def test_silos_refuse_a_rogue_aggregator_that_relays_the_pinned_certificate(
     live: LiveFederation,
 ) -> None:
     server, service = rogue_aggregator(live, send_pinned_certificate=True)
-    from fedsilo.runtime.aggregator import RoundPlan
+    from fedsilo.runtime.rounds import RoundPlan
 
     thread = threading.Thread(
         target=lambda: service.run_round(RoundPlan(1, bytes(4 * 20_000), 20_000)), daemon=True
