@@ -19,8 +19,8 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError, RemoteProtocolError, TransportError
 from fedsilo.transport.codec import words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.proto import fedsilo_pb2_grpc as rpc
 from fedsilo.transport.server import MAX_MESSAGE_BYTES, RESUME_KEY
+from fedsilo.transport.service import AggregationStub
 
 T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
@@ -63,7 +63,7 @@ class AggregatorClient:
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ],
         )
-        self._stub = rpc.AggregationStub(self._channel)  # type: ignore[no-untyped-call]
+        self._stub = AggregationStub(self._channel)
         self._backoff, self._sleep = backoff, sleep
 
     def close(self) -> None:

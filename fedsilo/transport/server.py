@@ -28,7 +28,7 @@ from fedsilo.errors import (
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.proto import fedsilo_pb2_grpc as rpc
+from fedsilo.transport.service import generic_handler
 
 T = TypeVar("T")
 MAX_MESSAGE_BYTES = (2 << 20) + (64 << 10)  # a 2 MiB chunk plus its envelope
@@ -56,7 +56,7 @@ def status_of(exc: Exception) -> grpc.StatusCode:
     return next(code for kind, code in _STATUS if isinstance(exc, kind))
 
 
-class AggregationServicer(rpc.AggregationServicer):
+class AggregationServicer:
     def __init__(self, trust: TrustStore, handlers: AggregatorHandlers) -> None:
         self._trust, self._handlers = trust, handlers
 
@@ -119,7 +119,7 @@ def build_server(
             *FLOW_CONTROL,
         ],
     )
-    rpc.add_AggregationServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    server.add_generic_rpc_handlers((generic_handler(servicer),))
     port = server.add_secure_port(address, credentials)
     if port == 0:
         raise FedsiloError(f"cannot listen on {address}")

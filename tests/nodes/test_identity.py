@@ -36,8 +36,8 @@ from fedsilo.runtime.silo import masking_params
 from fedsilo.transport import codec
 from fedsilo.transport.client import RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.proto import fedsilo_pb2_grpc as rpc
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
+from fedsilo.transport.service import AggregationStub
 from tests.nodes.live import LiveFederation
 
 NOW = dt.datetime.now(dt.UTC)
@@ -148,7 +148,7 @@ def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> 
         grpc.secure_channel(live.address, credentials) as channel,
         pytest.raises(grpc.RpcError) as caught,
     ):
-        stub = rpc.AggregationStub(channel)  # type: ignore[no-untyped-call]
+        stub = AggregationStub(channel)
         stub.Join(pb.JoinRequest(name="s1"), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert live.node.service.state_digest() == before
