@@ -48,8 +48,3 @@ def test_no_insecure_channel_or_target_override_outside_the_test_kit() -> None:
             continue
         text = path.read_text()
         assert "insecure_channel" not in text and "ssl_target_name_override" not in text, path
-
-
-def test_the_server_requires_client_certificates() -> None:
-    server = (ROOT / "fedsilo" / "transport" / "server.py").read_text()
-    assert "require_client_auth=True" in server

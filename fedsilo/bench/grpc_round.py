@@ -23,38 +23,7 @@ import numpy as np
 
 from fedsilo.config.provision import provision
 from fedsilo.errors import ConfigError, FedsiloError
-from fedsilo.testing.ports import free_port
-
-
-def _write_config(path: Path, silos: int, params: int, repeat: int) -> None:
-    lines = [
-        "federation: bench",
-        "aggregator:",
-        "  name: agg",
-        f"  address: 127.0.0.1:{free_port()}",
-        "silos:",
-        *[f"  - name: b{i}" for i in range(1, silos + 1)],
-        "scheme:",
-        "  kind: masking",
-        "  colluders: 1",
-        "training:",
-        "  task: synthetic-vector",
-        f"  rounds: {repeat}",
-        "  options:",
-        f"    params: {params}",
-        "timeouts:",
-        *[
-            f"  {k}: 600"
-            for k in (
-                "advertise_keys",
-                "share_keys",
-                "masked_input",
-                "consistency_check",
-                "unmasking",
-            )
-        ],
-    ]
-    path.write_text("\n".join(lines) + "\n")
+from fedsilo.testing.configs import STAGES, write_local_config
 
 
 def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
@@ -63,7 +32,15 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="fedsilo-bench-") as tmp:
         root = Path(os.environ.get("FEDSILO_BENCH_KEEP") or tmp)
         root.mkdir(parents=True, exist_ok=True)
-        _write_config(root / "bench.yaml", silos, params, repeat)
+        write_local_config(
+            root / "bench.yaml",
+            federation="bench",
+            silos=silos,
+            params=params,
+            rounds=repeat,
+            timeouts=dict.fromkeys(STAGES, 600),
+            silo_prefix="b",
+        )
         provision(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))
         procs = _start(root, silos, repeat)
         try:

@@ -16,38 +16,16 @@ import numpy as np
 
 from fedsilo.config.load import load_config
 from fedsilo.config.provision import provision
-from fedsilo.testing.ports import free_port
+from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
 
-
-def write_config(path: Path, silos: int, params: int, rounds: int = 1, **timeouts: float) -> Path:
-    times = {
-        "advertise_keys": 30,
-        "share_keys": 10,
-        "masked_input": 10,
-        "consistency_check": 10,
-        "unmasking": 10,
-    } | timeouts
-    lines = [
-        "federation: node-test",
-        "aggregator:",
-        "  name: agg",
-        f"  address: 127.0.0.1:{free_port()}",
-        "silos:",
-        *[f"  - name: s{i}" for i in range(1, silos + 1)],
-        "scheme:",
-        "  kind: masking",
-        "  colluders: 1",
-        "training:",
-        "  task: synthetic-vector",
-        f"  rounds: {rounds}",
-        "  options:",
-        f"    params: {params}",
-        "timeouts:",
-        *[f"  {k}: {v}" for k, v in times.items()],
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+DEFAULT_TIMEOUTS = {
+    "advertise_keys": 30,
+    "share_keys": 10,
+    "masked_input": 10,
+    "consistency_check": 10,
+    "unmasking": 10,
+}
 
 
 @dataclass
@@ -58,7 +36,14 @@ class Federation:
 
     @classmethod
     def provisioned(cls, root: Path, silos: int, params: int, **kw: float) -> Federation:
-        template = write_config(root / "template.yaml", silos, params, **kw)  # type: ignore[arg-type]
+        template = write_local_config(
+            root / "template.yaml",
+            federation="node-test",
+            silos=silos,
+            params=params,
+            rounds=int(kw.pop("rounds", 1)),
+            timeouts=DEFAULT_TIMEOUTS | kw,
+        )
         pinned = provision(template, root / "fed", dt.datetime.now(dt.UTC))
         return cls(root, pinned)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,21 @@ def test_five_silos_complete_an_aggregation_equal_to_the_plaintext_sum(
     step = Quantizer(1.0, 1 << 16).step
     error = np.abs(dequantized(federation, 5) - federation.expected_sum(SILOS))
     assert error.max() <= 5 * step
+    assert_logs_are_structured_and_carry_no_vectors_or_secrets(federation, ["agg", *SILOS])
+
+
+def assert_logs_are_structured_and_carry_no_vectors_or_secrets(
+    federation: Federation, names: list[str]
+) -> None:
+    for name in names:
+        lines = federation.log(name).splitlines()
+        assert lines, name
+        for line in lines:
+            event = json.loads(line)  # every line is one JSON object
+            assert {"ts", "node", "event"} <= set(event), line
+            for value in event.values():  # short scalars and name lists only: a key,
+                text = json.dumps(value)  # a share or a vector could never fit
+                assert len(text) < 200 and not re.search(r"[0-9a-f]{64}", text), line
 
 
 def test_killing_one_silo_after_share_keys_still_yields_the_survivors_exact_sum(

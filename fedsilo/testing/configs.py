@@ -1,0 +1,44 @@
+"""A federation config for this machine: aggregator on a free 127.0.0.1 port, the
+`synthetic-vector` task, and silos named ``<prefix>1 .. <prefix>n``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from fedsilo.testing.ports import free_port
+
+STAGES = ("advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking")
+
+
+def write_local_config(
+    path: Path,
+    *,
+    federation: str,
+    silos: int,
+    params: int,
+    rounds: int,
+    timeouts: Mapping[str, float],
+    silo_prefix: str = "s",
+) -> Path:
+    """Write the config (nothing pinned yet: ``certs provision`` pins it)."""
+    lines = [
+        f"federation: {federation}",
+        "aggregator:",
+        "  name: agg",
+        f"  address: 127.0.0.1:{free_port()}",
+        "silos:",
+        *[f"  - name: {silo_prefix}{i}" for i in range(1, silos + 1)],
+        "scheme:",
+        "  kind: masking",
+        "  colluders: 1",
+        "training:",
+        "  task: synthetic-vector",
+        f"  rounds: {rounds}",
+        "  options:",
+        f"    params: {params}",
+        "timeouts:",
+        *[f"  {stage}: {timeouts[stage]}" for stage in STAGES],
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
