@@ -135,3 +135,7 @@ class IncompleteUploadError(RemoteProtocolError):
 
 class NotReadyError(FedsiloError):
     """What a silo waits for is not there yet; ask again."""
+
+
+class CheckpointError(FedsiloError):
+    """A model file is not a checkpoint fedsilo can load safely (never unpickled)."""

@@ -12,6 +12,7 @@ torch is imported only here and in ``fedsilo.training``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,10 +63,27 @@ class Layout:
         """How many values the aggregated (floating-point) tensors hold."""
         return sum(t.size for t in self.tensors if t.aggregated)
 
+    def document(self) -> bytes:
+        """The RFC 8785 JSON of ``[[name, shape, dtype], ...]``."""
+        return canonical_json([[t.name, list(t.shape), t.dtype] for t in self.tensors]).encode()
+
+    @classmethod
+    def from_document(cls, data: bytes) -> Layout:
+        """Parse :meth:`document` output; raises ConfigError on anything else."""
+        try:
+            doc = json.loads(data)
+            return cls(
+                tuple(
+                    TensorSpec(str(name), tuple(int(d) for d in shape), str(dtype))
+                    for name, shape, dtype in doc
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("a model layout that is not [[name, shape, dtype], ...]") from exc
+
     def sha256(self) -> str:
-        """``sha256:<hex>`` over the RFC 8785 JSON of ``[[name, shape, dtype], ...]``."""
-        doc = [[t.name, list(t.shape), t.dtype] for t in self.tensors]
-        return "sha256:" + hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+        """``sha256:<hex>`` over :meth:`document`."""
+        return "sha256:" + hashlib.sha256(self.document()).hexdigest()
 
     def require_same(self, expected: Layout) -> None:
         """Refuse a different architecture, naming the first tensor that differs."""

@@ -222,6 +222,15 @@ def operational_rules(c: FederationConfig) -> list[RuleResult]:
         if bad
         else _ok("timeouts.bounded", "every stage deadline is positive and at most a day")
     ]
+    out.append(
+        _ok("model.layout-pinned", f"model layout pinned at {c.model.layout_sha256}")
+        if c.model.layout_sha256
+        else _bad(
+            "model.layout-pinned",
+            "no model.layout_sha256: parties could train different architectures",
+            "run `fedsilo config pin-layout CONFIG` (certs provision pins it too)",
+        )
+    )
     task = c.training.task
     if not TASK_PATTERN.match(task):
         out.append(

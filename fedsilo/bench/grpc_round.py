@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fedsilo.config.provision import provision
 from fedsilo.errors import ConfigError, FedsiloError
+from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.testing.configs import STAGES, write_local_config
 
 
@@ -41,7 +41,7 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
             timeouts=dict.fromkeys(STAGES, 600),
             silo_prefix="b",
         )
-        provision(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))
+        provision_federation(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))
         procs = _start(root, silos, repeat)
         try:
             _wait_all(root, procs)

@@ -136,14 +136,16 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
     plain = PlainRounds(node, len(node.config.silos), task.params)
     node.server.add_generic_rpc_handlers((plain.handler(),))
     node.start()
-    model = task.initial_model().astype("<f4").tobytes()
+    model = np.zeros(task.params, dtype="<f4").tobytes()
     results: dict[str, Any] = {"plain": [], "secure": [], "bytes": []}
     try:
         for r in range(1, repeat + 1):
             plain.wait_done(r)
             results["plain"].append(plain.done_at[r] - plain.released_at[("plain", r)])
             before = node.service.bytes_received
-            record = node.service.run_round(RoundPlan(r, model, task.params))
+            record = node.service.run_round(
+                RoundPlan(r, model, node.codec.vector_length(task.params))
+            )
             if record.total is None:
                 raise SystemExit(f"secure round {r} aborted: {record.error}")
             node.service.await_fetches(600)
@@ -187,7 +189,7 @@ def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
     runner.node.on_quantized = keep
     try:
         for r in range(1, repeat + 1):
-            delta = task.local_update(name, r, task.initial_model())[0].astype("<f4").tobytes()
+            delta = task.update(name, r).astype("<f4").tobytes()
             barrier("plain", r)
             step = 1 << 20
             upload(

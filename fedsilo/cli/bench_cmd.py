@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from fedsilo.bench.grpc_round import run_grpc_bench
 from fedsilo.bench.masking import run_masking_bench
 from fedsilo.errors import ConfigError
 
@@ -14,6 +13,9 @@ def run(args: argparse.Namespace) -> int:
     if args.transport == "grpc":
         if args.dropouts:
             raise ConfigError("--dropouts is measured with --transport memory")
+        # torch and the nodes load only for the commands that need them (keeps the CLI fast)
+        from fedsilo.bench.grpc_round import run_grpc_bench  # noqa: PLC0415
+
         figures = run_grpc_bench(args.silos, args.params, args.repeat)
     else:
         figures = run_masking_bench(

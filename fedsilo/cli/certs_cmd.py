@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from fedsilo.config.provision import DEV_WARNING, provision
+from fedsilo.config.provision import DEV_WARNING
 from fedsilo.pki.ca import (
     CRL_FILE,
     DEFAULT_CRL_DAYS,
@@ -79,7 +79,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     print(f"warning: {DEV_WARNING}")
-    pinned = provision(Path(args.config), Path(args.out), _now())
+    from fedsilo.runtime.provisioning import provision_federation  # noqa: PLC0415  loads torch
+
+    pinned = provision_federation(Path(args.config), Path(args.out), _now())
     print(f"provisioned {args.out}: CA in ca/, one directory per member, CRL in ca/crl.pem")
     print(f"pinned config: {pinned}")
     return 0

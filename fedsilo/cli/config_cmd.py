@@ -11,6 +11,7 @@ from fedsilo.audit.config_rules import config_rules
 from fedsilo.audit.report import Status
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement, endorse
 from fedsilo.config.load import load_config
+from fedsilo.config.pin import pin_layout
 from fedsilo.pki.files import load_certificate
 
 
@@ -47,6 +48,16 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if all(c.status is EndorsementStatus.VALID for c in checks) else 1
 
 
+def _pin_layout(args: argparse.Namespace) -> int:
+    from fedsilo.runtime.provisioning import layout_sha256  # noqa: PLC0415  loads torch
+
+    path = Path(args.file)
+    config = pin_layout(path, layout_sha256(path))
+    print(f"pinned model.layout_sha256 {config.model.layout_sha256} in {path}")
+    print(f"new config digest {config.digest()}: every member endorses it again")
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     report = audit_config(
         Path(args.file),
@@ -68,6 +79,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p = config.add_parser("digest", help="print the canonical digest every party must agree on")
     p.add_argument("file")
     p.set_defaults(handler=_digest)
+    p = config.add_parser(
+        "pin-layout", help="pin the SHA-256 of the task's model layout into the config"
+    )
+    p.add_argument("file")
+    p.set_defaults(handler=_pin_layout)
     p = config.add_parser("endorse", help="sign the config digest with your certificate key")
     p.add_argument("file")
     p.add_argument("--key", required=True)

@@ -7,12 +7,18 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from fedsilo.runtime.events import EventLog
-from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+
+if TYPE_CHECKING:
+    from fedsilo.runtime.nodes import NodeFiles
 
 
 def _files(args: argparse.Namespace) -> NodeFiles:
+    # the nodes (and torch) load only when a node starts, so other commands stay fast
+    from fedsilo.runtime.nodes import NodeFiles  # noqa: PLC0415
+
     return NodeFiles(
         Path(args.config), Path(args.cert), Path(args.key), Path(args.ca), Path(args.crl)
     )
@@ -28,6 +34,8 @@ def _on_sigterm(stop: threading.Event, log: EventLog) -> None:
 
 
 def _aggregator(args: argparse.Namespace) -> int:
+    from fedsilo.runtime.nodes import AggregatorNode  # noqa: PLC0415
+
     log = EventLog("aggregator")
     node = AggregatorNode(_files(args), Path(args.certs), Path(args.state_dir), args.listen, log)
     stop = threading.Event()
@@ -42,8 +50,11 @@ def _aggregator(args: argparse.Namespace) -> int:
 
 
 def _silo(args: argparse.Namespace) -> int:
+    from fedsilo.runtime.nodes import SiloRunner  # noqa: PLC0415
+
     log = EventLog(f"silo {args.name}")
-    runner = SiloRunner(_files(args), args.name, Path(args.state_dir), log)
+    data = Path(args.data) if args.data else None
+    runner = SiloRunner(_files(args), args.name, Path(args.state_dir), log, data)
     _on_sigterm(threading.Event(), log)
     runner.run()
     log("done", silo=args.name)
@@ -76,4 +87,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _common(p)
     p.add_argument("--name", required=True, help="this silo's roster name")
     p.add_argument("--state-dir", default="silo-state", help="the unmask ledger lives here")
+    p.add_argument("--data", help="a directory handed to the task's load_data (task-specific)")
     p.set_defaults(handler=_silo)

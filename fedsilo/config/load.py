@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 import yaml
 
 from fedsilo.config.model import (
+    SERVER_OPTIMIZERS,
     AggregatorEntry,
     FederationConfig,
     MaskingScheme,
     Member,
+    ModelPin,
     PaillierScheme,
     Quantization,
     Timeouts,
@@ -208,6 +210,7 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
             "min_silos",
             "training",
             "timeouts",
+            "model",
         },
     )
     federation = r.get(top, "federation", "", _name)
@@ -220,12 +223,28 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
     )
     silos = _silos(r, top.get("silos"))
     scheme = _scheme(r, top.get("scheme"), len(silos))
-    training_doc = r.mapping(top.get("training"), "training", {"rounds", "task", "options"})
+    training_doc = r.mapping(
+        top.get("training"),
+        "training",
+        {"rounds", "task", "options", "max_samples", "server_optimizer", "server_lr"},
+    )
     training = TrainingPlan(
         rounds=r.get(training_doc, "rounds", "training", _integer(1, 100_000), default=10) or 0,
         task=r.get(training_doc, "task", "training", _text) or "",
         options=r.get(training_doc, "options", "training", _options, default=()) or (),
+        max_samples=r.get(
+            training_doc, "max_samples", "training", _integer(1, 1 << 40), default=10_000
+        )
+        or 0,
+        server_optimizer=r.get(
+            training_doc, "server_optimizer", "training", _choice(SERVER_OPTIMIZERS), "fedavg"
+        )
+        or "",
+        server_lr=r.get(training_doc, "server_lr", "training", _positive_number, default=1.0)
+        or 0.0,
     )
+    model_doc = r.mapping(top.get("model", {}), "model", {"layout_sha256"})
+    model = ModelPin(r.get(model_doc, "layout_sha256", "model", _fingerprint, default=None))
     timeouts_doc = r.mapping(top.get("timeouts", {}), "timeouts", set(DEFAULT_TIMEOUTS))
     timeouts = Timeouts(
         **{
@@ -238,7 +257,7 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
     if r.problems or federation is None or scheme is None or min_silos is None:
         raise ConfigProblemsError(source, r.problems or ["incomplete config"])
     return FederationConfig(
-        federation, ca_fp, aggregator, silos, scheme, min_silos, training, timeouts
+        federation, ca_fp, aggregator, silos, scheme, min_silos, training, timeouts, model
     )
 
 
@@ -311,6 +330,15 @@ def _paillier(r: _Reader, value: dict[str, Any], n: int) -> PaillierScheme:
         or 0,
         clip=r.get(m, "clip", "scheme", _positive_number, default=1.0) or 1.0,
     )
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(v: Any) -> str:
+        if v not in choices:
+            raise ConfigError(f"must be one of {', '.join(choices)}, got {v!r}")
+        return str(v)
+
+    return convert
 
 
 def _one_of(*choices: int) -> Callable[[Any], int]:

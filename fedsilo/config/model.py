@@ -59,17 +59,36 @@ class PaillierScheme:
     kind: str = "paillier"
 
 
+SERVER_OPTIMIZERS = ("fedavg", "fedadam")
+
+
 @dataclass(frozen=True)
 class TrainingPlan:
-    """How many rounds, which registered task, and the task's own scalar options."""
+    """How many rounds, which registered task and its scalar options, and how updates combine.
+
+    Each silo sends its clipped delta weighted by ``min(samples, max_samples)``;
+    the aggregator divides by the summed weight after unmasking, then applies
+    the server optimizer (``fedavg``, or ``fedadam`` after Reddi et al. 2021)
+    with step size ``server_lr``.
+    """
 
     rounds: int
     task: str
     options: tuple[tuple[str, int | float | str], ...] = ()
+    max_samples: int = 10_000
+    server_optimizer: str = "fedavg"
+    server_lr: float = 1.0
 
     def option(self, key: str, default: T) -> T:
         value = dict(self.options).get(key, default)
         return type(default)(value)
+
+
+@dataclass(frozen=True)
+class ModelPin:
+    """The SHA-256 of the model's layout (tensor names, shapes, dtypes; see fedsilo.tensors)."""
+
+    layout_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,7 @@ class FederationConfig:
     min_silos: int
     training: TrainingPlan
     timeouts: Timeouts
+    model: ModelPin = ModelPin()
 
     @property
     def member_names(self) -> list[str]:

@@ -19,7 +19,7 @@ import yaml
 
 from fedsilo.config.endorse import endorse
 from fedsilo.config.load import load_config
-from fedsilo.config.model import FederationConfig
+from fedsilo.config.model import FederationConfig, ModelPin
 from fedsilo.errors import ConfigError
 from fedsilo.pki.ca import CRL_FILE, CertificateAuthority, init_ca
 from fedsilo.pki.files import certificate_pem, crl_pem, load_csr, write_public
@@ -41,8 +41,17 @@ def _endpoint(address: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return (), (host,)
 
 
-def provision(config_path: Path, out_dir: Path, now: dt.datetime, days: int = 365) -> Path:
-    """Provision ``out_dir``; returns the path of the pinned config copy."""
+def provision(
+    config_path: Path,
+    out_dir: Path,
+    now: dt.datetime,
+    days: int = 365,
+    layout_sha256: str | None = None,
+) -> Path:
+    """Provision ``out_dir``; returns the path of the pinned config copy.
+
+    ``layout_sha256`` is the task's model layout (computed by the caller, which can
+    build the model); it is pinned into the copy with the fingerprints."""
     config = load_config(config_path)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty; provision into a new directory")
@@ -68,6 +77,8 @@ def provision(config_path: Path, out_dir: Path, now: dt.datetime, days: int = 36
         fingerprints[name] = fingerprint(cert)
     write_public(out_dir / "ca" / CRL_FILE, crl_pem(ca.crl(now)))
     pinned = _pin(config, fingerprint(ca.certificate), fingerprints)
+    if layout_sha256 is not None:
+        pinned = dataclasses.replace(pinned, model=ModelPin(layout_sha256))
     out_config = out_dir / config_path.name
     header = f"# Pinned by `fedsilo certs provision` ({DEV_WARNING}).\n"
     write_public(out_config, (header + yaml.safe_dump(pinned.document(), sort_keys=False)).encode())

@@ -77,10 +77,12 @@ class AggregatorService:
         identity: IdentityKey,
         certificate_der: bytes,
         silo_certificates: list[bytes],
+        model_layout: bytes,
         log: EventLog,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config, self.roster, self.params = config, roster, params
+        self._model_layout = model_layout
         self._identity, self._certificate_der = identity, certificate_der
         self._silo_certificates = silo_certificates
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
@@ -161,6 +163,7 @@ class AggregatorService:
         return pb.JoinReply(
             aggregator_certificate=self._certificate_der,
             silo_certificates=self._silo_certificates,
+            model_layout=self._model_layout,
         )
 
     def submit(self, member: Member, message: pb.SiloMessage) -> None:

@@ -6,8 +6,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from fedsilo.audit.config_rules import config_rules
 from fedsilo.audit.report import Status
 from fedsilo.config.endorse import require_endorsements
@@ -23,10 +21,15 @@ from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.ledger import FileUnmaskLedger
 from fedsilo.runtime.memory import return_large_buffers_to_the_os
-from fedsilo.runtime.rounds import RoundPlan
-from fedsilo.runtime.silo import SiloNode, masking_params
+from fedsilo.runtime.rounds import RoundPlan, RoundRecord
+from fedsilo.runtime.silo import SiloNode, masking_params, secure_fedavg
 from fedsilo.runtime.state import AggregatorState
-from fedsilo.training.task import load_task
+from fedsilo.tensors import FloatVector, flatten
+from fedsilo.training.checkpoint import arrays_bytes, checkpoint_bytes
+from fedsilo.training.local import LocalTrainer
+from fedsilo.training.server_optimizers import server_optimizer
+from fedsilo.training.task import SiloContext
+from fedsilo.training.weighted import WeightedAverage
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.roster import trust_store
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
@@ -83,6 +86,10 @@ class AggregatorNode:
             )
         )
         self.log = log
+        self.trainer = LocalTrainer.for_plan(self.config.training)
+        self.trainer.check_layout(self.config.model.layout_sha256)
+        self.codec = secure_fedavg(self.config)
+        self.optimizer = server_optimizer(self.config.training)
         self.service = AggregatorService(
             config=self.config,
             roster=roster,
@@ -90,6 +97,7 @@ class AggregatorNode:
             identity=load_identity_key(files.key),
             certificate_der=certificate_der(cert),
             silo_certificates=[certificate_der(c) for c in silo_certs],
+            model_layout=self.trainer.layout.document(),
             log=log,
         )
         self.state = AggregatorState(state_dir)
@@ -108,42 +116,75 @@ class AggregatorNode:
         self.server.start()
         self.log("listening", port=self.port)
 
+    def _resume(self) -> tuple[int, FloatVector]:
+        """The last completed round and the global model after it (round 0: the initial)."""
+        done = self.state.completed_rounds()
+        if not done:
+            return 0, self.trainer.initial_model()
+        model = flatten(self.state.model(done[-1]), self.trainer.layout)
+        self.optimizer.restore(self.state.optimizer_state(done[-1]))
+        self.log("resumed", after_round=done[-1])
+        return done[-1], model
+
     def run(self) -> None:
         """Run every configured round not yet completed; raises if a round is aborted."""
-        task = load_task(self.config.training)
-        model = task.initial_model()
-        if self.state.completed_rounds():
-            saved = self.state.model(len(model))
-            model = model if saved is None else saved
-        done = self.state.completed_rounds()
-        quantizer = self.service.params.quantizer
-        for round_number in range((done[-1] + 1) if done else 1, self.config.training.rounds + 1):
-            plan = RoundPlan(round_number, model.astype("<f4").tobytes(), len(model))
+        done, model = self._resume()
+        for round_number in range(done + 1, self.config.training.rounds + 1):
+            plan = RoundPlan(
+                round_number,
+                model.astype("<f4").tobytes(),
+                self.codec.vector_length(len(model)),
+            )
             record = self.service.run_round(plan)
             if record.error is not None or record.total is None:
                 missing = f"; missing silos: {', '.join(record.missing)}" if record.missing else ""
                 raise FedsiloError(
                     f"round {round_number} aborted, nothing released: {record.error}{missing}"
                 )
-            mean_delta = quantizer.dequantize_sum(record.total, len(record.survivors)) / len(
-                record.survivors
-            )
-            model = (model + mean_delta).astype(np.float32)  # FedAvg of the survivors' deltas
-            aggregate = record.total.astype(record.total.dtype.newbyteorder("<")).tobytes()
-            self.state.save_round(
-                round_number,
-                {
-                    "round": round_number,
-                    "session": record.session_id.hex(),
-                    "survivors": list(record.survivors),
-                    "dropped": list(record.dropped),
-                    "config_digest": self.config.digest(),
-                    "aggregate_sha256": hashlib.sha256(aggregate).hexdigest(),
-                },
-                aggregate,
-                model,
-            )
+            average = self.codec.decode(record.total, len(record.survivors))
+            model = self.optimizer.step(model, average.mean_delta)
+            self._save(round_number, record, average, model)
         self.service.await_fetches(self.config.timeouts.unmasking)
+
+    def _save(
+        self, round_number: int, record: RoundRecord, average: WeightedAverage, model: FloatVector
+    ) -> None:
+        assert record.total is not None
+        aggregate = record.total.astype(record.total.dtype.newbyteorder("<")).tobytes()
+        evaluation = average.evaluation
+        summary: dict[str, object] = {
+            "round": round_number,
+            "session": record.session_id.hex(),
+            "survivors": list(record.survivors),
+            "dropped": list(record.dropped),
+            "total_weight": average.total_weight,
+            # the global model this round started from, evaluated on the silos' held-out data
+            "evaluation": {
+                "model_of_round": round_number - 1,
+                "correct": evaluation.correct,
+                "examples": evaluation.examples,
+            },
+            "config_digest": self.config.digest(),
+            "layout_sha256": self.trainer.layout.sha256(),
+            "aggregate_sha256": hashlib.sha256(aggregate).hexdigest(),
+        }
+        metadata = {"round": str(round_number), "config_digest": self.config.digest()}
+        optimizer_state = self.optimizer.state()
+        self.state.save_round(
+            round_number,
+            summary,
+            aggregate,
+            checkpoint_bytes(self.trainer.state_dict(model), metadata),
+            arrays_bytes(optimizer_state, metadata) if optimizer_state else None,
+        )
+        accuracy = evaluation.accuracy if evaluation.examples else None
+        self.log(
+            "global-model",
+            round=round_number,
+            survivors=len(record.survivors),
+            dropped=list(record.dropped),
+            federated_accuracy=None if accuracy is None else round(accuracy, 4),
+        )
 
     def stop(self, grace: float = 2.0) -> None:
         self.service.stop()
@@ -153,7 +194,14 @@ class AggregatorNode:
 class SiloRunner:
     """A silo: connects out and takes part in every round."""
 
-    def __init__(self, files: NodeFiles, name: str, state_dir: Path, log: EventLog) -> None:
+    def __init__(
+        self,
+        files: NodeFiles,
+        name: str,
+        state_dir: Path,
+        log: EventLog,
+        data_dir: Path | None = None,
+    ) -> None:
         self.config = load_checked_config(files)
         trust = trust_store(self.config, files.ca, files.crl)
         cert = load_certificate(files.cert)
@@ -173,7 +221,10 @@ class SiloRunner:
             identity=load_identity_key(files.key),
             client=self.client,
             trust=trust,
-            task=load_task(self.config.training),
+            trainer=LocalTrainer.for_plan(
+                self.config.training,
+                SiloContext(name, tuple(s.name for s in self.config.silos), data_dir),
+            ),
             ledger=FileUnmaskLedger(state_dir / "ledger.json"),
             log=log,
         )

@@ -4,8 +4,11 @@ Before it trusts anything it checks: the aggregator's certificate is the
 pinned one (and every message claiming to come from the aggregator is
 signed by that certificate's key); every other silo's certificate is the
 pinned one, valid and not revoked; the announced config digest is ours;
-the downloaded global model has the announced hash. Then it trains,
-quantizes, and drives its :class:`MaskingSilo` session stage by stage.
+the model layout the aggregator serves is the pinned one, and so is its
+own; the downloaded global model has the announced hash. Then it evaluates
+the global model on its held-out split, trains, encodes
+``[w * delta, w, correct, examples]`` (:mod:`fedsilo.training.weighted`) and
+drives its :class:`MaskingSilo` session stage by stage.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.events import EventLog
-from fedsilo.training.task import Task
+from fedsilo.tensors import Layout
+from fedsilo.training.local import LocalTrainer
+from fedsilo.training.weighted import SecureFedAvg
 from fedsilo.transport import codec
 from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -51,6 +56,24 @@ def masking_params(config: FederationConfig) -> MaskingParams:
         raise ConfigError("this node runs the masking scheme; the config names another")
     quantizer = Quantizer(scheme.quantization.clip, scheme.quantization.levels, scheme.modulus_bits)
     return MaskingParams(len(config.silos), scheme.threshold, scheme.colluders, quantizer)
+
+
+def secure_fedavg(config: FederationConfig) -> SecureFedAvg:
+    """The weighted-update encoding, refused if any part of the sum could wrap."""
+    codec = SecureFedAvg(masking_params(config).quantizer, config.training.max_samples)
+    codec.check_capacity(len(config.silos))
+    return codec
+
+
+def check_served_layout(served: bytes, pinned: str | None, own: Layout) -> None:
+    """Refuse to train unless the served layout is the pinned one and ours matches it,
+    naming the first tensor that differs."""
+    expected = Layout.from_document(served)
+    if expected.sha256() != pinned:
+        raise RemoteProtocolError(
+            f"the aggregator serves model layout {expected.sha256()}, the config pins {pinned}"
+        )
+    own.require_same(expected)
 
 
 @dataclass
@@ -71,7 +94,7 @@ class SiloNode:
         identity: IdentityKey,
         client: AggregatorClient,
         trust: TrustStore,
-        task: Task,
+        trainer: LocalTrainer,
         ledger: UnmaskLedger,
         log: EventLog,
         entropy: Entropy | None = None,
@@ -83,10 +106,11 @@ class SiloNode:
             name,
             [s.name for s in config.silos].index(name) + 1,
         )
-        self._identity, self._client, self._trust, self._task = identity, client, trust, task
-        self._ledger, self._log = ledger, log
+        self._identity, self._client, self._trust = identity, client, trust
+        self._trainer, self._ledger, self._log = trainer, ledger, log
         self._entropy = entropy or SystemEntropy()
         self.params = masking_params(config)
+        self.codec = secure_fedavg(config)
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._patience = sum(vars(config.timeouts).values()) + 30.0
         self._aggregator_key: VerifyingKey | None = None
@@ -122,6 +146,10 @@ class SiloNode:
                 )
             entries.append(SiloEntry(i, silo.name, VerifyingKey.from_public_key(cert.public_key())))
         self._roster = Roster(tuple(entries))
+        check_served_layout(
+            bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
+        )
+        self._trainer.check_layout(self.config.model.layout_sha256)
         self._log("joined", silo=self.name)
 
     def _open(self, signed: pb.Signed, kind: type) -> object:
@@ -185,10 +213,16 @@ class SiloNode:
         return ctx
 
     def _run_session(self, ctx: SessionContext, a: pb.SessionAnnouncement) -> pb.RoundOutcome:
+        parameters = self.codec.parameters(int(a.vector_length))
+        if parameters != self._trainer.layout.vector_length:
+            raise RemoteProtocolError(
+                f"the announced vector holds {parameters} parameters, the pinned model "
+                f"{self._trainer.layout.vector_length}"
+            )
         model_bytes = self._client.fetch(
             "model",
             pb.ResultRequest(context=codec.context_pb(ctx, "model", self.index)),
-            int(a.vector_length) * 4,
+            parameters * 4,
             4,
         )
         if hashlib.sha256(model_bytes).digest() != bytes(a.model_hash):
@@ -196,11 +230,18 @@ class SiloNode:
                 "the downloaded global model does not match its announced hash"
             )
         model = np.frombuffer(model_bytes, dtype="<f4").astype(np.float32)
-        delta, _samples = self._task.local_update(self.name, ctx.round, model)
+        result = self._trainer.local_round(ctx.round, model)
+        self._log(
+            "trained",
+            silo=self.name,
+            round=ctx.round,
+            samples=result.samples,
+            local_accuracy=round(result.evaluation.accuracy, 4),
+        )
         assert self._roster is not None
         if self.before_session is not None:
             self.before_session(ctx.round)
-        quantized = self.params.quantizer.quantize(delta, self._entropy)
+        quantized = self.codec.encode(result, self._entropy)
         if self.on_quantized is not None:
             self.on_quantized(ctx.round, quantized)
         session = MaskingSilo(

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from fedsilo.audit.config_audit import audit_config
 from fedsilo.audit.report import AuditReport, Status
-from fedsilo.config.provision import provision
+from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.pki.ca import CertificateAuthority, init_ca
 from fedsilo.pki.files import load_certificate, load_csr
 from fedsilo.pki.identity import Role, fingerprint
@@ -27,7 +27,7 @@ VICTIM = "st-marys"
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pki") / "fed"
-    provision(EXAMPLE, out, NOW)
+    provision_federation(EXAMPLE, out, NOW)
     return out
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement, endorse
 from fedsilo.config.load import load_config
-from fedsilo.config.provision import provision
+from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.errors import ConfigError
 from fedsilo.pki.files import load_certificate
 
@@ -27,7 +27,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def pinned(federation: Path, tmp_path: Path) -> Path:
     if not federation.exists():
-        provision(HOSPITALS, federation, NOW)
+        provision_federation(HOSPITALS, federation, NOW)
     copy = tmp_path / "hospitals-masking.yaml"
     shutil.copy(federation / "hospitals-masking.yaml", copy)
     return copy
@@ -65,7 +65,7 @@ def test_an_endorsement_with_an_unpinned_certificate_is_refused(
     pinned: Path, federation: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "other"
-    provision(HOSPITALS, other, NOW)  # a second PKI with the same names
+    provision_federation(HOSPITALS, other, NOW)  # a second PKI with the same names
     with pytest.raises(ConfigError, match="not the certificate pinned"):
         endorse(
             load_config(pinned),

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from fedsilo.config.load import load_config
-from fedsilo.config.provision import provision
+from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
+from fedsilo.training.weighted import SLOTS
 
 DEFAULT_TIMEOUTS = {
     "advertise_keys": 30,
@@ -44,7 +45,7 @@ class Federation:
             rounds=int(kw.pop("rounds", 1)),
             timeouts=DEFAULT_TIMEOUTS | kw,
         )
-        pinned = provision(template, root / "fed", dt.datetime.now(dt.UTC))
+        pinned = provision_federation(template, root / "fed", dt.datetime.now(dt.UTC))
         return cls(root, pinned)
 
     @property
@@ -144,14 +145,18 @@ class Federation:
         path = self.root / "agg-state" / "rounds" / f"round-{round_number:06d}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def aggregate(self, round_number: int = 1) -> np.ndarray:
+    def released_vector(self, round_number: int = 1) -> np.ndarray:
+        """The whole released sum: the weighted deltas, then the integer slots."""
         path = self.root / "agg-state" / "rounds" / f"aggregate-{round_number:06d}.bin"
         return np.frombuffer(path.read_bytes(), dtype="<u4")
 
+    def aggregate(self, round_number: int = 1) -> np.ndarray:
+        """The released sum of the (weighted) deltas."""
+        return self.released_vector(round_number)[: -len(SLOTS)]
+
     def expected_sum(self, survivors: list[str], round_number: int = 1) -> np.ndarray:
         task = SyntheticVectorTask(self.config.training)
-        model = task.initial_model()
-        total = np.zeros(len(model), dtype=np.float64)
+        total = np.zeros(task.params, dtype=np.float64)
         for silo in survivors:
-            total += task.local_update(silo, round_number, model)[0]
+            total += task.update(silo, round_number)
         return total

@@ -18,6 +18,7 @@ from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+from fedsilo.training.weighted import SLOTS
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -161,3 +162,5 @@ class LiveFederation:
         got = q.dequantize_sum(self.fed.aggregate(round_number), len(survivors))
         want = self.fed.expected_sum(survivors, round_number)
         assert np.abs(got - want).max() <= len(survivors) * q.step
+        weight = int(self.fed.released_vector(round_number)[-len(SLOTS)])
+        assert weight == len(survivors) * self.fed.config.training.max_samples

@@ -21,7 +21,8 @@ from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.runtime.silo import SiloNode
-from fedsilo.training.task import load_task
+from fedsilo.training.local import LocalTrainer
+from fedsilo.training.task import SiloContext
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -214,7 +215,10 @@ def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> Si
         identity=load_identity_key(files.key),
         client=client,
         trust=trust_store(live.fed.config, files.ca, files.crl),
-        task=load_task(live.fed.config.training),
+        trainer=LocalTrainer.for_plan(
+            live.fed.config.training,
+            SiloContext(name, tuple(s.name for s in live.fed.config.silos)),
+        ),
         ledger=InMemoryUnmaskLedger(),
         log=EventLog(name, io.StringIO()),
     )

@@ -189,6 +189,7 @@ def rogue_aggregator(
         silo_certificates=[
             certificate_der(load_certificate(live.files(s.name).cert)) for s in node.config.silos
         ],
+        model_layout=node.trainer.layout.document(),
         log=EventLog("rogue", io.StringIO()),
     )
     server, _ = build_server(

@@ -33,14 +33,16 @@ class JoinRequest(_message.Message):
     def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
 
 class JoinReply(_message.Message):
-    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement")
+    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement", "model_layout")
     AGGREGATOR_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     SILO_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
     ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_LAYOUT_FIELD_NUMBER: _ClassVar[int]
     aggregator_certificate: bytes
     silo_certificates: _containers.RepeatedScalarFieldContainer[bytes]
     announcement: Signed
-    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ...) -> None: ...
+    model_layout: bytes
+    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ..., model_layout: _Optional[bytes] = ...) -> None: ...
 
 class SessionAnnouncement(_message.Message):
     __slots__ = ("context", "model_hash", "vector_length", "modulus_bits")

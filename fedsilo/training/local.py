@@ -1,0 +1,79 @@
+"""A task seen as flat vectors: what the nodes train and aggregate.
+
+:class:`LocalTrainer` builds the task's model, pins its layout, and runs
+one local round: load the global model, evaluate it on the held-out split,
+train with a seed fixed by (task seed, silo, round), and return the delta.
+Training is deterministic for a given seed, which is what lets a masked run
+be compared with the same run in the clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+
+from fedsilo.config.model import TrainingPlan
+from fedsilo.errors import ConfigError
+from fedsilo.tensors import FloatVector, Layout, flatten, unflatten
+from fedsilo.training.task import SiloContext, Task, load_task
+from fedsilo.training.weighted import LocalResult
+
+
+def round_seed(seed: int, silo: str, round_number: int) -> int:
+    digest = hashlib.sha256(f"fedsilo/train/{seed}/{silo}/{round_number}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+class LocalTrainer:
+    """One party's view of the task: the model's layout, and local rounds on its data."""
+
+    def __init__(self, task: Task, plan: TrainingPlan, silo: SiloContext | None = None) -> None:
+        # One thread per process: a federation on one machine runs many of them, and a
+        # fixed thread count keeps float reductions (and so the run) reproducible.
+        torch.set_num_threads(1)
+        self.task, self.plan, self.silo = task, plan, silo
+        self.model = task.build_model()
+        self._template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.layout = Layout.of(self._template)
+        self.data = task.load_data(silo) if silo is not None else None
+
+    @classmethod
+    def for_plan(cls, plan: TrainingPlan, silo: SiloContext | None = None) -> LocalTrainer:
+        return cls(load_task(plan), plan, silo)
+
+    def check_layout(self, pinned: str | None) -> None:
+        """Refuse to run a model whose layout differs from the config's pin."""
+        if pinned is None:
+            raise ConfigError(
+                "the config does not pin the model layout (model.layout_sha256); "
+                "run `fedsilo config pin-layout`"
+            )
+        if self.layout.sha256() != pinned:
+            raise ConfigError(
+                f"this {self.plan.task!r} model has layout {self.layout.sha256()}, "
+                f"the config pins {pinned}: a different architecture or task version"
+            )
+
+    def initial_model(self) -> FloatVector:
+        return flatten(self._template, self.layout)
+
+    def state_dict(self, vector: FloatVector) -> dict[str, torch.Tensor]:
+        return unflatten(vector, self._template)
+
+    def load(self, vector: FloatVector) -> torch.nn.Module:
+        self.model.load_state_dict(self.state_dict(vector))
+        return self.model
+
+    def local_round(self, round_number: int, model: FloatVector) -> LocalResult:
+        """Evaluate the global ``model`` here, train from it, and return the delta."""
+        if self.silo is None or self.data is None:
+            raise ConfigError("local training needs a silo's data")
+        self.load(model)
+        evaluation = self.task.evaluate(self.model, self.data)
+        torch.manual_seed(round_seed(self.plan.option("seed", 0), self.silo.name, round_number))
+        samples = self.task.train(self.model, self.data, round_number)
+        trained = flatten(self.model.state_dict(), self.layout)
+        delta = (trained.astype(np.float64) - model).astype(np.float32)
+        return LocalResult(delta, int(samples), evaluation)

@@ -1,0 +1,126 @@
+"""Secure weighted FedAvg: what a silo puts into the masked vector, and how the sum decodes.
+
+A silo's vector is ``[q(w' * clip(delta)), w, correct, examples]``:
+
+* ``delta`` is clipped per coordinate to the declared range ``[-c, c]``
+  (``scheme.quantization.clip``);
+* ``w = min(samples, max_samples)`` is its declared weight, and
+  ``w' = w / max_samples`` lies in ``[0, 1]``, so the weighted delta stays
+  within the same declared range and is quantized there;
+* ``w`` and the evaluation counts of the global model on the silo's
+  held-out split are exact integer slots.
+
+The aggregator unmasks only the sum. ``sum(w' * delta) / sum(w')`` equals
+``sum(w * delta) / sum(w)``, the weighted mean, off by less than
+``count * step / sum(w')`` per coordinate (see :meth:`SecureFedAvg.error_bound`).
+Both parts are counted in the overflow check: ``n * levels`` and
+``n * max_samples`` must each stay below ``2^bits``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from fedsilo.crypto.entropy import Entropy
+from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.quantize import Quantizer, check_no_overflow
+from fedsilo.errors import ConfigError, QuantizationError
+from fedsilo.training.task import Evaluation
+
+SLOTS = ("samples", "eval_correct", "eval_examples")
+FloatVector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """What local training produced: the delta, the samples it used, and the evaluation of
+    the global model it started from."""
+
+    delta: FloatVector
+    samples: int
+    evaluation: Evaluation
+
+
+@dataclass(frozen=True)
+class WeightedAverage:
+    """The decoded aggregate of one round."""
+
+    mean_delta: npt.NDArray[np.float64]
+    total_weight: int
+    evaluation: Evaluation
+    contributors: int
+
+
+@dataclass(frozen=True)
+class SecureFedAvg:
+    """Encodes local results into integer vectors and decodes their sum."""
+
+    quantizer: Quantizer
+    max_samples: int
+
+    def check_capacity(self, silos: int) -> None:
+        """Refuse parameters under which any part of the sum could wrap."""
+        check_no_overflow(silos, self.quantizer.levels, self.quantizer.bits)
+        if silos * self.max_samples >= 1 << self.quantizer.bits:
+            raise ConfigError(
+                f"max_samples can overflow: {silos} silos x {self.max_samples} >= "
+                f"2^{self.quantizer.bits}; lower training.max_samples or use a 64-bit modulus"
+            )
+
+    @staticmethod
+    def vector_length(parameters: int) -> int:
+        return parameters + len(SLOTS)
+
+    @staticmethod
+    def parameters(vector_length: int) -> int:
+        return vector_length - len(SLOTS)
+
+    def weight(self, samples: int) -> int:
+        if samples < 0:
+            raise QuantizationError(f"a negative sample count ({samples})")
+        return min(samples, self.max_samples)
+
+    def _slots(self, result: LocalResult) -> list[int]:
+        e = result.evaluation
+        examples = min(e.examples, self.max_samples)
+        correct = e.correct if examples == e.examples else round(e.correct * examples / e.examples)
+        if not 0 <= correct <= examples:
+            raise QuantizationError(f"evaluation counts out of range ({e.correct}/{e.examples})")
+        return [self.weight(result.samples), correct, examples]
+
+    def weighted_delta(self, result: LocalResult) -> npt.NDArray[np.float64]:
+        """``w' * clip(delta)``: the float vector the quantized part encodes."""
+        clip = self.quantizer.clip
+        clipped = np.clip(result.delta.astype(np.float64), -clip, clip)
+        return clipped * (self.weight(result.samples) / self.max_samples)
+
+    def encode(self, result: LocalResult, entropy: Entropy) -> UIntArray:
+        """The silo's integer vector (quantized with entropy, never leaves unmasked)."""
+        quantized = self.quantizer.quantize(self.weighted_delta(result), entropy)
+        slots = np.array(self._slots(result), dtype=word_dtype(self.quantizer.bits))
+        return np.concatenate([quantized, slots])
+
+    def decode(self, total: UIntArray, count: int) -> WeightedAverage:
+        """Decode the released sum of ``count`` silos' vectors."""
+        weight, correct, examples = (int(v) for v in total[-len(SLOTS) :])
+        weighted = self.quantizer.dequantize_sum(total[: -len(SLOTS)], count)
+        mean = (
+            weighted * (self.max_samples / weight) if weight else np.zeros_like(weighted)
+        )  # no silo had data: nothing to move the model by
+        return WeightedAverage(mean, weight, Evaluation(correct, examples), count)
+
+    def error_bound(self, count: int, total_weight: int) -> float:
+        """A per-coordinate bound on the decoded mean's quantization error."""
+        return count * self.quantizer.step * self.max_samples / max(total_weight, 1)
+
+    def plain_average(self, results: list[LocalResult]) -> WeightedAverage:
+        """The same weighted average computed in the clear (a reference for tests and demos)."""
+        weights = [self.weight(r.samples) for r in results]
+        total = sum(weights)
+        weighted = np.sum([self.weighted_delta(r) for r in results], axis=0)
+        mean = weighted * (self.max_samples / total) if total else np.zeros_like(weighted)
+        slots = np.array([self._slots(r) for r in results]).sum(axis=0)
+        return WeightedAverage(mean, total, Evaluation(int(slots[1]), int(slots[2])), len(results))
