@@ -103,7 +103,13 @@ class Layout:
 
 
 def flatten(state: Mapping[str, torch.Tensor], layout: Layout) -> FloatVector:
-    """The floating-point tensors of ``state``, in layout order, as one float32 vector."""
+    """The floating-point tensors of ``state``, in layout order, as one float32 vector.
+
+    ``state`` may list its tensors in any order (a safetensors file sorts them by name);
+    names, shapes and dtypes must match the layout."""
+    names = [t.name for t in layout.tensors]
+    if set(state) == set(names):
+        state = {name: state[name] for name in names}
     Layout.of(state).require_same(layout)
     parts = [
         state[t.name].detach().to(torch.float32).reshape(-1).cpu().numpy()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from fedsilo import __version__
-from fedsilo.cli import bench_cmd, certs_cmd, config_cmd, node_cmd
+from fedsilo.cli import bench_cmd, certs_cmd, config_cmd, demo_cmd, node_cmd
 from fedsilo.errors import ConfigError, CryptoError, FedsiloError, PKIError
 
 EXIT_FAILURE = 1
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cmd.register(commands)
     certs_cmd.register(commands)
     config_cmd.register(commands)
+    demo_cmd.register(commands)
     node_cmd.register(commands)
     return parser
 

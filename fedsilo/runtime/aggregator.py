@@ -91,6 +91,7 @@ class AggregatorService:
         self._session: SessionState | None = None
         self._previous: dict[bytes, SessionState] = {}
         self._stopping = False
+        self._joined: set[str] = set()
         self.bytes_received = 0  # protocol bytes from silos (benchmarks report bytes per param)
 
     # --- helpers ------------------------------------------------------------------------
@@ -160,6 +161,9 @@ class AggregatorService:
         if request.name != member.name:
             raise RosterError(f"{member.name} asked to join as {request.name!r}")
         self._log("join", silo=member.name)
+        with self._cond:
+            self._joined.add(member.name)
+            self._cond.notify_all()
         return pb.JoinReply(
             aggregator_certificate=self._certificate_der,
             silo_certificates=self._silo_certificates,
@@ -436,6 +440,14 @@ class AggregatorService:
             dropped=list(record.dropped),
         )
         return record
+
+    def await_joins(self, timeout: float) -> list[str]:
+        """Before the first round: wait up to ``timeout`` seconds for every silo to join,
+        so that slow starters are not excluded from round 1. Returns who is still missing."""
+        names = set(self.roster.names(range(1, self.roster.size + 1)))
+        with self._cond:
+            self._cond.wait_for(lambda: names <= self._joined or self._stopping, timeout)
+            return sorted(names - self._joined)
 
     def await_fetches(self, timeout: float) -> None:
         """After the last round: give the survivors ``timeout`` seconds to fetch the result."""

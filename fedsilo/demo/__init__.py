@@ -1,0 +1,1 @@
+"""`fedsilo demo`: a whole federation on this machine, in one command."""
