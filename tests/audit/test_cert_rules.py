@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives import serialization
 
 from fedsilo.audit.config_audit import audit_config
 from fedsilo.audit.report import AuditReport, Status
-from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.pki.ca import CertificateAuthority, init_ca
 from fedsilo.pki.files import load_certificate, load_csr
 from fedsilo.pki.identity import Role, fingerprint
 from fedsilo.pki.request import create_request
+from fedsilo.runtime.provisioning import provision_federation
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 EXAMPLE = Path(__file__).parents[2] / "federation_configs" / "hospitals-masking.yaml"

@@ -11,9 +11,9 @@ import yaml
 
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement, endorse
 from fedsilo.config.load import load_config
-from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.errors import ConfigError
 from fedsilo.pki.files import load_certificate
+from fedsilo.runtime.provisioning import provision_federation
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 HOSPITALS = Path(__file__).parents[2] / "federation_configs" / "hospitals-masking.yaml"
