@@ -23,7 +23,7 @@ import numpy as np
 
 from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.runtime.provisioning import provision_federation
-from fedsilo.testing.configs import STAGES, write_local_config
+from fedsilo.testing.configs import TIMEOUTS, write_local_config
 
 
 def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
@@ -38,7 +38,7 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
             silos=silos,
             params=params,
             rounds=repeat,
-            timeouts=dict.fromkeys(STAGES, 600),
+            timeouts=dict.fromkeys(TIMEOUTS, 600),
             silo_prefix="b",
         )
         provision_federation(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))

@@ -37,6 +37,7 @@ from fedsilo.pki.identity import check_fingerprint, check_name
 T = TypeVar("T")
 _MISSING = object()
 DEFAULT_TIMEOUTS = {
+    "join": 120.0,
     "advertise_keys": 60.0,
     "share_keys": 60.0,
     "masked_input": 600.0,

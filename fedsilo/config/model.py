@@ -93,13 +93,15 @@ class ModelPin:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Stage deadlines in seconds."""
+    """Deadlines in seconds: how long the aggregator waits for every silo to join before its
+    first round, then each stage's deadline."""
 
     advertise_keys: float
     share_keys: float
     masked_input: float
     consistency_check: float
     unmasking: float
+    join: float = 120.0
 
 
 @dataclass(frozen=True)

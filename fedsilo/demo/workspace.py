@@ -12,6 +12,7 @@ from fedsilo.testing.ports import free_port
 SILO_NAMES = {"breast-cancer": "hospital", "credit-fraud": "bank", "digits": "school"}
 # Short deadlines: every node runs here, and a killed silo costs one deadline per round.
 DEMO_TIMEOUTS = {
+    "join": 60,
     "advertise_keys": 8,
     "share_keys": 8,
     "masked_input": 8,

@@ -442,8 +442,9 @@ class AggregatorService:
         return record
 
     def await_joins(self, timeout: float) -> list[str]:
-        """Before the first round: wait up to ``timeout`` seconds for every silo to join,
-        so that slow starters are not excluded from round 1. Returns who is still missing."""
+        """Before the first round: wait up to ``timeout`` seconds (``timeouts.join``) for
+        every silo to join, so that slow starters are not left out of round 1. Returns who
+        is still missing."""
         names = set(self.roster.names(range(1, self.roster.size + 1)))
         with self._cond:
             self._cond.wait_for(lambda: names <= self._joined or self._stopping, timeout)

@@ -129,7 +129,7 @@ class AggregatorNode:
     def run(self) -> None:
         """Run every configured round not yet completed; raises if a round is aborted."""
         done, model = self._resume()
-        absent = self.service.await_joins(self.config.timeouts.advertise_keys)
+        absent = self.service.await_joins(self.config.timeouts.join)
         if absent:
             self.log("starting-without", missing=absent)
         for round_number in range(done + 1, self.config.training.rounds + 1):

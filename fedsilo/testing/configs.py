@@ -8,7 +8,14 @@ from pathlib import Path
 
 from fedsilo.testing.ports import free_port
 
-STAGES = ("advertise_keys", "share_keys", "masked_input", "consistency_check", "unmasking")
+TIMEOUTS = (
+    "join",
+    "advertise_keys",
+    "share_keys",
+    "masked_input",
+    "consistency_check",
+    "unmasking",
+)
 
 
 def write_local_config(
@@ -38,7 +45,7 @@ def write_local_config(
         "  options:",
         f"    params: {params}",
         "timeouts:",
-        *[f"  {stage}: {timeouts[stage]}" for stage in STAGES],
+        *[f"  {key}: {timeouts[key]}" for key in TIMEOUTS],
     ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -20,6 +20,7 @@ from fedsilo.tensors import flatten
 from fedsilo.training.checkpoint import load_checkpoint
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.reference import plain_federation
+from tests.walkthrough import run_walkthrough
 
 pytestmark = pytest.mark.slow
 
@@ -79,9 +80,10 @@ def test_masking_ends_within_quantization_error_of_the_same_run_unprotected(
 def test_a_killed_silo_is_named_in_the_summary_with_its_round_and_the_rest_finish(
     tmp_path: Path,
 ) -> None:
-    out = tmp_path / "demo"
-    run = demo(out, "--rounds", "3", "--drop", "hospital-2:3")
-    assert run.returncode == 0, run.stderr
+    """The quickstart's own commands: `fedsilo demo --rounds 3 --drop hospital-2:3 ...`."""
+    run = run_walkthrough(["quickstart.md"], tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = tmp_path / "demo-drop"
     assert summary(out)["absences"] == {"hospital-2": [3]}
     assert "dropped: hospital-2 in round 3" in run.stdout
     assert summary(out)["rounds"][2]["survivors"] == ["hospital-1", "hospital-3", "hospital-4"]

@@ -21,6 +21,7 @@ from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.weighted import SLOTS
 
 DEFAULT_TIMEOUTS = {
+    "join": 5,
     "advertise_keys": 30,
     "share_keys": 10,
     "masked_input": 10,
