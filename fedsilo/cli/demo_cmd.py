@@ -68,7 +68,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="append",
         default=[],
         metavar="SILO:ROUND",
-        help="kill that silo's process (SIGKILL) when that round begins; repeatable",
+        help="kill that silo's process (SIGKILL) before that round; repeatable",
     )
     p.add_argument("--out", help="keep everything here (default: a new temporary directory)")
     p.set_defaults(handler=_run)

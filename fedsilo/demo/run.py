@@ -209,6 +209,24 @@ def _round_line(space: Workspace, done: Mapping[str, Any]) -> str:
     )
 
 
+@dataclass
+class SiloDrop:
+    """A silo to kill before it can take part in ``round``: as soon as it logs that it holds
+    the previous round's sum (its masked input for ``round`` is several stages away)."""
+
+    name: str
+    round: int
+    tail: EventTail
+
+    def due(self) -> bool:
+        if self.round <= 1:
+            return True
+        return any(
+            e.get("event") == "round-released" and e.get("round") == self.round - 1
+            for e in self.tail.events()
+        )
+
+
 class Display:
     """Round lines that stay, and (on a terminal) one status line that updates in place."""
 
@@ -236,20 +254,26 @@ def run_federation(
     display = Display(out, interactive)
     nodes = Nodes(space)
     started = time.monotonic()
-    pending = dict(drop)
+    drops = {
+        name: SiloDrop(name, at, EventTail(space.logs / f"{name}.log")) for name, at in drop.items()
+    }
     try:
         nodes.start_all()
         aggregator = nodes.procs["aggregator"]
+        ticks = 0
         while aggregator.poll() is None:
-            for event in tail.events():
-                if progress.update(event) is not None:
-                    display.line(_round_line(space, event))
-            for name in [n for n, at in pending.items() if progress.round >= at]:
-                nodes.kill(name)
-                del pending[name]
-                display.line(f"killed {name} (SIGKILL) as round {progress.round} began")
-            display.status(_status(progress, nodes, started))
-            time.sleep(0.1)
+            for name, pending in list(drops.items()):
+                if pending.due():
+                    nodes.kill(name)
+                    del drops[name]
+                    display.line(f"killed {name} (SIGKILL) before round {pending.round}")
+            ticks += 1
+            if ticks % 5 == 0:  # the display every 0.1 s; dropouts are watched every 20 ms
+                for event in tail.events():
+                    if progress.update(event) is not None:
+                        display.line(_round_line(space, event))
+                display.status(_status(progress, nodes, started))
+            time.sleep(0.02)
         for event in tail.events():  # the last rounds' events
             if progress.update(event) is not None:
                 display.line(_round_line(space, event))

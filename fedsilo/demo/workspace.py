@@ -11,9 +11,11 @@ from fedsilo.testing.ports import free_port
 
 SILO_NAMES = {"breast-cancer": "hospital", "credit-fraud": "bank", "digits": "school"}
 # Short deadlines: every node runs here, and a killed silo costs one deadline per round.
+# Advertising keys follows local training, whose first round pays torch's warm-up on a
+# shared 2-core machine, so it gets the longest.
 DEMO_TIMEOUTS = {
-    "join": 60,
-    "advertise_keys": 8,
+    "join": 30,
+    "advertise_keys": 20,
     "share_keys": 8,
     "masked_input": 8,
     "consistency_check": 8,
