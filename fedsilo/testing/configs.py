@@ -27,6 +27,7 @@ def write_local_config(
     rounds: int,
     timeouts: Mapping[str, float],
     silo_prefix: str = "s",
+    task: str = "synthetic-vector",
 ) -> Path:
     """Write the config (nothing pinned yet: ``certs provision`` pins it)."""
     lines = [
@@ -40,7 +41,7 @@ def write_local_config(
         "  kind: masking",
         "  colluders: 1",
         "training:",
-        "  task: synthetic-vector",
+        f"  task: {task}",
         f"  rounds: {rounds}",
         "  options:",
         f"    params: {params}",

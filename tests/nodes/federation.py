@@ -68,9 +68,11 @@ class Federation:
             str(fed / "ca" / "crl.pem"),
         ]
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[str]:
+    def _spawn(
+        self, name: str, args: list[str], env_extra: dict[str, str] | None = None
+    ) -> subprocess.Popen[str]:
         log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-        env = {**os.environ, "GRPC_VERBOSITY": "ERROR"}
+        env = {**os.environ, "GRPC_VERBOSITY": "ERROR", **(env_extra or {})}
         proc = subprocess.Popen(
             [sys.executable, "-m", "fedsilo.cli.main", *args],
             stdout=log,
@@ -82,7 +84,7 @@ class Federation:
         self.procs[name] = proc
         return proc
 
-    def start_aggregator(self) -> subprocess.Popen[str]:
+    def start_aggregator(self, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return self._spawn(
             "agg",
             [
@@ -94,9 +96,10 @@ class Federation:
                 "--state-dir",
                 str(self.root / "agg-state"),
             ],
+            env,
         )
 
-    def start_silo(self, name: str) -> subprocess.Popen[str]:
+    def start_silo(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return self._spawn(
             name,
             [
@@ -108,6 +111,7 @@ class Federation:
                 "--state-dir",
                 str(self.root / f"state-{name}"),
             ],
+            env,
         )
 
     def log(self, name: str) -> str:
