@@ -41,7 +41,8 @@ def _run(args: argparse.Namespace) -> int:
         root.mkdir(parents=True, exist_ok=True)
     else:
         root = Path(tempfile.mkdtemp(prefix="fedsilo-demo-"))
-    print(f"fedsilo demo: {args.silos} silos train {args.task} for {args.rounds} rounds")
+    data = " (synthetic data)" if args.task == "credit-fraud" else ""
+    print(f"fedsilo demo: {args.silos} silos train {args.task}{data} for {args.rounds} rounds")
     print(f"  scheme {args.scheme}, every node its own process over mutual TLS on 127.0.0.1")
     print(f"  workspace {root} (development PKI: for trying fedsilo out only)")
     space = prepare(root, args.task, args.silos, args.rounds, args.seed)

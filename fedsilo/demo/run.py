@@ -53,30 +53,11 @@ class Nodes:
         log.close()
 
     def start_all(self) -> None:
+        nodes = self.space.nodes
         for name in self.space.silos:  # silos first: they wait for the aggregator
-            self.start(
-                name,
-                [
-                    "silo",
-                    "start",
-                    *self.space.node_files(name),
-                    "--name",
-                    name,
-                    "--state-dir",
-                    str(self.space.root / "silo-state" / name),
-                ],
-            )
+            self.start(name, nodes.silo_command(name, self.space.root / "silo-state" / name))
         self.start(
-            "aggregator",
-            [
-                "aggregator",
-                "start",
-                *self.space.node_files("aggregator"),
-                "--certs",
-                str(self.space.fed),
-                "--state-dir",
-                str(self.space.aggregator_state),
-            ],
+            "aggregator", nodes.aggregator_command("aggregator", self.space.aggregator_state)
         )
 
     def alive(self) -> list[str]:

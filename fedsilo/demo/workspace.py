@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from fedsilo.runtime.provisioning import provision_federation
+from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federation
 from fedsilo.testing.ports import free_port
 
 SILO_NAMES = {"breast-cancer": "hospital", "credit-fraud": "bank", "digits": "school"}
@@ -48,19 +48,9 @@ class Workspace:
     def aggregator_state(self) -> Path:
         return self.root / "aggregator-state"
 
-    def node_files(self, name: str) -> list[str]:
-        return [
-            "--config",
-            str(self.config),
-            "--cert",
-            str(self.fed / name / f"{name}.crt"),
-            "--key",
-            str(self.fed / name / f"{name}.key"),
-            "--ca",
-            str(self.fed / "ca" / "ca.crt"),
-            "--crl",
-            str(self.fed / "ca" / "crl.pem"),
-        ]
+    @property
+    def nodes(self) -> ProvisionedFederation:
+        return ProvisionedFederation(self.config, self.fed)
 
 
 def demo_config(task: str, silos: tuple[str, ...], rounds: int, seed: int) -> str:

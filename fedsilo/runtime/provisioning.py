@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 from fedsilo.config.load import load_config
@@ -20,3 +21,50 @@ def provision_federation(
 ) -> Path:
     """``certs provision`` with the model layout pinned too; returns the pinned config."""
     return provision(config_path, out_dir, now, days, layout_sha256(config_path))
+
+
+@dataclass(frozen=True)
+class ProvisionedFederation:
+    """The files ``certs provision`` made under ``fed``, as node command lines."""
+
+    config: Path
+    fed: Path
+
+    def node_files(self, name: str) -> list[str]:
+        """``--config --cert --key --ca --crl`` for member ``name``."""
+        return [
+            "--config",
+            str(self.config),
+            "--cert",
+            str(self.fed / name / f"{name}.crt"),
+            "--key",
+            str(self.fed / name / f"{name}.key"),
+            "--ca",
+            str(self.fed / "ca" / "ca.crt"),
+            "--crl",
+            str(self.fed / "ca" / "crl.pem"),
+        ]
+
+    def aggregator_command(self, name: str, state_dir: Path) -> list[str]:
+        """``fedsilo`` arguments that start the aggregator."""
+        return [
+            "aggregator",
+            "start",
+            *self.node_files(name),
+            "--certs",
+            str(self.fed),
+            "--state-dir",
+            str(state_dir),
+        ]
+
+    def silo_command(self, name: str, state_dir: Path) -> list[str]:
+        """``fedsilo`` arguments that start silo ``name``."""
+        return [
+            "silo",
+            "start",
+            *self.node_files(name),
+            "--name",
+            name,
+            "--state-dir",
+            str(state_dir),
+        ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fedsilo.config.load import load_config
-from fedsilo.runtime.provisioning import provision_federation
+from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federation
 from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.weighted import SLOTS
@@ -53,20 +53,12 @@ class Federation:
     def config(self):  # type: ignore[no-untyped-def]
         return load_config(self.config_path)
 
+    @property
+    def nodes(self) -> ProvisionedFederation:
+        return ProvisionedFederation(self.config_path, self.root / "fed")
+
     def files(self, name: str) -> list[str]:
-        fed = self.root / "fed"
-        return [
-            "--config",
-            str(self.config_path),
-            "--cert",
-            str(fed / name / f"{name}.crt"),
-            "--key",
-            str(fed / name / f"{name}.key"),
-            "--ca",
-            str(fed / "ca" / "ca.crt"),
-            "--crl",
-            str(fed / "ca" / "crl.pem"),
-        ]
+        return self.nodes.node_files(name)
 
     def _spawn(
         self, name: str, args: list[str], env_extra: dict[str, str] | None = None
@@ -86,33 +78,11 @@ class Federation:
 
     def start_aggregator(self, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return self._spawn(
-            "agg",
-            [
-                "aggregator",
-                "start",
-                *self.files("agg"),
-                "--certs",
-                str(self.root / "fed"),
-                "--state-dir",
-                str(self.root / "agg-state"),
-            ],
-            env,
+            "agg", self.nodes.aggregator_command("agg", self.root / "agg-state"), env
         )
 
     def start_silo(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        return self._spawn(
-            name,
-            [
-                "silo",
-                "start",
-                *self.files(name),
-                "--name",
-                name,
-                "--state-dir",
-                str(self.root / f"state-{name}"),
-            ],
-            env,
-        )
+        return self._spawn(name, self.nodes.silo_command(name, self.root / f"state-{name}"), env)
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()
