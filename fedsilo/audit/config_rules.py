@@ -87,8 +87,22 @@ def quantization_rules(c: FederationConfig) -> list[RuleResult]:
     n, scheme = len(c.silos), c.scheme
     if isinstance(scheme, MaskingScheme):
         levels, bits = scheme.quantization.levels, scheme.modulus_bits
+        weights = n * c.training.max_samples
+        if weights >= 1 << bits:
+            return [
+                _bad(
+                    "quantization.overflow",
+                    f"n x max_samples = {weights} >= 2^{bits}: the summed weight wraps",
+                    f"lower training.max_samples below {(1 << bits) // n} or use modulus_bits: 64",
+                )
+            ]
         if n * levels < 1 << bits:
-            return [_ok("quantization.overflow", f"n x levels = {n * levels} < 2^{bits}")]
+            return [
+                _ok(
+                    "quantization.overflow",
+                    f"n x levels = {n * levels} and n x max_samples = {weights} < 2^{bits}",
+                )
+            ]
         return [
             _bad(
                 "quantization.overflow",
