@@ -19,7 +19,7 @@ from fedsilo.runtime.silo import secure_fedavg
 from fedsilo.tensors import flatten
 from fedsilo.training.checkpoint import load_checkpoint
 from fedsilo.training.local import LocalTrainer
-from fedsilo.training.reference import plain_federation
+from fedsilo.training.reference import evaluate_model, plain_federation
 from tests.walkthrough import run_walkthrough
 
 pytestmark = pytest.mark.slow
@@ -55,12 +55,19 @@ def test_the_default_demo_is_within_two_points_of_central_and_beats_single_silos
         assert Path(written).exists() and written in run.stdout
 
 
-def test_masking_ends_within_quantization_error_of_the_same_run_unprotected(
-    tmp_path: Path,
-) -> None:
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def two_rounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short default run (two rounds), shared by the tests that read what it wrote."""
+    out = tmp_path_factory.mktemp("two-rounds") / "demo"
     run = demo(out, "--rounds", "2")
     assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_masking_ends_within_quantization_error_of_the_same_run_unprotected(
+    two_rounds: Path,
+) -> None:
+    out = two_rounds
     config = load_config(out / "federation" / "demo.yaml")
     codec = secure_fedavg(config)
     plain = plain_federation(config.training, [s.name for s in config.silos], codec.quantizer)
@@ -75,6 +82,24 @@ def test_masking_ends_within_quantization_error_of_the_same_run_unprotected(
         difference = np.abs(masked - plain[r - 1]).max()
         assert difference <= bound, (r, difference, bound)
         assert np.abs(masked - plain[r - 1]).max() > 0  # it really went through quantization
+
+
+def test_federated_evaluation_sums_equal_the_global_models_pooled_accuracy(
+    two_rounds: Path,
+) -> None:
+    out = two_rounds
+    config = load_config(out / "federation" / "demo.yaml")
+    silos = [s.name for s in config.silos]
+    trainer = LocalTrainer.for_plan(config.training)
+    state = out / "aggregator-state" / "rounds"
+    models = [
+        trainer.initial_model(),
+        flatten(load_checkpoint(state / "model-000001.safetensors"), trainer.layout),
+    ]
+    for r, model in enumerate(models, 1):
+        record = json.loads((state / f"round-{r:06d}.json").read_text())["evaluation"]
+        truth = evaluate_model(config.training, silos, model)
+        assert (record["correct"], record["examples"]) == (truth.correct, truth.examples)
 
 
 def test_a_killed_silo_is_named_in_the_summary_with_its_round_and_the_rest_finish(
