@@ -59,9 +59,17 @@ class Quantizer:
         return 2 * self.clip / (self.levels - 1)
 
     def quantize(
-        self, values: FloatArray, entropy: Entropy, chunk: int = DEFAULT_CHUNK_WORDS
+        self,
+        values: FloatArray,
+        entropy: Entropy,
+        chunk: int = DEFAULT_CHUNK_WORDS,
+        *,
+        weight: float = 1.0,
+        out: UIntArray | None = None,
     ) -> UIntArray:
-        """Clip, scale and stochastically round ``values`` (1-D) to integers."""
+        """Clip ``values`` (1-D) to ``[-clip, clip]``, multiply by ``weight`` (in [0, 1], so
+        the result stays in range), and stochastically round to integers, into ``out``
+        if given. Weighting here, chunk by chunk, avoids full-size temporaries."""
         values = np.asarray(values)
         if values.ndim != 1 or not np.issubdtype(values.dtype, np.floating):
             raise QuantizationError("quantize takes a 1-D float vector")
@@ -71,7 +79,12 @@ class Quantizer:
                 f"update holds {bad.size} non-finite values (first at index {bad[0]}: "
                 f"{values[bad[0]]}); the local model diverged, nothing was sent"
             )
-        out = np.empty(len(values), dtype=word_dtype(self.bits))
+        if not 0.0 <= weight <= 1.0:
+            raise QuantizationError(f"a weight of {weight} is outside [0, 1]")
+        if out is None:
+            out = np.empty(len(values), dtype=word_dtype(self.bits))
+        elif out.shape != values.shape or out.dtype != word_dtype(self.bits):
+            raise QuantizationError("the output array does not match the input's length and word")
         noise = Keystream(entropy.random_bytes(32), 32)
         scale = (self.levels - 1) / (2 * self.clip)
         work = np.empty(min(chunk, max(len(values), 1)), dtype=np.float64)
@@ -80,6 +93,8 @@ class Quantizer:
             part = values[start : start + chunk]
             buf, u = work[: len(part)], draws[: len(part)]
             np.clip(part, -self.clip, self.clip, out=buf)
+            if weight != 1.0:
+                buf *= weight
             buf += self.clip
             buf *= scale
             noise.fill(u)

@@ -35,8 +35,8 @@ class LocalTrainer:
         torch.set_num_threads(1)
         self.task, self.plan, self.silo = task, plan, silo
         self.model = task.build_model()
-        self._template = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.layout = Layout.of(self._template)
+        self.layout = Layout.of(self.model.state_dict())
+        self._loaded = False  # until then, self.model holds the initial weights
         self.data = task.load_data(silo) if silo is not None else None
 
     @classmethod
@@ -57,13 +57,16 @@ class LocalTrainer:
             )
 
     def initial_model(self) -> FloatVector:
-        return flatten(self._template, self.layout)
+        """The model the task builds (deterministic: its layout and weights are pinned)."""
+        model = self.task.build_model() if self._loaded else self.model
+        return flatten(model.state_dict(), self.layout)
 
     def state_dict(self, vector: FloatVector) -> dict[str, torch.Tensor]:
-        return unflatten(vector, self._template)
+        return unflatten(vector, self.model.state_dict())
 
     def load(self, vector: FloatVector) -> torch.nn.Module:
         self.model.load_state_dict(self.state_dict(vector))
+        self._loaded = True
         return self.model
 
     def local_round(self, round_number: int, model: FloatVector) -> LocalResult:

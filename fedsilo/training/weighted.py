@@ -99,9 +99,12 @@ class SecureFedAvg:
 
     def encode(self, result: LocalResult, entropy: Entropy) -> UIntArray:
         """The silo's integer vector (quantized with entropy, never leaves unmasked)."""
-        quantized = self.quantizer.quantize(self.weighted_delta(result), entropy)
-        slots = np.array(self._slots(result), dtype=word_dtype(self.quantizer.bits))
-        return np.concatenate([quantized, slots])
+        n = len(result.delta)
+        out = np.empty(n + len(SLOTS), dtype=word_dtype(self.quantizer.bits))
+        weight = self.weight(result.samples) / self.max_samples
+        self.quantizer.quantize(result.delta, entropy, weight=weight, out=out[:n])
+        out[n:] = self._slots(result)
+        return out
 
     def decode(self, total: UIntArray, count: int) -> WeightedAverage:
         """Decode the released sum of ``count`` silos' vectors."""
