@@ -121,24 +121,20 @@ class Progress:
     silos: tuple[str, ...]
     round: int = 0
     stage: str = "starting"
-    completed: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
 
-    def update(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Apply one event; returns a completed round's summary when one completes."""
+    def update(self, event: Mapping[str, Any]) -> bool:
+        """Apply one event; True when it says a round's global model was written."""
         kind = event.get("event")
         if kind == "session":
             self.round, self.stage = int(event["round"]), "advertise_keys"
         elif kind == "stage" and "silo" in event:
             self.stage = str(event["stage"])
         elif kind == "round-aborted":
-            self.error = str(event.get("reason"))
+            self.stage = "aborted"
         elif kind == "global-model":
-            done = dict(event)
-            self.completed.append(done)
             self.stage = "round done"
-            return done
-        return None
+            return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -251,12 +247,12 @@ def run_federation(
             ticks += 1
             if ticks % 5 == 0:  # the display every 0.1 s; dropouts are watched every 20 ms
                 for event in tail.events():
-                    if progress.update(event) is not None:
+                    if progress.update(event):
                         display.line(_round_line(space, event))
                 display.status(_status(progress, nodes, started))
             time.sleep(0.02)
         for event in tail.events():  # the last rounds' events
-            if progress.update(event) is not None:
+            if progress.update(event):
                 display.line(_round_line(space, event))
         display.clear()
         if aggregator.returncode != 0:

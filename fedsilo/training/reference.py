@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +42,9 @@ def pooled_evaluation(
     return Evaluation(sum(p.correct for p in parts), sum(p.examples for p in parts))
 
 
-def _train_on(task: ClassifierTask, plan: TrainingPlan, split: SiloSplit, label: str) -> Any:
+def _train_on(
+    task: ClassifierTask, plan: TrainingPlan, split: SiloSplit, label: str
+) -> torch.nn.Module:
     model = task.build_model()
     for round_number in range(1, plan.rounds + 1):
         torch.manual_seed(round_seed(task.hyper.seed, label, round_number))
