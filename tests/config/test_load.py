@@ -43,7 +43,7 @@ def test_five_independent_mistakes_are_all_reported_with_their_key_paths(tmp_pat
     text = text.replace(
         "  - name: city-general\n", "  - name: city-general\n    fingerprint: md5:1234\n"
     )
-    text = text.replace("    levels: 65536", "    levels: lots")
+    text = text.replace("    levels: 1048576 ", "    levels: lots ")
     text = text.replace("  rounds: 5", "  rounds: 5\n  epochs: 3")
     with pytest.raises(ConfigProblemsError) as caught:
         load_config(write(tmp_path, text))
