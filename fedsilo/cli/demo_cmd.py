@@ -32,7 +32,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--rounds must be between 1 and 200")
     # torch, the nodes and scikit-learn load only when the demo runs
     from fedsilo.demo.run import run_federation, summarize, table  # noqa: PLC0415
-    from fedsilo.demo.workspace import prepare  # noqa: PLC0415
+    from fedsilo.demo.workspace import prepare, silo_names  # noqa: PLC0415
+
+    drops = _drops(args.drop, silo_names(args.task, args.silos))
 
     if args.out:
         root = Path(args.out)
@@ -46,7 +48,6 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  scheme {args.scheme}, every node its own process over mutual TLS on 127.0.0.1")
     print(f"  workspace {root} (development PKI: for trying fedsilo out only)")
     space = prepare(root, args.task, args.silos, args.rounds, args.seed)
-    drops = _drops(args.drop, space.silos)
     seconds = run_federation(space, drops, sys.stdout, sys.stdout.isatty())
     print("computing the central and single-silo baselines ...", flush=True)
     result = summarize(space, seconds)

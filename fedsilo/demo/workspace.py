@@ -81,9 +81,13 @@ def demo_config(task: str, silos: tuple[str, ...], rounds: int, seed: int) -> st
     return "\n".join(lines) + "\n"
 
 
+def silo_names(task: str, silos: int) -> tuple[str, ...]:
+    return tuple(f"{SILO_NAMES.get(task, 'silo')}-{i}" for i in range(1, silos + 1))
+
+
 def prepare(root: Path, task: str, silos: int, rounds: int, seed: int) -> Workspace:
     """Write the config and provision a development PKI under ``root``."""
-    names = tuple(f"{SILO_NAMES.get(task, 'silo')}-{i}" for i in range(1, silos + 1))
+    names = silo_names(task, silos)
     space = Workspace(root, names)
     space.logs.mkdir(parents=True, exist_ok=True)
     template = root / "demo.yaml"
