@@ -26,10 +26,9 @@ def _check(args: argparse.Namespace) -> int:
     from fedsilo.training.task import SiloContext  # noqa: PLC0415
 
     config = load_config(Path(args.config))
-    names = tuple(s.name for s in config.silos)
-    if args.name not in names:
+    if args.name not in config.silo_names:
         raise ConfigError(f"{args.name!r} is not a silo of {config.federation}")
-    silo = SiloContext(args.name, names, Path(args.data) if args.data else None)
+    silo = SiloContext(args.name, config.silo_names, Path(args.data) if args.data else None)
     trainer = LocalTrainer.for_plan(config.training, silo)
     trainer.check_layout(config.model.layout_sha256)
     print(f"task {config.training.task}: layout {trainer.layout.sha256()} matches the config")

@@ -119,9 +119,14 @@ class FederationConfig:
     model: ModelPin = ModelPin()
 
     @property
+    def silo_names(self) -> tuple[str, ...]:
+        """Every silo, in roster order."""
+        return tuple(s.name for s in self.silos)
+
+    @property
     def member_names(self) -> list[str]:
         """The aggregator and every silo, in that order."""
-        return [self.aggregator.name, *(s.name for s in self.silos)]
+        return [self.aggregator.name, *self.silo_names]
 
     def document(self) -> dict[str, Any]:
         """The normalized document: every default filled in, roster order kept."""

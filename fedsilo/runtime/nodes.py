@@ -226,7 +226,7 @@ class SiloRunner:
             trust=trust,
             trainer=LocalTrainer.for_plan(
                 self.config.training,
-                SiloContext(name, tuple(s.name for s in self.config.silos), data_dir),
+                SiloContext(name, self.config.silo_names, data_dir),
             ),
             ledger=FileUnmaskLedger(state_dir / "ledger.json"),
             log=log,

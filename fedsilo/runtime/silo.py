@@ -39,8 +39,7 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.events import EventLog
-from fedsilo.tensors import Layout
-from fedsilo.training.local import LocalTrainer
+from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.weighted import SecureFedAvg
 from fedsilo.transport import codec
 from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
@@ -63,17 +62,6 @@ def secure_fedavg(config: FederationConfig) -> SecureFedAvg:
     codec = SecureFedAvg(masking_params(config).quantizer, config.training.max_samples)
     codec.check_capacity(len(config.silos))
     return codec
-
-
-def check_served_layout(served: bytes, pinned: str | None, own: Layout) -> None:
-    """Refuse to train unless the served layout is the pinned one and ours matches it,
-    naming the first tensor that differs."""
-    expected = Layout.from_document(served)
-    if expected.sha256() != pinned:
-        raise RemoteProtocolError(
-            f"the aggregator serves model layout {expected.sha256()}, the config pins {pinned}"
-        )
-    own.require_same(expected)
 
 
 @dataclass
@@ -99,12 +87,12 @@ class SiloNode:
         log: EventLog,
         entropy: Entropy | None = None,
     ) -> None:
-        if name not in [s.name for s in config.silos]:
+        if name not in config.silo_names:
             raise ConfigError(f"{name!r} is not a silo of {config.federation}")
         self.config, self.name, self.index = (
             config,
             name,
-            [s.name for s in config.silos].index(name) + 1,
+            config.silo_names.index(name) + 1,
         )
         self._identity, self._client, self._trust = identity, client, trust
         self._trainer, self._ledger, self._log = trainer, ledger, log
@@ -146,10 +134,10 @@ class SiloNode:
                 )
             entries.append(SiloEntry(i, silo.name, VerifyingKey.from_public_key(cert.public_key())))
         self._roster = Roster(tuple(entries))
+        # served == pinned and ours == served, so ours == pinned, and a mismatch is named
         check_served_layout(
             bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
         )
-        self._trainer.check_layout(self.config.model.layout_sha256)
         self._log("joined", silo=self.name)
 
     def _open(self, signed: pb.Signed, kind: type) -> object:

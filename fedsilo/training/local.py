@@ -15,10 +15,28 @@ import numpy as np
 import torch
 
 from fedsilo.config.model import TrainingPlan
-from fedsilo.errors import ConfigError
+from fedsilo.errors import ConfigError, RemoteProtocolError
 from fedsilo.tensors import FloatVector, Layout, flatten, unflatten
 from fedsilo.training.task import SiloContext, Task, load_task
 from fedsilo.training.weighted import LocalResult
+
+UNPINNED = (
+    "the config does not pin the model layout (model.layout_sha256); "
+    "run `fedsilo config pin-layout`"
+)
+
+
+def check_served_layout(served: bytes, pinned: str | None, own: Layout) -> None:
+    """At a silo: refuse to train unless the layout the aggregator serves is the pinned one
+    and ours matches it, naming the first tensor that differs."""
+    if pinned is None:
+        raise ConfigError(UNPINNED)
+    expected = Layout.from_document(served)
+    if expected.sha256() != pinned:
+        raise RemoteProtocolError(
+            f"the aggregator serves model layout {expected.sha256()}, the config pins {pinned}"
+        )
+    own.require_same(expected)
 
 
 def round_seed(seed: int, silo: str, round_number: int) -> int:
@@ -44,12 +62,10 @@ class LocalTrainer:
         return cls(load_task(plan), plan, silo)
 
     def check_layout(self, pinned: str | None) -> None:
-        """Refuse to run a model whose layout differs from the config's pin."""
+        """Refuse to run a model whose layout differs from the config's pin (the aggregator
+        has no served layout to name the differing tensor against)."""
         if pinned is None:
-            raise ConfigError(
-                "the config does not pin the model layout (model.layout_sha256); "
-                "run `fedsilo config pin-layout`"
-            )
+            raise ConfigError(UNPINNED)
         if self.layout.sha256() != pinned:
             raise ConfigError(
                 f"this {self.plan.task!r} model has layout {self.layout.sha256()}, "

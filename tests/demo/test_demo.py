@@ -70,7 +70,7 @@ def test_masking_ends_within_quantization_error_of_the_same_run_unprotected(
     out = two_rounds
     config = load_config(out / "federation" / "demo.yaml")
     codec = secure_fedavg(config)
-    plain = plain_federation(config.training, [s.name for s in config.silos], codec.quantizer)
+    plain = plain_federation(config.training, config.silo_names, codec.quantizer)
     layout = LocalTrainer.for_plan(config.training).layout
     state = out / "aggregator-state" / "rounds"
     for r in (1, 2):
@@ -89,7 +89,7 @@ def test_federated_evaluation_sums_equal_the_global_models_pooled_accuracy(
 ) -> None:
     out = two_rounds
     config = load_config(out / "federation" / "demo.yaml")
-    silos = [s.name for s in config.silos]
+    silos = config.silo_names
     trainer = LocalTrainer.for_plan(config.training)
     state = out / "aggregator-state" / "rounds"
     models = [

@@ -217,7 +217,7 @@ def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> Si
         trust=trust_store(live.fed.config, files.ca, files.crl),
         trainer=LocalTrainer.for_plan(
             live.fed.config.training,
-            SiloContext(name, tuple(s.name for s in live.fed.config.silos)),
+            SiloContext(name, live.fed.config.silo_names),
         ),
         ledger=InMemoryUnmaskLedger(),
         log=EventLog(name, io.StringIO()),

@@ -8,11 +8,10 @@ import torch
 
 from fedsilo.config.model import TrainingPlan
 from fedsilo.errors import ConfigError, RemoteProtocolError
-from fedsilo.runtime.silo import check_served_layout
 from fedsilo.tensors import Layout
 from fedsilo.training.builtin import BreastCancerTask, DigitsTask
 from fedsilo.training.datasets import breast_cancer, label_skewed_split
-from fedsilo.training.local import LocalTrainer
+from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.task import SiloContext, load_task
 
 SILOS = ("h1", "h2", "h3", "h4")
@@ -89,3 +88,14 @@ def test_a_served_layout_other_than_the_pinned_one_is_refused() -> None:
 def test_a_node_refuses_a_config_without_a_pinned_layout() -> None:
     with pytest.raises(ConfigError, match="pin-layout"):
         LocalTrainer.for_plan(PLAN).check_layout(None)
+    pinned = Layout.of(BreastCancerTask(PLAN).build_model().state_dict())
+    with pytest.raises(ConfigError, match="pin-layout"):
+        check_served_layout(pinned.document(), None, pinned)
+
+
+def test_the_aggregator_refuses_a_config_pinning_another_layout() -> None:
+    trainer = LocalTrainer.for_plan(PLAN)
+    other = Layout.of(torch.nn.Linear(3, 1).state_dict()).sha256()
+    with pytest.raises(ConfigError, match="a different architecture or task version"):
+        trainer.check_layout(other)
+    trainer.check_layout(trainer.layout.sha256())  # its own layout passes
