@@ -8,14 +8,22 @@
     │   └── QuantizationError  a vector cannot be quantized (NaN, Inf, overflow)
     ├── ProtocolError          a protocol session refused a message or aborted
     │   ├── LocalProtocolError     we were asked to do something out of order
-    │   └── RemoteProtocolError    a peer (or the aggregator) misbehaved
-    │       ├── UnexpectedMessageError  message not allowed in the current state
-    │       ├── ContextMismatchError    message from another federation/session/round
-    │       ├── RosterError             unknown, duplicate or impostor silo id
-    │       ├── ListedAsDroppedError    the aggregator says we dropped out
-    │       ├── InconsistentViewError   survivor lists contradict each other or us
-    │       ├── EquivocationRefusedError  asked to sign a second survivor set / unmask twice
-    │       └── TooFewSurvivorsError    fewer than t silos remain at some stage
+    │   ├── RemoteProtocolError    a peer (or the aggregator) misbehaved
+    │   │   ├── UnexpectedMessageError  message not allowed in the current state
+    │   │   ├── ContextMismatchError    message from another federation/session/round
+    │   │   ├── RosterError             unknown, duplicate or impostor silo id
+    │   │   ├── ListedAsDroppedError    the aggregator says we dropped out
+    │   │   ├── InconsistentViewError   survivor lists contradict each other or us
+    │   │   ├── EquivocationRefusedError  asked to sign a second survivor set / unmask twice
+    │   │   │   ├── RoundOrderError         a round number that is not the next one
+    │   │   │   ├── SessionReplayError      a session id seen before, or abandoned
+    │   │   │   └── AlreadyRevealedError    round already unmasked in another session
+    │   │   ├── ChainMismatchError      the aggregator's chain position is not ours
+    │   │   ├── ReleaseVerificationError  a released sum is not the signed inputs' sum
+    │   │   └── TooFewSurvivorsError    fewer than t silos remain at some stage
+    │   └── ResetRefusedError      an epoch reset that may not take effect
+    │       └── ResetReplayError       an epoch reset (or its index) already applied
+    ├── DurabilityError        a record that must reach the disk before a message leaves did not
     └── PKIError, TransportError, AuditError   (adapters; see their packages)
 
 Every message is meant to be shown to a person as one line: it says what
@@ -139,3 +147,51 @@ class NotReadyError(FedsiloError):
 
 class CheckpointError(FedsiloError):
     """A model file is not a checkpoint fedsilo can load safely (never unpickled)."""
+
+
+class RoundOrderError(EquivocationRefusedError):
+    """An announcement for a round that is not ``last final round + 1``."""
+
+
+class SessionReplayError(EquivocationRefusedError):
+    """A session id this silo has seen before, or a session it has abandoned."""
+
+
+class AlreadyRevealedError(EquivocationRefusedError):
+    """The round was already unmasked (or decrypted) in another session."""
+
+
+class ChainMismatchError(RemoteProtocolError):
+    """The aggregator names a chain position (``H_{r-1}``) that is not this silo's."""
+
+
+class ReleaseVerificationError(RemoteProtocolError):
+    """A released aggregate is not the sum of the contributions the survivors signed.
+
+    The aggregator is to blame; the silo keeps the evidence and derives nothing.
+    """
+
+
+class DurabilityError(FedsiloError):
+    """A decision could not be made durable, so the message acting on it was not sent."""
+
+
+class UnverifiableReleaseError(ProtocolError):
+    """A survivor did not sign the consistency check (with its sketch) before unmasking.
+
+    Without every survivor's sketch the release could not be verified, so the
+    session is aborted before anything is revealed, and a new session is run.
+    """
+
+
+class ResetRefusedError(ProtocolError):
+    """An epoch reset record that may not take effect.
+
+    It is for another federation or config, another round or chain head, out of
+    order, beyond ``max_resets``, or signed by fewer than ``t`` silo operators (or
+    with a signature that does not verify, which is named, never skipped).
+    """
+
+
+class ResetReplayError(ResetRefusedError):
+    """An epoch reset, or its index, this silo (or aggregator) already applied."""

@@ -245,6 +245,16 @@ def operational_rules(c: FederationConfig) -> list[RuleResult]:
             "run `fedsilo config pin-layout CONFIG` (certs provision pins it too)",
         )
     )
+    out.append(
+        _ok("model.initial-pinned", f"initial model pinned at {c.model.initial_sha256}")
+        if c.model.initial_sha256
+        else _bad(
+            "model.initial-pinned",
+            "no model.initial_sha256: the chain of global models has no agreed start, "
+            "so silos could start from (and derive) different models",
+            "run `fedsilo config pin-layout CONFIG` (certs provision pins it too)",
+        )
+    )
     task = c.training.task
     if not TASK_PATTERN.match(task):
         out.append(
@@ -268,6 +278,36 @@ def operational_rules(c: FederationConfig) -> list[RuleResult]:
     return out
 
 
+def reset_rules(c: FederationConfig) -> list[RuleResult]:
+    """How many epoch resets the federation accepts: each is one more differencing sample."""
+    k = c.max_resets
+    if k == 0:
+        return [
+            _ok(
+                "resets.bounded",
+                "max_resets = 0: no epoch reset, so a round that cannot be unmasked "
+                "ends the federation",
+            )
+        ]
+    if k == 1:
+        return [
+            _ok(
+                "resets.bounded",
+                "max_resets = 1: at most one epoch reset, signed by t silo operators "
+                "(it is one more differencing sample)",
+            )
+        ]
+    return [
+        _bad(
+            "resets.bounded",
+            f"max_resets = {k}: up to {k} epoch resets, and each reset is one more "
+            "differencing sample (the aggregator may run a failed round again)",
+            "set max_resets to 1 (or 0), unless every member accepts the extra samples",
+            Status.WARN,
+        )
+    ]
+
+
 def config_rules(c: FederationConfig) -> list[RuleResult]:
     return [
         *threshold_rules(c),
@@ -275,4 +315,5 @@ def config_rules(c: FederationConfig) -> list[RuleResult]:
         *paillier_rules(c),
         *roster_rules(c),
         *operational_rules(c),
+        *reset_rules(c),
     ]

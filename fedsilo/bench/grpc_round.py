@@ -66,6 +66,8 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
         "exact": exact,
         "aggregator_peak_rss_mb": raw["peak_rss_mb"],
         "bytes_per_param_uploaded": statistics.median(raw["bytes"]) / (silos * params),
+        # adverts, shares, commitments, sketches with their spot-check leaves, reveals, acks
+        "message_bytes_per_silo": statistics.median(raw["message_bytes"]) / silos,
     }
 
 

@@ -136,21 +136,24 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
     plain = PlainRounds(node, len(node.config.silos), task.params)
     node.server.add_generic_rpc_handlers((plain.handler(),))
     node.start()
-    model = np.zeros(task.params, dtype="<f4").tobytes()
-    results: dict[str, Any] = {"plain": [], "secure": [], "bytes": []}
+    state = node.resume_state()
+    results: dict[str, Any] = {"plain": [], "secure": [], "bytes": [], "message_bytes": []}
     try:
         for r in range(1, repeat + 1):
             plain.wait_done(r)
             results["plain"].append(plain.done_at[r] - plain.released_at[("plain", r)])
             before = node.service.bytes_received
+            messages_before = node.service.message_bytes_received
             record = node.service.run_round(
-                RoundPlan(r, model, node.codec.vector_length(task.params))
+                RoundPlan(r, state.head, node.codec.vector_length(task.params))
             )
             if record.total is None:
                 raise SystemExit(f"secure round {r} aborted: {record.error}")
             node.service.await_fetches(600)
             results["secure"].append(time.perf_counter() - plain.released_at[("secure", r)])
+            state = node.finish_round(state, record)  # the chain moves on, as in a federation
             results["bytes"].append(node.service.bytes_received - before)
+            results["message_bytes"].append(node.service.message_bytes_received - messages_before)
             (root / f"aggregate-{r}.u32").write_bytes(codec.words_to_bytes(record.total))
             results.setdefault("survivors", []).append(list(record.survivors))
         results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

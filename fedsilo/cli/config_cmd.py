@@ -11,7 +11,7 @@ from fedsilo.audit.config_rules import config_rules
 from fedsilo.audit.report import Status
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement, endorse
 from fedsilo.config.load import load_config
-from fedsilo.config.pin import pin_layout
+from fedsilo.config.pin import pin_model
 from fedsilo.pki.files import load_certificate
 
 
@@ -49,11 +49,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _pin_layout(args: argparse.Namespace) -> int:
-    from fedsilo.runtime.provisioning import layout_sha256  # noqa: PLC0415  loads torch
+    from fedsilo.runtime.provisioning import model_pins  # noqa: PLC0415  loads torch
 
     path = Path(args.file)
-    config = pin_layout(path, layout_sha256(path))
+    config = pin_model(path, model_pins(path))
     print(f"pinned model.layout_sha256 {config.model.layout_sha256} in {path}")
+    print(f"pinned model.initial_sha256 {config.model.initial_sha256} in {path}")
     print(f"new config digest {config.digest()}: every member endorses it again")
     return 0
 
@@ -80,7 +81,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("file")
     p.set_defaults(handler=_digest)
     p = config.add_parser(
-        "pin-layout", help="pin the SHA-256 of the task's model layout into the config"
+        "pin-layout",
+        help="pin the SHA-256 of the task's model layout and initial model into the config",
     )
     p.add_argument("file")
     p.set_defaults(handler=_pin_layout)

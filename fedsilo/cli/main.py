@@ -14,7 +14,15 @@ import sys
 from collections.abc import Sequence
 
 from fedsilo import __version__
-from fedsilo.cli import bench_cmd, certs_cmd, config_cmd, demo_cmd, node_cmd, task_cmd
+from fedsilo.cli import (
+    bench_cmd,
+    certs_cmd,
+    config_cmd,
+    demo_cmd,
+    federation_cmd,
+    node_cmd,
+    task_cmd,
+)
 from fedsilo.errors import ConfigError, CryptoError, FedsiloError, PKIError
 
 EXIT_FAILURE = 1
@@ -32,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     certs_cmd.register(commands)
     config_cmd.register(commands)
     demo_cmd.register(commands)
+    federation_cmd.register(commands)
     node_cmd.register(commands)
     task_cmd.register(commands)
     return parser

@@ -19,6 +19,7 @@ import yaml
 
 from fedsilo.config.model import (
     SERVER_OPTIMIZERS,
+    SERVER_STEPS,
     AggregatorEntry,
     FederationConfig,
     MaskingScheme,
@@ -36,6 +37,7 @@ from fedsilo.pki.identity import check_fingerprint, check_name
 
 T = TypeVar("T")
 _MISSING = object()
+MAX_RESETS_LIMIT = 1_000
 DEFAULT_TIMEOUTS = {
     "join": 120.0,
     "advertise_keys": 60.0,
@@ -212,6 +214,7 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
             "training",
             "timeouts",
             "model",
+            "max_resets",
         },
     )
     federation = r.get(top, "federation", "", _name)
@@ -227,7 +230,15 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
     training_doc = r.mapping(
         top.get("training"),
         "training",
-        {"rounds", "task", "options", "max_samples", "server_optimizer", "server_lr"},
+        {
+            "rounds",
+            "task",
+            "options",
+            "max_samples",
+            "server_optimizer",
+            "server_lr",
+            "server_step",
+        },
     )
     training = TrainingPlan(
         rounds=r.get(training_doc, "rounds", "training", _integer(1, 100_000), default=10) or 0,
@@ -243,9 +254,14 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
         or "",
         server_lr=r.get(training_doc, "server_lr", "training", _positive_number, default=1.0)
         or 0.0,
+        server_step=r.get(training_doc, "server_step", "training", _choice(SERVER_STEPS), "v1")
+        or "",
     )
-    model_doc = r.mapping(top.get("model", {}), "model", {"layout_sha256"})
-    model = ModelPin(r.get(model_doc, "layout_sha256", "model", _fingerprint, default=None))
+    model_doc = r.mapping(top.get("model", {}), "model", {"layout_sha256", "initial_sha256"})
+    model = ModelPin(
+        layout_sha256=r.get(model_doc, "layout_sha256", "model", _fingerprint, default=None),
+        initial_sha256=r.get(model_doc, "initial_sha256", "model", _fingerprint, default=None),
+    )
     timeouts_doc = r.mapping(top.get("timeouts", {}), "timeouts", set(DEFAULT_TIMEOUTS))
     timeouts = Timeouts(
         **{
@@ -255,10 +271,20 @@ def config_from_document(doc: Any, source: str = "<config>") -> FederationConfig
     )
     threshold = scheme.threshold if scheme else 0
     min_silos = r.get(top, "min_silos", "", _integer(1, 10_000), default=threshold)
+    max_resets = r.get(top, "max_resets", "", _integer(0, MAX_RESETS_LIMIT), default=1)
     if r.problems or federation is None or scheme is None or min_silos is None:
         raise ConfigProblemsError(source, r.problems or ["incomplete config"])
     return FederationConfig(
-        federation, ca_fp, aggregator, silos, scheme, min_silos, training, timeouts, model
+        federation,
+        ca_fp,
+        aggregator,
+        silos,
+        scheme,
+        min_silos,
+        training,
+        timeouts,
+        model,
+        max_resets if max_resets is not None else 1,
     )
 
 

@@ -60,6 +60,7 @@ class PaillierScheme:
 
 
 SERVER_OPTIMIZERS = ("fedavg", "fedadam")
+SERVER_STEPS = ("v1",)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class TrainingPlan:
     Each silo sends its clipped delta weighted by ``min(samples, max_samples)``;
     the aggregator divides by the summed weight after unmasking, then applies
     the server optimizer (``fedavg``, or ``fedadam`` after Reddi et al. 2021)
-    with step size ``server_lr``.
+    with step size ``server_lr``. ``server_step`` names the exact arithmetic of that
+    step (``v1``: see ``fedsilo.training.server_optimizers``), which every party runs
+    itself to derive the next global model; it is in the digest like every other field.
     """
 
     rounds: int
@@ -78,6 +81,7 @@ class TrainingPlan:
     max_samples: int = 10_000
     server_optimizer: str = "fedavg"
     server_lr: float = 1.0
+    server_step: str = "v1"
 
     def option(self, key: str, default: T) -> T:
         value = dict(self.options).get(key, default)
@@ -86,9 +90,14 @@ class TrainingPlan:
 
 @dataclass(frozen=True)
 class ModelPin:
-    """The SHA-256 of the model's layout (tensor names, shapes, dtypes; see fedsilo.tensors)."""
+    """What every party checks its model against, each written ``sha256:<hex>``.
+
+    ``layout_sha256`` covers the layout (tensor names, shapes, dtypes; see
+    ``fedsilo.tensors``); ``initial_sha256`` the initial global model ``model_1``, as the
+    safetensors of its aggregated tensors (see ``fedsilo.training.global_state``)."""
 
     layout_sha256: str | None = None
+    initial_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,10 @@ class FederationConfig:
     training: TrainingPlan
     timeouts: Timeouts
     model: ModelPin = ModelPin()
+    max_resets: int = 1
+    """How many epoch resets (``fedsilo federation reset``) this federation will ever
+    accept. A reset lets the aggregator run a failed round again, which is one more
+    differencing sample; ``0`` means a round that cannot be unmasked ends the federation."""
 
     @property
     def silo_names(self) -> tuple[str, ...]:

@@ -2,10 +2,11 @@
 
 Creates a CA, every roster member's key and certificate (each in its own
 directory, as if made at that institution), a CRL, a copy of the config
-with the CA and every member's fingerprint pinned, and every member's
-endorsement of that copy. All keys are made on one
-machine, so this is **for development only**; production members each run
-``fedsilo certs request`` themselves.
+with the CA and every member's fingerprint pinned (and the model's layout
+and initial model, when the caller passes their pins), and every member's
+endorsement of that copy. All keys are made on one machine, so this is
+**for development only**; production members each run ``fedsilo certs
+request`` themselves.
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ def provision(
     out_dir: Path,
     now: dt.datetime,
     days: int = 365,
-    layout_sha256: str | None = None,
+    model: ModelPin | None = None,
 ) -> Path:
     """Provision ``out_dir``; returns the path of the pinned config copy.
 
-    ``layout_sha256`` is the task's model layout (computed by the caller, which can
-    build the model); it is pinned into the copy with the fingerprints."""
+    ``model`` holds the SHA-256 of the task's model layout and of its initial model
+    (computed by the caller, which can build the model); it is pinned into the copy with
+    the fingerprints."""
     config = load_config(config_path)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty; provision into a new directory")
@@ -77,8 +79,8 @@ def provision(
         fingerprints[name] = fingerprint(cert)
     write_public(out_dir / "ca" / CRL_FILE, crl_pem(ca.crl(now)))
     pinned = _pin(config, fingerprint(ca.certificate), fingerprints)
-    if layout_sha256 is not None:
-        pinned = dataclasses.replace(pinned, model=ModelPin(layout_sha256))
+    if model is not None:
+        pinned = dataclasses.replace(pinned, model=model)
     out_config = out_dir / config_path.name
     header = f"# Pinned by `fedsilo certs provision` ({DEV_WARNING}).\n"
     write_public(out_config, (header + yaml.safe_dump(pinned.document(), sort_keys=False)).encode())

@@ -15,6 +15,7 @@ import hashlib
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fedsilo.crypto.encoding import Field, encode
 from fedsilo.errors import CryptoError, SignatureError
@@ -77,3 +78,11 @@ class IdentityKey:
     def sign(self, label: str, *fields: Field) -> bytes:
         """Sign ``encode(label, *fields)``."""
         return self._key.sign(encode(label, *fields), _ALGORITHM)
+
+    def storage_key(self, label: str, *fields: Field) -> bytes:
+        """A 32-byte symmetric key only this identity can derive, for secrets it keeps at
+        rest: HKDF-SHA256 of the private scalar, bound to ``label`` and ``fields``."""
+        scalar = self._key.private_numbers().private_value.to_bytes(32, "big")
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=encode(label, *fields)
+        ).derive(scalar)

@@ -188,8 +188,8 @@ def _round_line(space: Workspace, done: Mapping[str, Any]) -> str:
 
 @dataclass
 class SiloDrop:
-    """A silo to kill before it can take part in ``round``: as soon as it logs that it holds
-    the previous round's sum (its masked input for ``round`` is several stages away)."""
+    """A silo to kill before it can take part in ``round``: as soon as it logs that the
+    previous round is final for it (its masked input for ``round`` is several stages away)."""
 
     name: str
     round: int
@@ -199,7 +199,7 @@ class SiloDrop:
         if self.round <= 1:
             return True
         return any(
-            e.get("event") == "round-released" and e.get("round") == self.round - 1
+            e.get("event") == "round-final" and e.get("round") == self.round - 1
             for e in self.tail.events()
         )
 

@@ -1,7 +1,8 @@
 """Every message of the masking protocol, as frozen dataclasses.
 
 Each message carries its :class:`SessionContext` (federation, config digest,
-session id, round); its stage is its type. A receiver refuses a message
+session id, round, and the chain head ``H_{r-1}`` the round continues); its
+stage is its type. A receiver refuses a message
 whose context is not its own, so messages cannot be replayed across
 sessions, rounds or federations, and the signed payloads carry a
 per-stage label so they cannot be replayed across stages.
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fedsilo.crypto.encoding import Field
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, SignedMask, UIntArray, apply_masks
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray
+from fedsilo.crypto.sketch import WideSum
 
 
 class Stage(enum.Enum):
@@ -30,6 +32,7 @@ class Stage(enum.Enum):
     MASKED_INPUT = "masked-input"
     CONSISTENCY_CHECK = "consistency-check"
     UNMASKING = "unmasking"
+    RELEASE = "release"
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,17 @@ class SessionContext:
     config_digest: bytes
     session_id: bytes
     round: int
+    chain_head: bytes  # H_{r-1}: the verified history this round continues
 
     def fields(self) -> tuple[Field, ...]:
         """The context as encodable fields (for signatures, KDF info and AEAD data)."""
-        return (self.federation_id, self.config_digest, self.session_id, self.round)
+        return (
+            self.federation_id,
+            self.config_digest,
+            self.session_id,
+            self.round,
+            self.chain_head,
+        )
 
 
 # --- silo -> aggregator -------------------------------------------------------------
@@ -57,6 +67,7 @@ class KeyAdvert:
     sender: int
     cipher_public_key: bytes
     mask_public_key: bytes
+    seed_commitment: bytes  # commits to the self-mask seed b_u, checked at release
     signature: bytes
 
 
@@ -102,35 +113,69 @@ class MaskedInput:
 
 @dataclass(frozen=True, eq=False)
 class MaskedInputStream:
-    """Stage 2, produced lazily: the sender's masked vector, chunk by chunk from any offset.
+    """Stage 2: the sender's whole masked vector ``y_u``, delivered chunk by chunk.
 
-    Masking is pure computation done as the caller pulls chunks, so a node can send
-    each chunk while the next is masked, and a resumed upload regenerates exactly the
-    same bytes from the resume offset.
+    The vector is masked before anything is sent, because the silo signs its
+    digest and Merkle root (:class:`InputCommitment`); a resumed upload sends
+    exactly the same bytes from the resume offset.
     """
 
     context: SessionContext
     sender: int
-    total_length: int
-    bits: int
-    masked_input: UIntArray = field(repr=False)
-    masks: tuple[SignedMask, ...] = field(repr=False)
+    masked: UIntArray = field(repr=False)
+
+    @property
+    def total_length(self) -> int:
+        return len(self.masked)
 
     def chunks(
         self, chunk_words: int = DEFAULT_CHUNK_WORDS, start: int = 0
     ) -> Iterator[MaskedInput]:
         for offset in range(start, self.total_length, chunk_words):
-            values = self.masked_input[offset : offset + chunk_words].copy()
-            apply_masks(values, self.masks, self.bits, offset=offset)
+            values = self.masked[offset : offset + chunk_words]
             yield MaskedInput(self.context, self.sender, offset, self.total_length, values)
 
 
 @dataclass(frozen=True)
-class ConsistencySignature:
-    """Stage 3: the sender's signature over the survivor lists and its model hash."""
+class InputCommitment:
+    """Stage 2: the sender's signature over the digest and Merkle root of its ``y_u``."""
 
     context: SessionContext
     sender: int
+    total_length: int
+    digest: bytes
+    root: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class SpotLeaf:
+    """One Merkle leaf of a survivor's ``y_u`` with its proof (a release spot check)."""
+
+    leaf: int
+    words: UIntArray = field(repr=False)
+    proof: tuple[bytes, ...]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, SpotLeaf)
+            and (self.leaf, self.proof) == (other.leaf, other.proof)
+            and self.words.dtype == other.words.dtype
+            and bool(np.array_equal(self.words, other.words))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ConsistencySignature:
+    """Stage 3: the sender's signature over the survivor view, every survivor's input
+    commitment and ``H(Y)``, together with its sketch of ``y_u`` and its spot leaves."""
+
+    context: SessionContext
+    sender: int
+    sketch: tuple[int, ...]
+    spot_leaves: tuple[SpotLeaf, ...]
     signature: bytes
 
 
@@ -150,6 +195,16 @@ class UnmaskingShares:
     sender: int
     self_mask_shares: tuple[RevealedShare, ...]
     mask_key_shares: tuple[RevealedShare, ...]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """After release: the sender verified round ``r`` and derived the state ``H_r`` covers."""
+
+    context: SessionContext
+    sender: int
+    head: bytes
+    signature: bytes
 
 
 # --- aggregator -> silo -------------------------------------------------------------
@@ -175,16 +230,20 @@ class ShareRelay:
 
 @dataclass(frozen=True)
 class SurvivorList:
-    """Whose masked input arrived (U3) and who dropped after sharing keys (U2 minus U3)."""
+    """Whose masked input arrived (U3), who dropped after sharing keys (U2 minus U3),
+    every survivor's signed input commitment, and the digest of the non-wrapped sum
+    ``Y`` of their masked inputs (fixed before any silo draws its sketch challenge)."""
 
     context: SessionContext
     survivors: tuple[int, ...]
     dropped: tuple[int, ...]
+    commitments: tuple[InputCommitment, ...]
+    sum_digest: bytes
 
 
 @dataclass(frozen=True)
 class SignatureBundle:
-    """The consistency signatures gathered (U4) over these survivor lists."""
+    """The consistency signatures of every survivor over these survivor lists."""
 
     context: SessionContext
     survivors: tuple[int, ...]
@@ -193,11 +252,41 @@ class SignatureBundle:
 
 
 @dataclass(frozen=True)
+class RevealedSecret:
+    """A secret reconstructed at unmasking: a survivor's self-mask seed or a dropped
+    silo's mask key."""
+
+    owner: int
+    secret: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class ReleaseBundle:
+    """After unmasking: the non-wrapped sum ``Y`` of the survivors' masked inputs and the
+    secrets that remove their masks, so every survivor computes ``A`` itself."""
+
+    context: SessionContext
+    self_seeds: tuple[RevealedSecret, ...]
+    mask_keys: tuple[RevealedSecret, ...]
+    total: WideSum = field(repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ReleaseBundle)
+            and (self.context, self.self_seeds, self.mask_keys)
+            == (other.context, other.self_seeds, other.mask_keys)
+            and self.total == other.total
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """A message the aggregator sends to silo ``recipient``."""
 
     recipient: int
-    message: AdvertList | ShareRelay | SurvivorList | SignatureBundle
+    message: AdvertList | ShareRelay | SurvivorList | SignatureBundle | ReleaseBundle
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,21 +299,39 @@ class AggregateResult:
     total: UIntArray = field(repr=False)
 
 
+@dataclass(frozen=True, eq=False)
+class RoundEvidence:
+    """Everything a silo that missed a round needs to verify it and derive its state: the
+    silo-signed adverts, commitments and consistency signatures, the release, and the acks
+    of ``H_r`` (which the catching-up silo checks against the head it derives itself)."""
+
+    context: SessionContext
+    adverts: AdvertList
+    survivors: SurvivorList
+    bundle: SignatureBundle
+    release: ReleaseBundle
+    acks: tuple[Ack, ...]
+
+
 SiloMessage = (
     KeyAdvert
     | ShareUpload
     | MaskedInput
     | MaskedInputStream
+    | InputCommitment
     | ConsistencySignature
     | UnmaskingShares
+    | Ack
 )
-AggregatorMessage = AdvertList | ShareRelay | SurvivorList | SignatureBundle
+AggregatorMessage = AdvertList | ShareRelay | SurvivorList | SignatureBundle | ReleaseBundle
 
 STAGE_OF_SILO_MESSAGE: dict[type, Stage] = {
     KeyAdvert: Stage.ADVERTISE_KEYS,
     ShareUpload: Stage.SHARE_KEYS,
     MaskedInput: Stage.MASKED_INPUT,
     MaskedInputStream: Stage.MASKED_INPUT,
+    InputCommitment: Stage.MASKED_INPUT,
     ConsistencySignature: Stage.CONSISTENCY_CHECK,
     UnmaskingShares: Stage.UNMASKING,
+    Ack: Stage.RELEASE,
 }

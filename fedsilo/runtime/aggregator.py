@@ -9,8 +9,21 @@ certificate key, and keeps them in per-silo outboxes that silos poll with
 A masked-input stream that ends early is not folded away: the silo is told
 the offset to resume from. If it never resumes, the session cannot be
 repaired without revealing that silo's update, so the round is re-run as a
-new session with fresh keys (at most ``MAX_SESSIONS_PER_ROUND`` times).
-Fewer than ``t`` silos aborts the round loudly and releases nothing.
+new session with fresh keys (at most ``MAX_SESSIONS_PER_ROUND`` times); so is
+a session in which a survivor did not sign the consistency check (nothing was
+revealed yet). Fewer than ``t`` silos aborts the round loudly and releases
+nothing.
+
+Each session is announced with a fresh nonce; its id is
+``SHA-256(announcement ‖ nonce)`` (:func:`fedsilo.transport.codec.announce`), and
+the announcement names the chain head ``H_{r-1}`` the round continues. After
+unmasking, the released sum ``Y`` is served to the survivors, who verify it,
+derive the next model themselves and ack ``H_r``.
+
+From the moment the consistency signatures go out (silos may then reveal)
+the session is journaled (:mod:`fedsilo.runtime.journal`) before any silo call
+is acknowledged, and a restarted aggregator finishes *that* session
+(:meth:`AggregatorService.resume`); it never re-runs the round.
 """
 
 from __future__ import annotations
@@ -28,8 +41,10 @@ from fedsilo.config.model import FederationConfig
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import word_dtype
 from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ContextMismatchError,
+    DurabilityError,
     EquivocationError,
     FedsiloError,
     IncompleteUploadError,
@@ -37,6 +52,7 @@ from fedsilo.errors import (
     PartialInputError,
     RemoteProtocolError,
     RosterError,
+    UnverifiableReleaseError,
 )
 from fedsilo.pki.trust import Member
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
@@ -45,11 +61,11 @@ from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
     MaskedInput,
     Outgoing,
-    SessionContext,
     Stage,
 )
 from fedsilo.protocol.roster import Roster
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.journal import JournaledSession, JournalEvent, SessionJournal
 from fedsilo.runtime.rounds import (
     SILO_MESSAGE_STAGE,
     STAGE_OF_REPLY,
@@ -58,6 +74,7 @@ from fedsilo.runtime.rounds import (
     SessionState,
     result_chunks_of,
 )
+from fedsilo.runtime.state import RoundArchive
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
@@ -79,9 +96,12 @@ class AggregatorService:
         silo_certificates: list[bytes],
         model_layout: bytes,
         log: EventLog,
+        journal: SessionJournal | None = None,
+        archive: RoundArchive | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config, self.roster, self.params = config, roster, params
+        self._journal, self._archive = journal, archive
         self._model_layout = model_layout
         self._identity, self._certificate_der = identity, certificate_der
         self._silo_certificates = silo_certificates
@@ -92,7 +112,8 @@ class AggregatorService:
         self._previous: dict[bytes, SessionState] = {}
         self._stopping = False
         self._joined: set[str] = set()
-        self.bytes_received = 0  # protocol bytes from silos (benchmarks report bytes per param)
+        self.bytes_received = 0  # masked-input bytes from silos (benchmarks: bytes per param)
+        self.message_bytes_received = 0  # every other silo message (keys, shares, sketches...)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -168,13 +189,14 @@ class AggregatorService:
             aggregator_certificate=self._certificate_der,
             silo_certificates=self._silo_certificates,
             model_layout=self._model_layout,
+            chain_round=self._archive.final_round() if self._archive else 0,
         )
 
     def submit(self, member: Member, message: pb.SiloMessage) -> None:
         kind = message.WhichOneof("kind")
         if kind is None:
             raise RemoteProtocolError("an empty silo message")
-        wire_ctx, decoded = codec.silo_message(message)
+        wire_ctx, decoded = codec.silo_message(message, self.params.bits)
         stage = SILO_MESSAGE_STAGE[kind]
         body = message.SerializeToString(deterministic=True)
         with self._cond:
@@ -188,7 +210,11 @@ class AggregatorService:
                 )
             outgoing = session.core.receive(decoded)
             session.accepted[(stage, member.index)] = body
-            self.bytes_received += len(body)
+            if session.journaled:  # durable before the silo's call is acknowledged
+                self._journal_event(
+                    session, JournalEvent("submit", bytes(message.SerializeToString()))
+                )
+            self.message_bytes_received += len(body)
             self._log("stage", stage=stage, silo=member.name)
             self._publish(session, outgoing)
 
@@ -264,6 +290,8 @@ class AggregatorService:
 
     def _await_key(self, c: pb.Context, member: Member) -> Callable[[], pb.Signed | None]:
         def lookup() -> pb.Signed | None:
+            if c.stage == codec.EVIDENCE_STAGE:
+                return self._evidence(member.index, int(c.round))
             if c.stage == codec.ANNOUNCE_STAGE:
                 s = self._session
                 if (
@@ -285,8 +313,24 @@ class AggregatorService:
 
         return lookup
 
+    def _evidence(self, recipient: int, round_number: int) -> pb.Signed | None:
+        """A final round's evidence, for a silo catching up (it verifies every part)."""
+        data = self._archive.evidence(round_number) if self._archive else None
+        if data is None:
+            return None
+        message = pb.AggregatorMessage(
+            recipient=recipient, evidence=pb.RoundEvidence.FromString(data)
+        )
+        return self._signed(message.SerializeToString())
+
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        """The released aggregate, to any silo of the round (it is a sum of >= t updates)."""
+        """The released sum ``Y`` of a session, or of a final round for a silo catching up
+        (it is a sum of >= t masked inputs, which the aggregator may show any member)."""
+        if request.context.stage == codec.EVIDENCE_STAGE:
+            total = self._archive.sum(int(request.context.round)) if self._archive else None
+            if total is None:
+                raise NotReadyError(f"no final round {request.context.round}")
+            return result_chunks_of(total, 1)
         sid = bytes(request.context.session_id)
         with self._cond:
             session = (
@@ -296,9 +340,7 @@ class AggregatorService:
             if session is None or session.result_bytes is None:
                 raise NotReadyError("no released aggregate for that session")
             data = session.result_bytes
-        return self._counted(
-            session, member, result_chunks_of(data, word_dtype(self.params.bits).itemsize)
-        )
+        return self._counted(session, member, result_chunks_of(data, 1))
 
     def _counted(
         self, session: SessionState, member: Member, chunks: Iterator[pb.ResultChunk]
@@ -309,24 +351,50 @@ class AggregatorService:
             session.fetched.add(member.index)
             self._cond.notify_all()
 
-    def model_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        """The global model the current round trains on (raw little-endian float32)."""
-        with self._cond:
-            session = self._session
-            if session is None or bytes(request.context.session_id) != session.ctx.session_id:
-                raise ContextMismatchError("no open session with that id")
-            data = session.plan.model
-        return result_chunks_of(data, 4)
-
     # --- publishing ---------------------------------------------------------------------
 
     def _publish(self, session: SessionState, outgoing: list[Outgoing]) -> None:
+        released = session.core.released_sum
+        if released is not None and session.result_bytes is None:
+            session.result_bytes = released.to_bytes()  # Y, served before any release goes out
+        signed = {}
         for out in outgoing:
             stage = STAGE_OF_REPLY[type(out.message)]
             body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
-            session.outbox[(stage, out.recipient)] = self._signed(body)
+            signed[(stage, out.recipient)] = self._signed(body)
+        if session.core.state is AggregatorState.COLLECT_UNMASKING and not session.journaled:
+            self._begin_journal(session, signed)  # before any silo can see the bundle
+        session.outbox.update(signed)
         if outgoing:
             self._cond.notify_all()
+
+    def _begin_journal(
+        self, session: SessionState, bundles: dict[tuple[str, int], pb.Signed]
+    ) -> None:
+        if self._journal is None:
+            session.journaled = True  # in-process use (tests, bench): nothing to survive
+            return
+        record, total = session.core.unmasking_snapshot()
+        outbox = {**session.outbox, **bundles}
+        header = {
+            "chain_head": session.plan.chain_head.hex(),
+            "vector_length": session.plan.vector_length,
+            "announcement": session.announcement.SerializeToString().hex(),
+            "core": record,
+            "sum_count": total.count,
+            "outbox": [[k[0], k[1], v.SerializeToString().hex()] for k, v in outbox.items()],
+        }
+        try:
+            self._journal.begin(session.ctx.round, header, total.to_bytes())
+        except DurabilityError as exc:
+            session.core.abandon(exc)  # nothing was revealed: the round runs a new session
+            raise
+        session.journaled = True
+        self._log("journaled", round=session.ctx.round)
+
+    def _journal_event(self, session: SessionState, event: JournalEvent) -> None:
+        if self._journal is not None and not session.replaying:
+            self._journal.append(event)
 
     def _publish_outcome(
         self, session: SessionState, released: bool, reason: str, survivors: tuple[int, ...]
@@ -344,31 +412,73 @@ class AggregatorService:
 
     # --- the round driver ---------------------------------------------------------------
 
+    def resume(self, journaled: JournaledSession) -> RoundRecord:
+        """Finish the journaled session of a round that reached unmasking before a crash."""
+        header = journaled.header
+        announcement = codec.parse(pb.SessionAnnouncement, bytes.fromhex(header["announcement"]))
+        ctx = codec.session_of(announcement.context)
+        total = WideSum.from_bytes(
+            journaled.total, len(journaled.total) // 5, 32, int(header["sum_count"])
+        )
+        core = MaskingAggregator.resume(
+            header["core"], total, context=ctx, roster=self.roster, params=self.params
+        )
+        plan = RoundPlan(
+            ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
+        )
+        session = SessionState(ctx, core, plan, self._signed(announcement.SerializeToString()))
+        session.journaled = session.replaying = True
+        for stage, index, signed in header["outbox"]:
+            session.outbox[(str(stage), int(index))] = pb.Signed.FromString(bytes.fromhex(signed))
+        with self._cond:
+            self._session = session
+            for event in journaled.events:
+                self._replay(session, event)
+            session.replaying = False
+            self._cond.notify_all()
+        self._log("session-resumed", round=ctx.round, events=len(journaled.events))
+        return self._drive(session)
+
+    def _replay(self, session: SessionState, event: JournalEvent) -> None:
+        if event.kind == "close":
+            with contextlib.suppress(FedsiloError):
+                self._publish(session, session.core.close_stage())
+            return
+        message = pb.SiloMessage.FromString(event.body)
+        kind = message.WhichOneof("kind")
+        wire, decoded = codec.silo_message(message, self.params.bits)
+        stage = SILO_MESSAGE_STAGE[str(kind)]
+        session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
+        self._publish(session, session.core.receive(decoded))
+
     def run_round(self, plan: RoundPlan) -> RoundRecord:
-        """Run one round, re-running it as a new session after a partial upload."""
+        """Run one round, re-running it as a new session after a partial upload, or when a
+        survivor did not sign the consistency check (both before anything is revealed)."""
         record = RoundRecord(plan.round, b"")
         for _ in range(MAX_SESSIONS_PER_ROUND):
             session = self._open(plan)
             record = self._drive(session)
-            if not isinstance(record.error, PartialInputError):
+            if not isinstance(record.error, PartialInputError | UnverifiableReleaseError):
                 return record
             self._log("session-restart", round=plan.round, reason=str(record.error))
         return record
 
     def _open(self, plan: RoundPlan) -> SessionState:
-        ctx = SessionContext(self.config.federation, self._digest, os.urandom(16), plan.round)
+        announcement = codec.announce(
+            self.config.federation,
+            self._digest,
+            plan.round,
+            plan.chain_head,
+            plan.vector_length,
+            self.params.bits,
+            os.urandom(32),
+        )
+        ctx = codec.session_of(announcement.context)
         core = MaskingAggregator(
             context=ctx,
             roster=self.roster,
             params=self.params,
-            model_hash=plan.model_hash,
             vector_length=plan.vector_length,
-        )
-        announcement = pb.SessionAnnouncement(
-            context=codec.context_pb(ctx, codec.ANNOUNCE_STAGE, 0),
-            model_hash=plan.model_hash,
-            vector_length=plan.vector_length,
-            modulus_bits=self.params.bits,
         )
         session = SessionState(ctx, core, plan, self._signed(announcement.SerializeToString()))
         with self._cond:
@@ -376,7 +486,7 @@ class AggregatorService:
                 self._previous = {self._session.ctx.session_id: self._session}
             self._session = session
             self._cond.notify_all()
-        self._log("session", round=plan.round, session=ctx.session_id.hex())
+        self._log("session", round=plan.round, session=ctx.session_id.hex()[:32])
         return session
 
     def _timeout(self, stage: Stage) -> float:
@@ -387,6 +497,7 @@ class AggregatorService:
             Stage.MASKED_INPUT: t.masked_input,
             Stage.CONSISTENCY_CHECK: t.consistency_check,
             Stage.UNMASKING: t.unmasking,
+            Stage.RELEASE: t.unmasking,  # fetch Y, verify, derive the next model, ack
         }[stage]
 
     def _drive(self, session: SessionState) -> RoundRecord:
@@ -411,6 +522,8 @@ class AggregatorService:
     def _close_stage(self, session: SessionState, stage: Stage) -> None:
         missing = self.roster.names(session.core.waiting_for)
         self._log("deadline", stage=stage.value, missing=list(missing))
+        if session.journaled:
+            self._journal_event(session, JournalEvent("close", stage=stage.value))
         # on failure the core is ABORTED and holds the error; _finish reports it
         with contextlib.suppress(FedsiloError):
             self._publish(session, session.core.close_stage())
@@ -432,6 +545,10 @@ class AggregatorService:
             self.roster.names(core.result.survivors),
             self.roster.names(core.result.dropped),
             total,
+            acks={i: a.head for i, a in core.acks.items()},
+            result=core.result,
+            evidence=core.evidence,
+            sum_bytes=session.result_bytes,
         )
         self._log(
             "round-released",

@@ -11,25 +11,33 @@ from fedsilo.audit.report import Status
 from fedsilo.config.endorse import require_endorsements
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
+from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.pki.files import certificate_der, load_certificate, load_identity_key
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
+from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.aggregator import AggregatorService
+from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.events import EventLog
-from fedsilo.runtime.ledger import FileUnmaskLedger
+from fedsilo.runtime.journal import JournaledSession, SessionJournal
 from fedsilo.runtime.memory import return_large_buffers_to_the_os
+from fedsilo.runtime.round_ledger import FileLedgerStore
 from fedsilo.runtime.rounds import RoundPlan, RoundRecord
+from fedsilo.runtime.session_vault import SessionVault
 from fedsilo.runtime.silo import SiloNode, masking_params, secure_fedavg
 from fedsilo.runtime.state import AggregatorState
-from fedsilo.tensors import FloatVector, flatten
-from fedsilo.training.checkpoint import arrays_bytes, checkpoint_bytes
+from fedsilo.tensors import flatten
+from fedsilo.training.chain_step import ChainStep, DerivedRound, GlobalState
+from fedsilo.training.checkpoint import checkpoint_bytes
+from fedsilo.training.global_state import optimizer_safetensors
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.task import SiloContext
-from fedsilo.training.weighted import WeightedAverage
+from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.roster import trust_store
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
@@ -88,8 +96,14 @@ class AggregatorNode:
         self.log = log
         self.trainer = LocalTrainer.for_plan(self.config.training)
         self.trainer.check_layout(self.config.model.layout_sha256)
+        self.trainer.check_initial(self.config.model.initial_sha256)
         self.codec = secure_fedavg(self.config)
-        self.optimizer = server_optimizer(self.config.training)
+        self.step = ChainStep(
+            self.codec, server_optimizer(self.config.training), self.trainer.layout
+        )
+        self._digest = bytes.fromhex(self.config.digest().removeprefix("sha256:"))
+        self.journal = SessionJournal(state_dir)
+        self.state = AggregatorState(state_dir)
         self.service = AggregatorService(
             config=self.config,
             roster=roster,
@@ -99,8 +113,9 @@ class AggregatorNode:
             silo_certificates=[certificate_der(c) for c in silo_certs],
             model_layout=self.trainer.layout.document(),
             log=log,
+            journal=self.journal,
+            archive=self.state,
         )
-        self.state = AggregatorState(state_dir)
         credentials = server_credentials(
             files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
         )
@@ -116,43 +131,74 @@ class AggregatorNode:
         self.server.start()
         self.log("listening", port=self.port)
 
-    def _resume(self) -> tuple[int, FloatVector]:
-        """The last completed round and the global model after it (round 0: the initial)."""
+    def resume_state(self) -> GlobalState:
+        """The state after the last completed round (round 0: the pinned initial model)."""
         done = self.state.completed_rounds()
         if not done:
-            return 0, self.trainer.initial_model()
-        model = flatten(self.state.model(done[-1]), self.trainer.layout)
-        self.optimizer.restore(self.state.optimizer_state(done[-1]))
-        self.log("resumed", after_round=done[-1])
-        return done[-1], model
+            return self.step.genesis(self._digest, self.trainer.initial_model())
+        last = done[-1]
+        model = flatten(self.state.model(last), self.trainer.layout)
+        optimizer = self.state.optimizer_state(last)
+        head = bytes.fromhex(str(self.state.record(last)["chain_head"]))
+        self.log("resumed", after_round=last)
+        return GlobalState(last, head, model, optimizer)
 
     def run(self) -> None:
-        """Run every configured round not yet completed; raises if a round is aborted."""
-        done, model = self._resume()
-        absent = self.service.await_joins(self.config.timeouts.join)
-        if absent:
-            self.log("starting-without", missing=absent)
-        for round_number in range(done + 1, self.config.training.rounds + 1):
-            plan = RoundPlan(
-                round_number,
-                model.astype("<f4").tobytes(),
-                self.codec.vector_length(len(model)),
-            )
-            record = self.service.run_round(plan)
-            if record.error is not None or record.total is None:
-                missing = f"; missing silos: {', '.join(record.missing)}" if record.missing else ""
-                raise FedsiloError(
-                    f"round {round_number} aborted, nothing released: {record.error}{missing}"
-                )
-            average = self.codec.decode(record.total, len(record.survivors))
-            model = self.optimizer.step(model, average.mean_delta)
-            self._save(round_number, record, average, model)
+        """Run every configured round not yet completed; raises if a round is aborted or
+        fewer than ``max(t, min_silos)`` silos acknowledge the chain head it derived."""
+        state = self.resume_state()
+        journaled = self._journaled(state.round + 1)
+        if journaled is None:
+            absent = self.service.await_joins(self.config.timeouts.join)
+            if absent:
+                self.log("starting-without", missing=absent)
+        length = self.codec.vector_length(len(state.model))
+        for round_number in range(state.round + 1, self.config.training.rounds + 1):
+            if journaled is not None:  # it reached unmasking before a crash: finish it
+                record, journaled = self.service.resume(journaled), None
+            else:
+                record = self.service.run_round(RoundPlan(round_number, state.head, length))
+            state = self.finish_round(state, record)
         self.service.await_fetches(self.config.timeouts.unmasking)
 
-    def _save(
-        self, round_number: int, record: RoundRecord, average: WeightedAverage, model: FloatVector
-    ) -> None:
+    def finish_round(self, state: GlobalState, record: RoundRecord) -> GlobalState:
+        """Derive the next state from a released round, require the silos' acks of it, and
+        save it; raises if the round was aborted or too few silos acknowledged."""
+        if record.error is not None or record.result is None:
+            missing = f"; missing silos: {', '.join(record.missing)}" if record.missing else ""
+            raise FedsiloError(
+                f"round {record.round} aborted, nothing released: {record.error}{missing}"
+            )
+        derived = self.step.derive(state, record.result)
+        self._require_acks(record, derived)
+        self._save(record, derived)
+        self.journal.clear()
+        return derived.state
+
+    def _journaled(self, next_round: int) -> JournaledSession | None:
+        """The journaled session of ``next_round``, if a crash interrupted one."""
+        if not self.journal.exists:
+            return None
+        journaled = self.journal.load()
+        if journaled.round != next_round:  # saved before the crash: the journal is stale
+            self.journal.clear()
+            return None
+        self.log("resuming-session", round=next_round)
+        return journaled
+
+    def _require_acks(self, record: RoundRecord, derived: DerivedRound) -> None:
+        quorum = max(self.service.params.threshold, self.config.min_silos)
+        agreeing = sorted(i for i, head in record.acks.items() if head == derived.link.head)
+        if len(agreeing) < quorum:
+            raise FedsiloError(
+                f"round {record.round}: only {len(agreeing)} silos acknowledged chain head "
+                f"{derived.link.head.hex()[:16]}…, {quorum} are needed; the federation halts "
+                "(see `fedsilo federation reset` in docs/aggregator-host.md)"
+            )
+
+    def _save(self, record: RoundRecord, derived: DerivedRound) -> None:
         assert record.total is not None
+        round_number, average, link = record.round, derived.average, derived.link
         aggregate = record.total.astype(record.total.dtype.newbyteorder("<")).tobytes()
         evaluation = average.evaluation
         summary: dict[str, object] = {
@@ -170,15 +216,20 @@ class AggregatorNode:
             "config_digest": self.config.digest(),
             "layout_sha256": self.trainer.layout.sha256(),
             "aggregate_sha256": hashlib.sha256(aggregate).hexdigest(),
+            "previous_head": link.previous.hex(),
+            "chain_head": link.head.hex(),
+            "acked_by": list(self.service.roster.names(record.acks)),
         }
         metadata = {"round": str(round_number), "config_digest": self.config.digest()}
-        optimizer_state = self.optimizer.state()
+        if record.evidence is not None and record.sum_bytes is not None:
+            evidence = codec.evidence_pb(record.evidence).SerializeToString()
+            self.state.save_evidence(round_number, evidence, record.sum_bytes)
         self.state.save_round(
             round_number,
             summary,
             aggregate,
-            checkpoint_bytes(self.trainer.state_dict(model), metadata),
-            arrays_bytes(optimizer_state, metadata) if optimizer_state else None,
+            checkpoint_bytes(self.trainer.state_dict(derived.state.model), metadata),
+            optimizer_safetensors(derived.state.optimizer),
         )
         accuracy = evaluation.accuracy if evaluation.examples else None
         self.log(
@@ -218,26 +269,31 @@ class SiloRunner:
             files.cert.read_bytes(),
             Backoff(patience=max(60.0, self.config.timeouts.advertise_keys)),
         )
+        trainer = LocalTrainer.for_plan(
+            self.config.training, SiloContext(name, self.config.silo_names, data_dir)
+        )
+        state_dir.mkdir(parents=True, exist_ok=True)
+        digest = bytes.fromhex(self.config.digest().removeprefix("sha256:"))
+        identity = load_identity_key(files.key)
         self.node = SiloNode(
             config=self.config,
             name=name,
-            identity=load_identity_key(files.key),
+            identity=identity,
             client=self.client,
             trust=trust,
-            trainer=LocalTrainer.for_plan(
-                self.config.training,
-                SiloContext(name, self.config.silo_names, data_dir),
+            trainer=trainer,
+            ledger=RoundLedger(FileLedgerStore(state_dir / "ledger.json"), genesis(digest)),
+            chain=ChainStore(state_dir, trainer.layout),
+            vault=SessionVault(
+                state_dir / "sessions", identity, self.config.federation, name, SystemEntropy()
             ),
-            ledger=FileUnmaskLedger(state_dir / "ledger.json"),
             log=log,
         )
 
     def run(self) -> None:
-        round_number = 1
         try:
-            while round_number <= self.config.training.rounds:
-                result = self.node.run_round(round_number)
-                round_number = result.round + 1
+            while self.node.ledger.final_round < self.config.training.rounds:
+                self.node.run_round(self.node.ledger.final_round + 1)
         finally:
             self.client.close()
 

@@ -1,4 +1,4 @@
-"""A whole development federation in one call: PKI, pinned config, pinned model layout."""
+"""A whole development federation in one call: PKI, pinned config, pinned model."""
 
 from __future__ import annotations
 
@@ -7,20 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fedsilo.config.load import load_config
+from fedsilo.config.model import ModelPin
 from fedsilo.config.provision import provision
+from fedsilo.training.global_state import model_sha256_text
 from fedsilo.training.local import LocalTrainer
 
 
-def layout_sha256(config_path: Path) -> str:
-    """The SHA-256 of the layout of the model the config's task builds here."""
-    return LocalTrainer.for_plan(load_config(config_path).training).layout.sha256()
+def model_pins(config_path: Path) -> ModelPin:
+    """The SHA-256 of the layout and of the initial model the config's task builds here."""
+    trainer = LocalTrainer.for_plan(load_config(config_path).training)
+    return ModelPin(
+        layout_sha256=trainer.layout.sha256(),
+        initial_sha256=model_sha256_text(trainer.layout, trainer.initial_model()),
+    )
 
 
 def provision_federation(
     config_path: Path, out_dir: Path, now: dt.datetime, days: int = 365
 ) -> Path:
-    """``certs provision`` with the model layout pinned too; returns the pinned config."""
-    return provision(config_path, out_dir, now, days, layout_sha256(config_path))
+    """``certs provision`` with the model (layout and initial model) pinned too; returns
+    the pinned config."""
+    return provision(config_path, out_dir, now, days, model_pins(config_path))
 
 
 @dataclass(frozen=True)

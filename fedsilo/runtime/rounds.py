@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -11,6 +10,9 @@ from fedsilo.errors import FedsiloError
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.messages import (
     AdvertList,
+    AggregateResult,
+    ReleaseBundle,
+    RoundEvidence,
     SessionContext,
     ShareRelay,
     SignatureBundle,
@@ -24,26 +26,26 @@ STAGE_OF_REPLY = {
     ShareRelay: Stage.MASKED_INPUT.value,
     SurvivorList: Stage.CONSISTENCY_CHECK.value,
     SignatureBundle: Stage.UNMASKING.value,
+    ReleaseBundle: Stage.RELEASE.value,
 }
 SILO_MESSAGE_STAGE = {
     "advert": Stage.ADVERTISE_KEYS.value,
     "shares": Stage.SHARE_KEYS.value,
+    "commitment": Stage.MASKED_INPUT.value,
     "consistency": Stage.CONSISTENCY_CHECK.value,
     "unmasking": Stage.UNMASKING.value,
+    "ack": Stage.RELEASE.value,
 }
 
 
 @dataclass(frozen=True)
 class RoundPlan:
-    """What the round aggregates: the global model's hash and the vector length."""
+    """What the round aggregates: its number, the chain head it continues and the vector
+    length. No model is served: every silo derives the model of ``chain_head`` itself."""
 
     round: int
-    model: bytes  # the global model as raw little-endian float32 (what silos download)
+    chain_head: bytes
     vector_length: int
-
-    @property
-    def model_hash(self) -> bytes:
-        return hashlib.sha256(self.model).digest()
 
 
 @dataclass
@@ -57,6 +59,10 @@ class RoundRecord:
     total: UIntArray | None = None
     error: FedsiloError | None = None
     missing: tuple[str, ...] = ()
+    acks: dict[int, bytes] = field(default_factory=dict)  # silo index -> the H_r it acked
+    result: AggregateResult | None = None
+    evidence: RoundEvidence | None = None
+    sum_bytes: bytes | None = None  # Y, what silos that missed the round verify it from
 
 
 @dataclass
@@ -72,6 +78,8 @@ class SessionState:
     chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
     result_bytes: bytes | None = None
     fetched: set[int] = field(default_factory=set)
+    journaled: bool = False  # from unmasking on, every accepted message is journaled first
+    replaying: bool = False  # rebuilding from the journal: nothing is written again
 
 
 def result_chunks_of(data: bytes, word: int, size: int = 1 << 20) -> Iterator[pb.ResultChunk]:

@@ -5,31 +5,40 @@ pinned one (and every message claiming to come from the aggregator is
 signed by that certificate's key); every other silo's certificate is the
 pinned one, valid and not revoked; the announced config digest is ours;
 the model layout the aggregator serves is the pinned one, and so is its
-own; the downloaded global model has the announced hash. Then it evaluates
-the global model on its held-out split, trains, encodes
-``[w * delta, w, correct, examples]`` (:mod:`fedsilo.training.weighted`) and
-drives its :class:`MaskingSilo` session stage by stage.
+own; the announcement is for this silo's next round on its own chain head,
+with a session id derived from it. The aggregator serves no model: the silo
+trains on the model it derived itself (round 1: the pinned initial model),
+evaluates it on its held-out split, encodes ``[w * delta, w, correct,
+examples]`` (:mod:`fedsilo.training.weighted`), drives its :class:`MaskingSilo`
+session stage by stage, verifies the release, derives the next model and
+optimizer state (:mod:`fedsilo.training.chain_step`), stores them, finalizes
+the round in its ledger and acks ``H_r``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import numpy as np
 
 from fedsilo.config.model import FederationConfig, MaskingScheme
 from fedsilo.crypto.entropy import Entropy, SystemEntropy
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
-from fedsilo.errors import ConfigError, ContextMismatchError, ProtocolError, RemoteProtocolError
+from fedsilo.errors import (
+    ConfigError,
+    ContextMismatchError,
+    FedsiloError,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
-from fedsilo.protocol.masking.ledger import UnmaskLedger
+from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.masking.catchup import check_acks, verify_evidence
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
     MaskedInput,
     MaskedInputStream,
@@ -38,15 +47,30 @@ from fedsilo.protocol.messages import (
     Stage,
 )
 from fedsilo.protocol.roster import Roster, SiloEntry
+from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.session_vault import SessionVault
+from fedsilo.training.chain_step import ChainStep, GlobalState
 from fedsilo.training.local import LocalTrainer, check_served_layout
-from fedsilo.training.weighted import SecureFedAvg
+from fedsilo.training.server_optimizers import server_optimizer
+from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
 from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
-AWAITED = [Stage.SHARE_KEYS, Stage.MASKED_INPUT, Stage.CONSISTENCY_CHECK, Stage.UNMASKING]
+AWAITED = [
+    Stage.SHARE_KEYS,
+    Stage.MASKED_INPUT,
+    Stage.CONSISTENCY_CHECK,
+    Stage.UNMASKING,
+    Stage.RELEASE,
+]
+RESUMES_AT = {SiloState.AWAIT_SIGNATURES: Stage.UNMASKING, SiloState.AWAIT_RELEASE: Stage.RELEASE}
+
+
+class NotJoinableError(FedsiloError):
+    """The announced session was joined before a restart and cannot be resumed."""
 
 
 def masking_params(config: FederationConfig) -> MaskingParams:
@@ -83,7 +107,9 @@ class SiloNode:
         client: AggregatorClient,
         trust: TrustStore,
         trainer: LocalTrainer,
-        ledger: UnmaskLedger,
+        ledger: RoundLedger,
+        chain: ChainStore,
+        vault: SessionVault,
         log: EventLog,
         entropy: Entropy | None = None,
     ) -> None:
@@ -95,11 +121,15 @@ class SiloNode:
             config.silo_names.index(name) + 1,
         )
         self._identity, self._client, self._trust = identity, client, trust
-        self._trainer, self._ledger, self._log = trainer, ledger, log
+        self._trainer, self._ledger, self._chain, self._log = trainer, ledger, chain, log
+        self._vault = vault
         self._entropy = entropy or SystemEntropy()
         self.params = masking_params(config)
         self.codec = secure_fedavg(config)
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
+        self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
+        self._state: GlobalState | None = None  # loaded at connect, after the layout checks
+        self._trained: tuple[int, LocalResult] | None = None
         self._patience = sum(vars(config.timeouts).values()) + 30.0
         self._aggregator_key: VerifyingKey | None = None
         self._roster: Roster | None = None
@@ -107,6 +137,25 @@ class SiloNode:
         # session starts, and with the quantized input (which never leaves this process).
         self.before_session: Callable[[int], None] | None = None
         self.on_quantized: Callable[[int, UIntArray], None] | None = None
+
+    @property
+    def ledger(self) -> RoundLedger:
+        return self._ledger
+
+    @property
+    def state(self) -> GlobalState:
+        """The model and optimizer state this silo derived for its next round."""
+        if self._state is None:
+            raise ProtocolError("the silo has not connected yet")
+        return self._state
+
+    def _load_state(self) -> GlobalState:
+        """The state of the ledger's head: the pinned initial model at round 0, else the
+        derived state stored for the last final round (refused if it does not match)."""
+        self._trainer.check_initial(self.config.model.initial_sha256)
+        if self._ledger.final_round == 0:
+            return self._step.genesis(self._digest, self._trainer.initial_model())
+        return self._chain.load(self._ledger.final_round, self._ledger.head)
 
     # --- trust --------------------------------------------------------------------------
 
@@ -138,7 +187,10 @@ class SiloNode:
         check_served_layout(
             bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
         )
+        self._state = self._load_state()
         self._log("joined", silo=self.name)
+        if reply.chain_round > self._ledger.final_round:  # dropped, restarted or restored
+            self.catch_up(int(reply.chain_round))
 
     def _open(self, signed: pb.Signed, kind: type) -> object:
         assert self._aggregator_key is not None
@@ -161,7 +213,8 @@ class SiloNode:
     # --- rounds -------------------------------------------------------------------------
 
     def run_round(self, round_number: int) -> RoundResult:
-        """Take part in ``round_number``, following restarted sessions, until it is released."""
+        """Take part in ``round_number`` (this silo's next round), following restarted
+        sessions, until it is verified and final here."""
         if self._roster is None:
             self.connect()
         previous = b""
@@ -178,12 +231,56 @@ class SiloNode:
             announcement = self._open(signed, pb.SessionAnnouncement)
             assert isinstance(announcement, pb.SessionAnnouncement)
             ctx = self._check_announcement(announcement, round_number)
-            outcome = self._run_session(ctx, announcement)
-            if outcome.released:
-                return self._fetch_result(ctx, tuple(outcome.survivors), announcement)
+            try:
+                outcome = self._run_session(ctx, announcement)
+            except NotJoinableError as exc:  # joined before a crash, too early to resume
+                self._log("session-skipped", silo=self.name, reason=str(exc))
+                previous = ctx.session_id
+                continue
+            if isinstance(outcome, RoundResult):
+                return outcome
             self._log("session-not-released", silo=self.name, reason=outcome.reason)
             previous = ctx.session_id
         raise ProtocolError(f"round {round_number} was not released after several sessions")
+
+    def catch_up(self, target: int) -> None:
+        """Verify and finalize every round up to ``target`` from its evidence, as a survivor
+        of it would (:mod:`fedsilo.protocol.masking.catchup`); refuses to go on otherwise."""
+        assert self._roster is not None
+        quorum = max(self.params.threshold, self.config.min_silos)
+        length = self.codec.vector_length(self._trainer.layout.vector_length)
+        while self._ledger.final_round < target:
+            r = self._ledger.final_round + 1
+            signed = self._await(None, codec.EVIDENCE_STAGE, r)
+            message = self._open(signed, pb.AggregatorMessage)
+            assert isinstance(message, pb.AggregatorMessage)
+            if message.WhichOneof("kind") != "evidence":
+                raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
+            context = pb.Context(
+                federation=self.config.federation,
+                config_digest=self._digest,
+                round=r,
+                stage=codec.EVIDENCE_STAGE,
+                sender=self.index,
+            )
+            total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
+            evidence = codec.evidence(message.evidence, total, length, self.params.bits)
+            result = verify_evidence(
+                evidence,
+                roster=self._roster,
+                params=self.params,
+                federation=self.config.federation,
+                config_digest=self._digest,
+                chain=self._ledger.chain,
+                vector_length=length,
+            )
+            derived = self._step.derive(self.state, result)
+            check_acks(evidence, self._roster, derived.link.head, quorum)
+            self._chain.save(derived.link, derived.state)
+            self._ledger.finalize(r, derived.link.head)
+            self._vault.discard_all_but()
+            self._state = derived.state
+            self._log("caught-up", silo=self.name, round=r)
 
     def _check_announcement(self, a: pb.SessionAnnouncement, round_number: int) -> SessionContext:
         ctx = codec.session_of(a.context)
@@ -192,44 +289,71 @@ class SiloNode:
                 f"the aggregator announced config sha256:{ctx.config_digest.hex()}, "
                 f"this silo runs {self.config.digest()}"
             )
+        if ctx.session_id != codec.announced_session_id(a) or len(a.nonce) != 32:
+            raise RemoteProtocolError(
+                "the announced session id is not SHA-256(announcement, nonce): refusing it"
+            )
         if ctx.round < round_number:
             raise ContextMismatchError(
                 f"announcement for round {ctx.round}, expected {round_number}"
             )
+        if ctx.round > self._ledger.final_round + 1:
+            self.catch_up(ctx.round - 1)  # verify every round this silo missed first
+        self._ledger.chain.require_next(ctx.round, ctx.chain_head)  # before any training
         if a.modulus_bits != self.params.bits or not 0 < a.vector_length <= MAX_VECTOR_WORDS:
             raise RemoteProtocolError("the announced vector does not fit the config's limits")
-        return ctx
-
-    def _run_session(self, ctx: SessionContext, a: pb.SessionAnnouncement) -> pb.RoundOutcome:
         parameters = self.codec.parameters(int(a.vector_length))
         if parameters != self._trainer.layout.vector_length:
             raise RemoteProtocolError(
                 f"the announced vector holds {parameters} parameters, the pinned model "
                 f"{self._trainer.layout.vector_length}"
             )
-        model_bytes = self._client.fetch(
-            "model",
-            pb.ResultRequest(context=codec.context_pb(ctx, "model", self.index)),
-            parameters * 4,
-            4,
-        )
-        if hashlib.sha256(model_bytes).digest() != bytes(a.model_hash):
-            raise RemoteProtocolError(
-                "the downloaded global model does not match its announced hash"
+        return ctx
+
+    def _local_result(self, round_number: int) -> LocalResult:
+        """Train once per round on the model this silo derived (sessions of one round reuse
+        it; each session quantizes it with fresh randomness)."""
+        if self._trained is None or self._trained[0] != round_number:
+            result = self._trainer.local_round(round_number, self.state.model)
+            self._log(
+                "trained",
+                silo=self.name,
+                round=round_number,
+                samples=result.samples,
+                local_accuracy=round(result.evaluation.accuracy, 4),
             )
-        model = np.frombuffer(model_bytes, dtype="<f4").astype(np.float32)
-        result = self._trainer.local_round(ctx.round, model)
-        self._log(
-            "trained",
-            silo=self.name,
-            round=ctx.round,
-            samples=result.samples,
-            local_accuracy=round(result.evaluation.accuracy, 4),
+            self._trained = (round_number, result)
+        return self._trained[1]
+
+    def _resumed(self, ctx: SessionContext) -> MaskingSilo | None:
+        """The session this silo kept before a crash, if the aggregator announces it again."""
+        kept = self._vault.load(ctx.session_id)
+        if kept is None:
+            return None
+        assert self._roster is not None
+        session = MaskingSilo.resume(
+            kept,
+            roster=self._roster,
+            params=self.params,
+            identity=self._identity,
+            entropy=self._entropy,
+            ledger=self._ledger,
         )
+        self._log("session-resumed", silo=self.name, round=ctx.round, state=session.state.value)
+        return session
+
+    def _joined(self, ctx: SessionContext) -> MaskingSilo:
+        """A new session of this round (the ledger admits it and abandons any earlier one)."""
+        if ctx.session_id in self._ledger.record.seen:
+            raise NotJoinableError(
+                f"session {ctx.session_id.hex()[:16]}… was joined before a restart and had not "
+                "signed a view (or was abandoned): this silo waits for the next session"
+            )
+        result = self._local_result(ctx.round)
         assert self._roster is not None
         if self.before_session is not None:
             self.before_session(ctx.round)
-        quantized = self.codec.encode(result, self._entropy)
+        quantized = self.codec.encode(result, self._entropy)  # fresh rounding per session
         if self.on_quantized is not None:
             self.on_quantized(ctx.round, quantized)
         session = MaskingSilo(
@@ -240,28 +364,57 @@ class SiloNode:
             identity=self._identity,
             entropy=self._entropy,
             ledger=self._ledger,
-            model_hash=bytes(a.model_hash),
             quantized_input=quantized,
         )
-        self._send(ctx, session.start())
-        for stage in AWAITED:
+        return session
+
+    def _run_session(
+        self, ctx: SessionContext, a: pb.SessionAnnouncement
+    ) -> RoundResult | pb.RoundOutcome:
+        session = self._resumed(ctx)
+        if session is not None:
+            self._send(ctx, session.pending())
+            stages = AWAITED[AWAITED.index(RESUMES_AT[session.state]) :]
+        else:
+            session = self._joined(ctx)
+            self._send(ctx, session.start())
+            self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
+            stages = AWAITED
+        for stage in stages:
             message = self._open(self._await(ctx, stage.value, ctx.round), pb.AggregatorMessage)
             assert isinstance(message, pb.AggregatorMessage)
             if message.recipient != self.index:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            decoded = codec.aggregator_message(message)
+            decoded = codec.aggregator_message(message, self.params.bits)
             if isinstance(decoded, pb.RoundOutcome):
                 return decoded
-            self._send(ctx, session.receive(decoded))
+            if isinstance(decoded, pb.ReleaseBundle):
+                decoded = codec.release_bundle(
+                    decoded,
+                    self._fetch_sum(ctx, int(a.vector_length)),
+                    int(a.vector_length),
+                    self.params.bits,
+                )
+            replies = session.receive(decoded)
+            self._vault.keep(session)  # durable before the replies leave
+            self._send(ctx, replies)
             self._log("stage", silo=self.name, stage=stage.value)
-        final = self._open(self._await(ctx, codec.OUTCOME_STAGE, ctx.round), pb.AggregatorMessage)
-        assert isinstance(final, pb.AggregatorMessage)
-        outcome = codec.aggregator_message(final)
-        if not isinstance(outcome, pb.RoundOutcome):
-            raise RemoteProtocolError("expected the round's outcome")
-        return outcome
+        return self._finalize(ctx, session)
+
+    def _finalize(self, ctx: SessionContext, session: MaskingSilo) -> RoundResult:
+        """Derive the next state from the verified aggregate, store it, then finalize and ack."""
+        if session.state is not SiloState.VERIFIED or session.aggregate is None:
+            raise FedsiloError(f"round {ctx.round}: the session ended unverified")
+        derived = self._step.derive(self.state, session.aggregate)
+        self._chain.save(derived.link, derived.state)  # durable before the ledger moves on
+        self._send(ctx, session.acknowledge(derived.link))
+        self._vault.discard_all_but()
+        self._state = derived.state
+        survivors = session.aggregate.survivors
+        self._log("round-final", silo=self.name, round=ctx.round, survivors=len(survivors))
+        return RoundResult(ctx.round, survivors, session.aggregate.total)
 
     def _send(self, ctx: SessionContext, messages: list[SiloMessage]) -> None:
         for message in messages:
@@ -275,7 +428,7 @@ class SiloNode:
     def _input_chunks(
         self, ctx: SessionContext, stream: MaskedInputStream
     ) -> Callable[[int], Iterator[pb.InputChunk]]:
-        """Mask and send chunk by chunk, so masking overlaps the transfer."""
+        """The masked vector as upload chunks from any resume offset."""
         wire = codec.context_pb(ctx, Stage.MASKED_INPUT.value, self.index)
         words = CHUNK_BYTES // word_dtype(self.params.bits).itemsize
 
@@ -290,16 +443,13 @@ class SiloNode:
 
         return source
 
-    def _fetch_result(
-        self, ctx: SessionContext, survivors: tuple[int, ...], a: pb.SessionAnnouncement
-    ) -> RoundResult:
-        word = word_dtype(self.params.bits).itemsize
-        data = self._client.fetch(
-            "result",
-            pb.ResultRequest(context=codec.context_pb(ctx, "result", self.index)),
-            int(a.vector_length) * word,
-            word,
+    def _fetch_sum(self, ctx: SessionContext, length: int) -> bytes:
+        """The released non-wrapped sum ``Y`` of this session."""
+        return self._fetch_sum_of(
+            pb.ResultRequest(context=codec.context_pb(ctx, "result", self.index)), length
         )
-        total = codec.bytes_to_words(data, self.params.bits).copy()
-        self._log("round-released", silo=self.name, round=ctx.round, survivors=len(survivors))
-        return RoundResult(ctx.round, survivors, total)
+
+    def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytes:
+        """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""
+        limbs = length * (self.params.bits // 32)
+        return self._client.fetch("result", request, limbs * 4 + limbs, 1)

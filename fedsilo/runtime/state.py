@@ -5,11 +5,15 @@ Layout:
 * ``model.safetensors``: the latest global model (state-dict names, so it
   loads into the task's model);
 * ``rounds/model-NNNNNN.safetensors``: the global model after each round, and
-  ``rounds/optimizer-NNNNNN.safetensors`` when the server optimizer keeps
-  state (what a restart resumes from);
+  ``rounds/optimizer-NNNNNN.safetensors``: the server optimizer's exact float64
+  state (what a restart resumes from, and what ``H_r`` covers);
 * ``rounds/round-NNNNNN.json``: how each round ended (survivors, dropped
-  silos, summed weight, federated evaluation, digests);
-* ``rounds/aggregate-NNNNNN.bin``: the released integer sum, raw little-endian.
+  silos, summed weight, federated evaluation, digests, the chain head ``H_r``
+  and who acknowledged it);
+* ``rounds/aggregate-NNNNNN.bin``: the released integer sum, raw little-endian;
+* ``rounds/evidence-NNNNNN.pb`` and ``rounds/sum-NNNNNN.bin``: the round's
+  silo-signed evidence and its non-wrapped sum ``Y``, served to silos that
+  missed the round so they can verify it and catch up.
 
 Every file is written to a temporary name, fsynced and renamed, so a crash
 leaves the previous round intact; an interrupted round is re-run as a new
@@ -23,12 +27,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-from fedsilo.training.checkpoint import load_arrays, load_checkpoint
+from fedsilo.errors import CheckpointError
+from fedsilo.training.checkpoint import load_checkpoint
+from fedsilo.training.global_state import load_optimizer_state
+from fedsilo.training.server_optimizers import OptimizerState
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +49,16 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+class RoundArchive(Protocol):
+    """What the aggregator serves of its final rounds."""
+
+    def final_round(self) -> int: ...
+
+    def evidence(self, round_number: int) -> bytes | None: ...
+
+    def sum(self, round_number: int) -> bytes | None: ...
+
+
 @dataclass
 class AggregatorState:
     directory: Path
@@ -57,6 +71,26 @@ class AggregatorState:
             int(p.stem.split("-")[1]) for p in (self.directory / "rounds").glob("round-*.json")
         )
 
+    def final_round(self) -> int:
+        done = self.completed_rounds()
+        return done[-1] if done else 0
+
+    def _read(self, name: str) -> bytes | None:
+        path = self.directory / "rounds" / name
+        return path.read_bytes() if path.is_file() else None
+
+    def evidence(self, round_number: int) -> bytes | None:
+        return self._read(f"evidence-{round_number:06d}.pb")
+
+    def sum(self, round_number: int) -> bytes | None:
+        return self._read(f"sum-{round_number:06d}.bin")
+
+    def save_evidence(self, round_number: int, evidence: bytes, total: bytes) -> None:
+        """Before the round's record: what silos that missed it verify it from."""
+        rounds = self.directory / "rounds"
+        write_atomically(rounds / f"sum-{round_number:06d}.bin", total)
+        write_atomically(rounds / f"evidence-{round_number:06d}.pb", evidence)
+
     def record(self, round_number: int) -> dict[str, Any]:
         path = self.directory / "rounds" / f"round-{round_number:06d}.json"
         loaded: dict[str, Any] = json.loads(path.read_text())
@@ -66,9 +100,13 @@ class AggregatorState:
         """The global model after ``round_number`` (refused unless valid safetensors)."""
         return load_checkpoint(self.directory / "rounds" / f"model-{round_number:06d}.safetensors")
 
-    def optimizer_state(self, round_number: int) -> dict[str, npt.NDArray[np.float32]]:
+    def optimizer_state(self, round_number: int) -> OptimizerState:
+        """The server optimizer's exact float64 state after ``round_number``."""
         path = self.directory / "rounds" / f"optimizer-{round_number:06d}.safetensors"
-        return load_arrays(path) if path.exists() else {}
+        try:
+            return load_optimizer_state(path.read_bytes())
+        except OSError as exc:
+            raise CheckpointError(f"cannot read {path}: {exc}") from exc
 
     def save_round(
         self,
@@ -76,14 +114,13 @@ class AggregatorState:
         record: dict[str, object],
         aggregate: bytes,
         model: bytes,
-        optimizer: bytes | None,
+        optimizer: bytes,
     ) -> None:
         """Persist a completed round; the JSON record, written last, marks it complete."""
         rounds = self.directory / "rounds"
         write_atomically(rounds / f"aggregate-{round_number:06d}.bin", aggregate)
         write_atomically(rounds / f"model-{round_number:06d}.safetensors", model)
-        if optimizer is not None:
-            write_atomically(rounds / f"optimizer-{round_number:06d}.safetensors", optimizer)
+        write_atomically(rounds / f"optimizer-{round_number:06d}.safetensors", optimizer)
         write_atomically(self.directory / MODEL_FILE, model)
         write_atomically(
             rounds / f"round-{round_number:06d}.json", json.dumps(record, indent=2).encode()

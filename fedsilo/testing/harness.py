@@ -5,10 +5,18 @@ injected per silo and stage (a silo that drops at a stage sends neither that
 stage's message nor any later one); an :class:`~fedsilo.testing.adversary.Adversary`
 sits between the silos and the honest aggregator core and may rewrite
 anything it relays.
+
+Each silo keeps a :class:`~fedsilo.protocol.ledger.RoundLedger` that the caller
+may pass in and keep across calls, so multi-round and multi-session attacks
+run against the very rules a node enforces. The protocol does not know about
+models: after a verified release the harness derives each silo's chain link
+with :func:`protocol_link`, which stands in for the server-optimizer step of
+the nodes (``fedsilo.training.global_state``) by hashing the aggregate.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -20,11 +28,12 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import FedsiloError
+from fedsilo.protocol.chain import ChainLink, aggregate_sha256, genesis
+from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger, UnmaskLedger
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import AggregatorState
+from fedsilo.protocol.masking.states import AggregatorState, SiloState
 from fedsilo.protocol.messages import (
     STAGE_OF_SILO_MESSAGE,
     AggregateResult,
@@ -40,7 +49,28 @@ from fedsilo.testing.entropy import SeededEntropy
 
 T = TypeVar("T")
 STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
-MODEL_HASH = b"\x11" * 32
+
+
+def protocol_link(result: AggregateResult) -> ChainLink:
+    """The chain link of a verified round as the harness derives it: the "model" after the
+    round is a hash of the history and the aggregate (the nodes run the server optimizer)."""
+    ctx = result.context
+    agg = aggregate_sha256(result.total)
+    model = hashlib.sha256(b"fedsilo/testing/model" + ctx.chain_head + agg).digest()
+    return ChainLink(
+        ctx.round,
+        ctx.chain_head,
+        ctx.session_id,
+        result.survivors,
+        agg,
+        model,
+        hashlib.sha256(b"").digest(),
+    )
+
+
+def fresh_ledger(fed: Federation) -> RoundLedger:
+    """A silo ledger at round 0 of ``fed``'s chain, kept in memory."""
+    return RoundLedger(InMemoryLedgerStore(), genesis(fed.config_digest))
 
 
 @dataclass(frozen=True)
@@ -51,11 +81,18 @@ class Federation:
     identities: tuple[IdentityKey, ...]
     params: MaskingParams
     federation_id: str = "test-federation"
-    config_digest: bytes = b"\x00" * 32
+    config_digest: bytes = b"\x07" * 32
 
-    def context(self, session: int = 1, round_number: int = 1) -> SessionContext:
+    def context(
+        self, session: int = 1, round_number: int = 1, chain_head: bytes | None = None
+    ) -> SessionContext:
+        head = genesis(self.config_digest) if chain_head is None else chain_head
         return SessionContext(
-            self.federation_id, self.config_digest, session.to_bytes(16, "big"), round_number
+            self.federation_id,
+            self.config_digest,
+            hashlib.sha256(session.to_bytes(16, "big") + head).digest(),
+            round_number,
+            head,
         )
 
     def identity(self, index: int) -> IdentityKey:
@@ -96,11 +133,17 @@ class RunResult:
     aggregator_error: FedsiloError | None
     silos: dict[int, MaskingSilo]
     adversary: Adversary
+    ledgers: dict[int, RoundLedger] = field(default_factory=dict)
+    acks: dict[int, bytes] = field(default_factory=dict)  # sender -> acked H_r
     rejected: list[FedsiloError] = field(default_factory=list)
     timings: dict[str, list[float]] = field(default_factory=dict)
 
     def silo_error(self, index: int) -> FedsiloError | None:
         return self.silos[index].error
+
+    def verified(self) -> dict[int, AggregateResult]:
+        """The aggregate each silo computed from a release it verified."""
+        return {i: s.aggregate for i, s in self.silos.items() if s.aggregate is not None}
 
 
 def run_aggregation(
@@ -109,11 +152,12 @@ def run_aggregation(
     *,
     drop_at: Mapping[int, Stage] | None = None,
     adversary: Adversary | None = None,
-    ledgers: Mapping[int, UnmaskLedger] | None = None,
-    model_hashes: Mapping[int, bytes] | None = None,
+    ledgers: Mapping[int, RoundLedger] | None = None,
     entropies: Mapping[int, Entropy] | None = None,
     session: int = 1,
     round_number: int = 1,
+    chain_head: bytes | None = None,
+    contexts: Mapping[int, SessionContext] | None = None,
     seed: int = 0,
     chunk_words: int | None = None,
     clock: Callable[[], float] | None = None,
@@ -125,20 +169,24 @@ def run_aggregation(
     chunks). With a ``clock``, the seconds spent in each silo step (keyed
     ``silo:<MessageType>``), in each silo's masking (``silo:mask``) and in the
     aggregator (``aggregator``) are recorded in ``RunResult.timings``.
+
+    ``ledgers`` (default: fresh ones) are the silos' durable ledgers; pass the same
+    ones again to run a later session or round. ``contexts`` lets a malicious
+    aggregator announce a different context to some silos.
     """
     drop_at = drop_at or {}
     adversary = adversary or Adversary()
-    ctx = fed.context(session, round_number)
+    ctx = fed.context(session, round_number, chain_head)
+    all_ledgers = {i: (ledgers or {}).get(i) or fresh_ledger(fed) for i in fed.roster.indices}
     silos = {
         i: MaskingSilo(
-            context=ctx,
+            context=(contexts or {}).get(i, ctx),
             roster=fed.roster,
             params=fed.params,
             index=i,
             identity=fed.identity(i),
             entropy=(entropies or {}).get(i) or SeededEntropy(seed, session, i),
-            ledger=(ledgers or {}).get(i) or InMemoryUnmaskLedger(),
-            model_hash=(model_hashes or {}).get(i, MODEL_HASH),
+            ledger=all_ledgers[i],
             quantized_input=inputs[i - 1],
         )
         for i in range(1, fed.roster.size + 1)
@@ -147,12 +195,12 @@ def run_aggregation(
         context=ctx,
         roster=fed.roster,
         params=fed.params,
-        model_hash=MODEL_HASH,
         vector_length=len(inputs[0]),
     )
-    run = RunResult(None, None, silos, adversary)
+    run = RunResult(None, None, silos, adversary, all_ledgers)
     _Loop(run, aggregator, drop_at, clock, chunk_words or len(inputs[0])).run()
     run.result = aggregator.result
+    run.acks = {i: a.head for i, a in aggregator.acks.items()}
     return run
 
 
@@ -194,7 +242,7 @@ class _Loop:
         so every masked vector is folded and dropped before the next one is made."""
         silos = self.run_result.silos
         outgoing = self._to_aggregator(
-            [m for i, s in silos.items() for m in self._from_silo(i, s.start())]
+            [m for i, s in silos.items() for m in self._from_silo(i, self._start(s))]
         )
         for _ in range(4 * len(Stage)):
             if self._finished():
@@ -213,11 +261,20 @@ class _Loop:
                 key = f"silo:{type(out.message).__name__}"
                 try:
                     replies = self._timed(key, lambda: silo.receive(out.message))  # noqa: B023
+                    if silo.state is SiloState.VERIFIED and silo.aggregate is not None:
+                        replies += silo.acknowledge(protocol_link(silo.aggregate))
                 except FedsiloError:
                     continue  # the silo aborted; its error is on the session
                 following += self._to_aggregator(self._from_silo(out.recipient, replies))
             outgoing = following
         raise AssertionError("the in-memory federation did not terminate")
+
+    @staticmethod
+    def _start(silo: MaskingSilo) -> list[SiloMessage]:
+        try:
+            return silo.start()
+        except FedsiloError:
+            return []  # refused to join (its ledger said no); the error is on the session
 
     def _finished(self) -> bool:
         if self.aggregator.state in (AggregatorState.DONE, AggregatorState.ABORTED):

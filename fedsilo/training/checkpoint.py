@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
@@ -54,14 +52,3 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise CheckpointError(f"{path} does not hold a state dict of named tensors")
     return loaded
-
-
-def arrays_bytes(
-    arrays: Mapping[str, npt.NDArray[np.float32]], metadata: Mapping[str, str]
-) -> bytes:
-    """Named float arrays (such as server-optimizer state) as safetensors."""
-    return checkpoint_bytes({k: torch.from_numpy(v) for k, v in arrays.items()}, metadata)
-
-
-def load_arrays(path: Path) -> dict[str, npt.NDArray[np.float32]]:
-    return {k: v.numpy() for k, v in load_checkpoint(path).items()}

@@ -17,11 +17,16 @@ import torch
 from fedsilo.config.model import TrainingPlan
 from fedsilo.errors import ConfigError, RemoteProtocolError
 from fedsilo.tensors import FloatVector, Layout, flatten, unflatten
+from fedsilo.training.global_state import model_sha256_text
 from fedsilo.training.task import SiloContext, Task, load_task
 from fedsilo.training.weighted import LocalResult
 
 UNPINNED = (
     "the config does not pin the model layout (model.layout_sha256); "
+    "run `fedsilo config pin-layout`"
+)
+INITIAL_UNPINNED = (
+    "the config does not pin the initial model (model.initial_sha256); "
     "run `fedsilo config pin-layout`"
 )
 
@@ -70,6 +75,18 @@ class LocalTrainer:
             raise ConfigError(
                 f"this {self.plan.task!r} model has layout {self.layout.sha256()}, "
                 f"the config pins {pinned}: a different architecture or task version"
+            )
+
+    def check_initial(self, pinned: str | None) -> None:
+        """Refuse to start the chain from an initial model other than the config's pin
+        (``model.initial_sha256``): every party derives every later model from it."""
+        if pinned is None:
+            raise ConfigError(INITIAL_UNPINNED)
+        own = model_sha256_text(self.layout, self.initial_model())
+        if own != pinned:
+            raise ConfigError(
+                f"this {self.plan.task!r} task builds initial model {own}, the config pins "
+                f"{pinned}: a different task version, seed or options"
             )
 
     def initial_model(self) -> FloatVector:

@@ -101,8 +101,9 @@ def plain_federation(
     codec = SecureFedAvg(quantizer, plan.max_samples)
     optimizer = server_optimizer(plan)
     model, models = server.initial_model(), []
+    state = optimizer.initial_state(len(model))
     for round_number in range(1, plan.rounds + 1):
         average = codec.plain_average([t.local_round(round_number, model) for t in trainers])
-        model = optimizer.step(model, average.mean_delta)
+        model, state = optimizer.step(model, state, average.mean_delta)
         models.append(model)
     return models

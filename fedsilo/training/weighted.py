@@ -107,7 +107,12 @@ class SecureFedAvg:
         return out
 
     def decode(self, total: UIntArray, count: int) -> WeightedAverage:
-        """Decode the released sum of ``count`` silos' vectors."""
+        """Decode the released sum of ``count`` silos' vectors.
+
+        Elementwise float64 in a fixed order (per coordinate: ``S * step``, ``- count * c``,
+        ``* (max_samples / weight)``, the scalars computed once), with no reduction over the
+        vector: every party that decodes the same sum gets the same bits, which the server
+        step and ``H_r`` rely on."""
         weight, correct, examples = (int(v) for v in total[-len(SLOTS) :])
         weighted = self.quantizer.dequantize_sum(total[: -len(SLOTS)], count)
         mean = (

@@ -132,8 +132,8 @@ class AggregatorClient:
         raise TransportError("the masked-input upload did not complete after 64 resumptions")
 
     def fetch(self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int) -> bytes:
-        """Download a result or model of exactly ``expected_bytes``, refusing anything else."""
-        method = self._stub.FetchResult if kind == "result" else self._stub.FetchModel
+        """Download a released result of exactly ``expected_bytes``, refusing anything else."""
+        method = self._stub.FetchResult
 
         def download() -> bytes:
             buffer: bytearray | None = None

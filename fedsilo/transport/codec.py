@@ -11,25 +11,34 @@ with its certificate key; the silo verifies before it parses the body.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
+from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import RemoteProtocolError, SignatureError
 from fedsilo.protocol.messages import (
+    Ack,
     AdvertList,
     AggregatorMessage,
     ConsistencySignature,
     EncryptedShare,
+    InputCommitment,
     KeyAdvert,
+    ReleaseBundle,
+    RevealedSecret,
     RevealedShare,
+    RoundEvidence,
     SessionContext,
     ShareRelay,
     ShareUpload,
     SignatureBundle,
+    SpotLeaf,
     Stage,
     SurvivorList,
     UnmaskingShares,
@@ -52,11 +61,59 @@ def context_pb(ctx: SessionContext, stage: str, sender: int) -> pb.Context:
         round=ctx.round,
         stage=stage,
         sender=sender,
+        chain_head=ctx.chain_head,
     )
 
 
 def session_of(c: pb.Context) -> SessionContext:
-    return SessionContext(c.federation, bytes(c.config_digest), bytes(c.session_id), int(c.round))
+    return SessionContext(
+        c.federation,
+        bytes(c.config_digest),
+        bytes(c.session_id),
+        int(c.round),
+        bytes(c.chain_head),
+    )
+
+
+SmallSiloMessage = (
+    KeyAdvert | ShareUpload | InputCommitment | ConsistencySignature | UnmaskingShares | Ack
+)
+
+
+def announce(
+    federation: str,
+    config_digest: bytes,
+    round_number: int,
+    chain_head: bytes,
+    vector_length: int,
+    bits: int,
+    nonce: bytes,
+) -> pb.SessionAnnouncement:
+    """A session announcement whose id is ``SHA-256(announcement ‖ nonce)``."""
+    a = pb.SessionAnnouncement(
+        context=pb.Context(
+            federation=federation,
+            config_digest=config_digest,
+            round=round_number,
+            stage=ANNOUNCE_STAGE,
+            chain_head=chain_head,
+        ),
+        vector_length=vector_length,
+        modulus_bits=bits,
+        nonce=nonce,
+    )
+    a.context.session_id = announced_session_id(a)
+    return a
+
+
+def announced_session_id(a: pb.SessionAnnouncement) -> bytes:
+    """The session id an announcement must carry: the hash of the rest of it and its nonce."""
+    body = pb.SessionAnnouncement()
+    body.CopyFrom(a)
+    body.context.session_id = b""
+    return hashlib.sha256(
+        encode("fedsilo/v1/session-id", body.SerializeToString(deterministic=True), a.nonce)
+    ).digest()
 
 
 # --- silo -> aggregator ---------------------------------------------------------------
@@ -67,6 +124,7 @@ def _advert_pb(a: KeyAdvert) -> pb.KeyAdvert:
         context=context_pb(a.context, Stage.ADVERTISE_KEYS.value, a.sender),
         cipher_public_key=a.cipher_public_key,
         mask_public_key=a.mask_public_key,
+        seed_commitment=a.seed_commitment,
         signature=a.signature,
     )
 
@@ -77,6 +135,7 @@ def _advert(m: pb.KeyAdvert) -> KeyAdvert:
         int(m.context.sender),
         bytes(m.cipher_public_key),
         bytes(m.mask_public_key),
+        bytes(m.seed_commitment),
         bytes(m.signature),
     )
 
@@ -93,22 +152,73 @@ def _revealed(items: Iterable[pb.RevealedShare]) -> tuple[RevealedShare, ...]:
     return tuple(RevealedShare(int(r.owner), bytes(r.share)) for r in items)
 
 
-def silo_message_pb(
-    message: KeyAdvert | ShareUpload | ConsistencySignature | UnmaskingShares,
-) -> pb.SiloMessage:
+def _commitment_pb(c: InputCommitment) -> pb.InputCommitment:
+    return pb.InputCommitment(
+        context=context_pb(c.context, Stage.MASKED_INPUT.value, c.sender),
+        total_length=c.total_length,
+        digest=c.digest,
+        root=c.root,
+        signature=c.signature,
+    )
+
+
+def _commitment(m: pb.InputCommitment) -> InputCommitment:
+    return InputCommitment(
+        session_of(m.context),
+        int(m.context.sender),
+        int(m.total_length),
+        bytes(m.digest),
+        bytes(m.root),
+        bytes(m.signature),
+    )
+
+
+def _consistency_pb(c: ConsistencySignature) -> pb.ConsistencySignature:
+    return pb.ConsistencySignature(
+        context=context_pb(c.context, Stage.CONSISTENCY_CHECK.value, c.sender),
+        signature=c.signature,
+        sketch=list(c.sketch),
+        spot_leaves=[
+            pb.SpotLeaf(leaf=s.leaf, data=words_to_bytes(s.words), proof=list(s.proof))
+            for s in c.spot_leaves
+        ],
+    )
+
+
+def _consistency(m: pb.ConsistencySignature, bits: int) -> ConsistencySignature:
+    """Spot-check leaves are 32-bit limbs whatever ``bits`` (see protocol/masking/release)."""
+    return ConsistencySignature(
+        session_of(m.context),
+        int(m.context.sender),
+        tuple(int(z) for z in m.sketch),
+        tuple(
+            SpotLeaf(
+                int(s.leaf), bytes_to_words(bytes(s.data), 32), tuple(bytes(h) for h in s.proof)
+            )
+            for s in m.spot_leaves
+        ),
+        bytes(m.signature),
+    )
+
+
+def silo_message_pb(message: SmallSiloMessage) -> pb.SiloMessage:
     """The protobuf form of a silo's small (non-vector) message."""
     if isinstance(message, KeyAdvert):
         return pb.SiloMessage(advert=_advert_pb(message))
+    if isinstance(message, InputCommitment):
+        return pb.SiloMessage(commitment=_commitment_pb(message))
+    if isinstance(message, Ack):
+        ctx = context_pb(message.context, Stage.RELEASE.value, message.sender)
+        return pb.SiloMessage(
+            ack=pb.RoundAck(context=ctx, head=message.head, signature=message.signature)
+        )
     if isinstance(message, ShareUpload):
         ctx = context_pb(message.context, Stage.SHARE_KEYS.value, message.sender)
         return pb.SiloMessage(
             shares=pb.ShareUpload(context=ctx, shares=[_share_pb(s) for s in message.shares])
         )
     if isinstance(message, ConsistencySignature):
-        ctx = context_pb(message.context, Stage.CONSISTENCY_CHECK.value, message.sender)
-        return pb.SiloMessage(
-            consistency=pb.ConsistencySignature(context=ctx, signature=message.signature)
-        )
+        return pb.SiloMessage(consistency=_consistency_pb(message))
     ctx = context_pb(message.context, Stage.UNMASKING.value, message.sender)
     return pb.SiloMessage(
         unmasking=pb.UnmaskingShares(
@@ -123,21 +233,23 @@ def silo_message_pb(
     )
 
 
-def silo_message(
-    m: pb.SiloMessage,
-) -> tuple[pb.Context, KeyAdvert | ShareUpload | ConsistencySignature | UnmaskingShares]:
+def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMessage]:
     """Decode a silo message; returns its wire context (stage and sender) too."""
     kind = m.WhichOneof("kind")
     if kind == "advert":
         return m.advert.context, _advert(m.advert)
+    if kind == "commitment":
+        return m.commitment.context, _commitment(m.commitment)
+    if kind == "ack":
+        c = m.ack.context
+        return c, Ack(session_of(c), int(c.sender), bytes(m.ack.head), bytes(m.ack.signature))
     if kind == "shares":
         c = m.shares.context
         return c, ShareUpload(
             session_of(c), int(c.sender), tuple(_share(s) for s in m.shares.shares)
         )
     if kind == "consistency":
-        c = m.consistency.context
-        return c, ConsistencySignature(session_of(c), int(c.sender), bytes(m.consistency.signature))
+        return m.consistency.context, _consistency(m.consistency, bits)
     if kind == "unmasking":
         c, u = m.unmasking.context, m.unmasking
         return c, UnmaskingShares(
@@ -190,7 +302,26 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
         return pb.AggregatorMessage(
             recipient=recipient,
             survivors=pb.SurvivorList(
-                context=ctx, survivors=list(message.survivors), dropped=list(message.dropped)
+                context=ctx,
+                survivors=list(message.survivors),
+                dropped=list(message.dropped),
+                commitments=[_commitment_pb(c) for c in message.commitments],
+                sum_digest=message.sum_digest,
+            ),
+        )
+    if isinstance(message, ReleaseBundle):
+        ctx = context_pb(message.context, Stage.RELEASE.value, 0)
+        return pb.AggregatorMessage(
+            recipient=recipient,
+            release=pb.ReleaseBundle(
+                context=ctx,
+                self_seeds=[
+                    pb.RevealedSecret(owner=r.owner, secret=r.secret) for r in message.self_seeds
+                ],
+                mask_keys=[
+                    pb.RevealedSecret(owner=r.owner, secret=r.secret) for r in message.mask_keys
+                ],
+                sum_count=message.total.count,
             ),
         )
     ctx = context_pb(message.context, Stage.UNMASKING.value, 0)
@@ -200,18 +331,16 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
             context=ctx,
             survivors=list(message.survivors),
             dropped=list(message.dropped),
-            signatures=[
-                pb.ConsistencySignature(
-                    context=context_pb(s.context, Stage.CONSISTENCY_CHECK.value, s.sender),
-                    signature=s.signature,
-                )
-                for s in message.signatures
-            ],
+            signatures=[_consistency_pb(s) for s in message.signatures],
         ),
     )
 
 
-def aggregator_message(m: pb.AggregatorMessage) -> AggregatorMessage | pb.RoundOutcome:
+def aggregator_message(
+    m: pb.AggregatorMessage, bits: int
+) -> AggregatorMessage | pb.ReleaseBundle | pb.RoundOutcome:
+    """Decode what the aggregator sent; a release comes back as its protobuf, to be joined
+    with the fetched sum by :func:`release_bundle`."""
     kind = m.WhichOneof("kind")
     if kind == "adverts":
         return AdvertList(
@@ -227,17 +356,84 @@ def aggregator_message(m: pb.AggregatorMessage) -> AggregatorMessage | pb.RoundO
         )
     if kind == "survivors":
         s = m.survivors
-        return SurvivorList(session_of(s.context), tuple(s.survivors), tuple(s.dropped))
+        return SurvivorList(
+            session_of(s.context),
+            tuple(s.survivors),
+            tuple(s.dropped),
+            tuple(_commitment(c) for c in s.commitments),
+            bytes(s.sum_digest),
+        )
     if kind == "bundle":
         b = m.bundle
-        sigs = tuple(
-            ConsistencySignature(session_of(c.context), int(c.context.sender), bytes(c.signature))
-            for c in b.signatures
-        )
+        sigs = tuple(_consistency(c, bits) for c in b.signatures)
         return SignatureBundle(session_of(b.context), tuple(b.survivors), tuple(b.dropped), sigs)
+    if kind == "release":
+        return m.release
     if kind == "outcome":
         return m.outcome
     raise RemoteProtocolError("an empty aggregator message")
+
+
+def release_bundle(m: pb.ReleaseBundle, total: bytes, length: int, bits: int) -> ReleaseBundle:
+    """A release joined with the sum ``Y`` fetched for it (refused if malformed)."""
+
+    def secrets(items: Iterable[pb.RevealedSecret]) -> tuple[RevealedSecret, ...]:
+        return tuple(RevealedSecret(int(r.owner), bytes(r.secret)) for r in items)
+
+    return ReleaseBundle(
+        session_of(m.context),
+        secrets(m.self_seeds),
+        secrets(m.mask_keys),
+        WideSum.from_bytes(total, length * (bits // 32), 32, int(m.sum_count)),
+    )
+
+
+EVIDENCE_STAGE = "evidence"
+
+
+def evidence_pb(e: RoundEvidence) -> pb.RoundEvidence:
+    """A final round's evidence on the wire (``Y`` travels separately)."""
+    part = aggregator_message_pb
+    return pb.RoundEvidence(
+        context=context_pb(e.context, EVIDENCE_STAGE, 0),
+        adverts=part(0, e.adverts).adverts,
+        survivors=part(0, e.survivors).survivors,
+        bundle=part(0, e.bundle).bundle,
+        release=part(0, e.release).release,
+        acks=[
+            pb.RoundAck(
+                context=context_pb(a.context, Stage.RELEASE.value, a.sender),
+                head=a.head,
+                signature=a.signature,
+            )
+            for a in e.acks
+        ],
+    )
+
+
+def evidence(m: pb.RoundEvidence, total: bytes, length: int, bits: int) -> RoundEvidence:
+    """Decode a round's evidence joined with its fetched sum ``Y``."""
+    adverts = aggregator_message(pb.AggregatorMessage(adverts=m.adverts), bits)
+    survivors = aggregator_message(pb.AggregatorMessage(survivors=m.survivors), bits)
+    bundle = aggregator_message(pb.AggregatorMessage(bundle=m.bundle), bits)
+    if not (
+        isinstance(adverts, AdvertList)
+        and isinstance(survivors, SurvivorList)
+        and isinstance(bundle, SignatureBundle)
+    ):
+        raise RemoteProtocolError("malformed round evidence")
+    acks = tuple(
+        Ack(session_of(a.context), int(a.context.sender), bytes(a.head), bytes(a.signature))
+        for a in m.acks
+    )
+    return RoundEvidence(
+        session_of(m.context),
+        adverts,
+        survivors,
+        bundle,
+        release_bundle(m.release, total, length, bits),
+        acks,
+    )
 
 
 # --- the aggregator's signature ---------------------------------------------------------

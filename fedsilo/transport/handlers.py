@@ -23,7 +23,3 @@ class AggregatorHandlers(Protocol):
     def result_chunks(
         self, member: Member, request: pb.ResultRequest
     ) -> Iterator[pb.ResultChunk]: ...
-
-    def model_chunks(
-        self, member: Member, request: pb.ResultRequest
-    ) -> Iterator[pb.ResultChunk]: ...

@@ -94,11 +94,6 @@ class AggregationServicer:
     ) -> Iterator[pb.ResultChunk]:
         return self._call(context, lambda m: self._handlers.result_chunks(m, request))
 
-    def FetchModel(
-        self, request: pb.ResultRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.ResultChunk]:
-        return self._call(context, lambda m: self._handlers.model_chunks(m, request))
-
 
 def server_credentials(key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Any:
     """Mutual TLS only: a client without a certificate from the CA cannot connect."""

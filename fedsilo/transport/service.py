@@ -37,7 +37,6 @@ METHODS = (
     Method("UploadInput", pb.InputChunk, pb.Ack, client_streaming=True),
     Method("Await", pb.AwaitRequest, pb.Signed),
     Method("FetchResult", pb.ResultRequest, pb.ResultChunk, server_streaming=True),
-    Method("FetchModel", pb.ResultRequest, pb.ResultChunk, server_streaming=True),
 )
 
 _SERVER_KIND = {
@@ -70,7 +69,6 @@ class AggregationStub:
     UploadInput: Any
     Await: Any
     FetchResult: Any
-    FetchModel: Any
 
     def __init__(self, channel: grpc.Channel) -> None:
         kinds = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,17 @@ def test_writing_a_default_explicitly_does_not_change_the_digest() -> None:
     explicit = doc()
     explicit["scheme"]["threshold"] = 3
     explicit["min_silos"] = 3
+    explicit["training"]["server_step"] = "v1"
     assert digest_of(explicit) == digest_of(doc())
+
+
+def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
+    # what every party runs to derive model_{r+1} is part of what every member endorses
+    normalized = json.loads(load_config(HOSPITALS).canonical_json())
+    assert normalized["training"]["server_step"] == "v1"
+    assert normalized["training"]["server_optimizer"] == "fedavg"
+    assert normalized["training"]["server_lr"] == 1
+    assert normalized["model"] == {"initial_sha256": None, "layout_sha256": None}
 
 
 @pytest.mark.parametrize(
@@ -55,8 +66,24 @@ def test_writing_a_default_explicitly_does_not_change_the_digest() -> None:
         lambda d: d["silos"][0].__setitem__("organisation", "St Mary's"),
         lambda d: d["silos"].reverse(),  # roster order fixes indices and mask signs
         lambda d: d.__setitem__("timeouts", {"unmasking": 121}),
+        lambda d: d["training"].__setitem__("server_optimizer", "fedadam"),
+        lambda d: d["training"].__setitem__("server_lr", 0.5),
+        lambda d: d.__setitem__("model", {"layout_sha256": "sha256:" + "1" * 64}),
+        lambda d: d.__setitem__("model", {"initial_sha256": "sha256:" + "2" * 64}),
     ],
-    ids=["federation", "colluders", "clip", "rounds", "organisation", "roster-order", "timeout"],
+    ids=[
+        "federation",
+        "colluders",
+        "clip",
+        "rounds",
+        "organisation",
+        "roster-order",
+        "timeout",
+        "server-optimizer",
+        "server-lr",
+        "layout-pin",
+        "initial-model-pin",
+    ],
 )
 def test_any_semantic_change_changes_the_digest(change: object) -> None:
     changed = doc()

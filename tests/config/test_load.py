@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fedsilo.config.load import ConfigProblemsError, load_config
-from fedsilo.config.model import MaskingScheme, PaillierScheme
+from fedsilo.config.model import MaskingScheme, ModelPin, PaillierScheme
 from fedsilo.errors import ConfigError
 
 ROOT = Path(__file__).parents[2]
@@ -90,3 +90,26 @@ def test_colluders_must_be_declared(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_the_initial_model_pin_is_read_into_the_model_pin(tmp_path: Path) -> None:
+    layout, initial = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    text = (
+        HOSPITALS.read_text() + f"model:\n  layout_sha256: {layout}\n  initial_sha256: {initial}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.model == ModelPin(layout_sha256=layout, initial_sha256=initial)
+    assert load_config(HOSPITALS).model.initial_sha256 is None  # the auditor fails it
+
+
+def test_a_malformed_initial_model_pin_is_reported_with_its_key_path(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text() + "model:\n  initial_sha256: sha256:2222\n"
+    with pytest.raises(ConfigProblemsError, match=r"model\.initial_sha256: fingerprint"):
+        load_config(write(tmp_path, text))
+
+
+def test_the_server_step_defaults_to_v1_and_no_other_is_accepted(tmp_path: Path) -> None:
+    assert load_config(HOSPITALS).training.server_step == "v1"
+    text = HOSPITALS.read_text().replace("  rounds: 5", "  rounds: 5\n  server_step: v2")
+    with pytest.raises(ConfigProblemsError, match=r"training\.server_step: must be one of v1"):
+        load_config(write(tmp_path, text))

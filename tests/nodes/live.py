@@ -14,7 +14,8 @@ import numpy as np
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.errors import FedsiloError
 from fedsilo.pki.files import load_identity_key
-from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
+from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
@@ -150,8 +151,9 @@ class LiveFederation:
             index=int(name.removeprefix("s")),
             identity=load_identity_key(self.files(name).key),
             entropy=SeededEntropy(name, seed),
-            ledger=InMemoryUnmaskLedger(),
-            model_hash=bytes(announcement.model_hash),
+            ledger=RoundLedger(
+                InMemoryLedgerStore(), genesis(bytes.fromhex(self.fed.config.digest()[7:]))
+            ),
             quantized_input=np.zeros(announcement.vector_length, dtype=np.uint32),
         )
 

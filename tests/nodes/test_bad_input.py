@@ -14,12 +14,16 @@ from pathlib import Path
 import grpc
 import pytest
 
+from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.errors import FedsiloError
 from fedsilo.pki.files import load_identity_key
-from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger
+from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
+from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
+from fedsilo.runtime.session_vault import SessionVault
 from fedsilo.runtime.silo import SiloNode
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.task import SiloContext
@@ -117,7 +121,7 @@ def test_a_declared_size_beyond_the_limit_is_refused_before_allocation(
 
 def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederation) -> None:
     client, a = rogue(live)
-    early = ConsistencySignature(codec.session_of(a.context), 5, b"\x00" * 64)
+    early = ConsistencySignature(codec.session_of(a.context), 5, (0, 0), (), b"\x00" * 64)
     refused(
         live,
         lambda: client.submit(codec.silo_message_pb(early)),
@@ -209,17 +213,24 @@ class TruncatingClient(AggregatorClient):
 def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> SiloNode:
     """A real silo node for ``name`` whose client the test chooses."""
     files = live.files(name)
+    config = live.fed.config
+    trainer = LocalTrainer.for_plan(config.training, SiloContext(name, config.silo_names))
     return SiloNode(
-        config=live.fed.config,
+        config=config,
         name=name,
         identity=load_identity_key(files.key),
         client=client,
-        trust=trust_store(live.fed.config, files.ca, files.crl),
-        trainer=LocalTrainer.for_plan(
-            live.fed.config.training,
-            SiloContext(name, live.fed.config.silo_names),
+        trust=trust_store(config, files.ca, files.crl),
+        trainer=trainer,
+        ledger=RoundLedger(InMemoryLedgerStore(), genesis(bytes.fromhex(config.digest()[7:]))),
+        chain=ChainStore(live.root / f"manual-{name}", trainer.layout),
+        vault=SessionVault(
+            live.root / f"manual-{name}" / "sessions",
+            load_identity_key(files.key),
+            config.federation,
+            name,
+            SystemEntropy(),
         ),
-        ledger=InMemoryUnmaskLedger(),
         log=EventLog(name, io.StringIO()),
     )
 

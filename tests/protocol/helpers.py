@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from fedsilo.crypto.prg import UIntArray
+from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
 from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import UnmaskingShares
 from fedsilo.testing.adversary import exposed_silos, views_with_quorum
 from fedsilo.testing.harness import Federation, RunResult
 
@@ -29,12 +32,62 @@ def assert_safe(run: RunResult, fed: Federation, colluders: Iterable[int]) -> No
 
 
 def assert_each_honest_silo_aborts_or_completes(
-    run: RunResult, honest: Iterable[int], allowed: tuple[type[Exception], ...]
+    run: RunResult,
+    honest: Iterable[int],
+    allowed: tuple[type[Exception], ...],
+    *,
+    aggregator_abort: type[Exception] | None = None,
 ) -> None:
-    """Every honest silo either aborted with one of ``allowed`` or completed."""
+    """Every honest silo either aborted with one of ``allowed`` or completed.
+
+    With ``aggregator_abort``, the aggregator must have aborted the session with that
+    error, and a silo it left waiting must have revealed nothing.
+    """
+    if aggregator_abort is not None:
+        assert isinstance(run.aggregator_error, aggregator_abort), run.aggregator_error
+        assert run.result is None
+    revealed = {m.sender for m in run.adversary.seen if isinstance(m, UnmaskingShares)}
     for i in honest:
         silo = run.silos[i]
         if silo.state is SiloState.ABORTED:
             assert isinstance(silo.error, allowed), (i, silo.error)
+        elif aggregator_abort is not None and silo.state is not SiloState.DONE:
+            assert i not in revealed, i
+            assert run.ledgers[i].revealed(silo.context.session_id) is None, i
         else:
             assert silo.state is SiloState.DONE, (i, silo.state)
+
+
+def ledger_at(fed: Federation, final_round: int, head: bytes) -> RoundLedger:
+    """A silo ledger already final at ``final_round`` on ``head``.
+
+    A colluder's ledger is whatever the aggregator needs (it joins any session),
+    and a recording of another round needs silos that are at that round.
+    """
+    store = InMemoryLedgerStore()
+    if final_round:
+        store.save(LedgerRecord(final_round=final_round, head=head))
+        return RoundLedger(store, genesis(fed.config_digest))
+    return RoundLedger(store, head)
+
+
+def flip_bit(value: bytes, bit: int = 0) -> bytes:
+    """``value`` with one bit flipped (the analogue of a 1-bit-different model)."""
+    flipped = bytearray(value)
+    flipped[bit // 8] ^= 1 << (bit % 8)
+    return bytes(flipped)
+
+
+def chain_positions(ledgers: Mapping[int, RoundLedger]) -> dict[int, tuple[int, bytes]]:
+    """Each silo's (last final round, chain head)."""
+    return {i: (ledger.final_round, ledger.head) for i, ledger in ledgers.items()}
+
+
+def assert_nothing_derived(
+    run: RunResult, honest: Iterable[int], before: Mapping[int, tuple[int, bytes]]
+) -> None:
+    """No honest silo computed an aggregate, acked, or moved on its chain."""
+    for i in honest:
+        assert run.silos[i].aggregate is None, i
+        assert i not in run.acks, i
+        assert (run.ledgers[i].final_round, run.ledgers[i].head) == before[i], i

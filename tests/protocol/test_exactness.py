@@ -60,7 +60,8 @@ def test_survivors_sum_is_exact_under_random_dropouts(n: int, data: st.DataObjec
     fed = make_federation(n)
     t = fed.params.threshold
     dropped = data.draw(st.sets(st.integers(1, n), max_size=n - t))
-    drop_at = {i: data.draw(st.sampled_from(list(Stage))) for i in dropped}
+    tolerated = [s for s in Stage if s is not Stage.CONSISTENCY_CHECK]  # see test_dropouts
+    drop_at = {i: data.draw(st.sampled_from(tolerated)) for i in dropped}
     inputs = random_inputs(fed, 300, seed=n)
     run = run_aggregation(fed, inputs, drop_at=drop_at)
     early = {Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.MASKED_INPUT}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from fedsilo.errors import (
     ContextMismatchError,
+    DurabilityError,
     FedsiloError,
     LocalProtocolError,
     PartialInputError,
@@ -20,8 +21,9 @@ from fedsilo.errors import (
     SignatureError,
     UnexpectedMessageError,
 )
+from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger, SignedView
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import (
     SILO_TRANSITIONS,
@@ -35,6 +37,7 @@ from fedsilo.protocol.messages import (
     KeyAdvert,
     MaskedInput,
     Outgoing,
+    ReleaseBundle,
     ShareRelay,
     SignatureBundle,
     SurvivorList,
@@ -42,8 +45,8 @@ from fedsilo.protocol.messages import (
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import (
-    MODEL_HASH,
     Federation,
+    fresh_ledger,
     make_federation,
     random_inputs,
     run_aggregation,
@@ -69,10 +72,12 @@ def recorded_messages() -> dict[type, AggregatorMessage]:
 
 
 MESSAGES = recorded_messages()
-ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle]
+ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle, ReleaseBundle]
 
 
-def silo_in_state(steps: int, fed: Federation = FED) -> MaskingSilo:
+def silo_in_state(
+    steps: int, fed: Federation = FED, ledger: RoundLedger | None = None
+) -> MaskingSilo:
     """Silo 1 driven through ``steps`` genuine messages (same seed as the recording)."""
     silo = MaskingSilo(
         context=fed.context(),
@@ -81,8 +86,7 @@ def silo_in_state(steps: int, fed: Federation = FED) -> MaskingSilo:
         index=1,
         identity=fed.identity(1),
         entropy=SeededEntropy(0, 1, 1),
-        ledger=InMemoryUnmaskLedger(),
-        model_hash=MODEL_HASH,
+        ledger=ledger or fresh_ledger(fed),
         quantized_input=INPUTS[0],
     )
     silo.start()
@@ -91,7 +95,7 @@ def silo_in_state(steps: int, fed: Federation = FED) -> MaskingSilo:
     return silo
 
 
-@pytest.mark.parametrize("steps", range(5))
+@pytest.mark.parametrize("steps", range(6))
 @pytest.mark.parametrize("kind", ORDER, ids=lambda k: k.__name__)
 def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind: type) -> None:
     silo = silo_in_state(steps)
@@ -140,17 +144,31 @@ def test_start_is_called_once() -> None:
         silo.start()
 
 
-def test_a_silo_does_not_sign_if_its_ledger_cannot_record_the_view() -> None:
-    class BrokenLedger(InMemoryUnmaskLedger):
-        def record_signed_view(
-            self, round_number: int, model_hash: bytes, view: SignedView
-        ) -> None:
-            raise RemoteProtocolError("disk full")
+class FailingStore(InMemoryLedgerStore):
+    """A ledger store whose disk fails after ``good`` writes."""
 
-    silo = silo_in_state(2)
-    silo._ledger = BrokenLedger()
-    with pytest.raises(RemoteProtocolError, match="disk full"):
-        silo.receive(MESSAGES[SurvivorList])
+    def __init__(self, good: int) -> None:
+        super().__init__()
+        self.good = good
+
+    def save(self, record: LedgerRecord) -> None:
+        if self.saves >= self.good:
+            raise DurabilityError("disk full; nothing was sent")
+        super().save(record)
+
+
+@pytest.mark.parametrize(
+    ("steps", "kind", "writes_before"),
+    [(2, SurvivorList, 1), (3, SignatureBundle, 2)],
+    ids=["view", "reveal"],
+)
+def test_a_silo_sends_nothing_if_its_ledger_cannot_record_the_decision(
+    steps: int, kind: type, writes_before: int
+) -> None:
+    ledger = RoundLedger(FailingStore(writes_before), genesis(FED.config_digest))
+    silo = silo_in_state(steps, ledger=ledger)
+    with pytest.raises(DurabilityError, match="disk full"):
+        silo.receive(MESSAGES[kind])
     assert silo.state is SiloState.ABORTED
 
 
@@ -167,7 +185,6 @@ def aggregator(fed: Federation = FED) -> MaskingAggregator:
         context=fed.context(),
         roster=fed.roster,
         params=fed.params,
-        model_hash=MODEL_HASH,
         vector_length=len(INPUTS[0]),
     )
 
@@ -181,8 +198,7 @@ def adverts() -> list[KeyAdvert]:
             index=i,
             identity=FED.identity(i),
             entropy=SeededEntropy(i),
-            ledger=InMemoryUnmaskLedger(),
-            model_hash=MODEL_HASH,
+            ledger=fresh_ledger(FED),
             quantized_input=INPUTS[i - 1],
         ).start()[0]  # type: ignore[misc]
         for i in range(1, 5)

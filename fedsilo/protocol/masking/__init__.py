@@ -15,27 +15,29 @@ Invariants an honest silo keeps (each enforced in :mod:`.silo`):
 1. It reveals, for any peer, either the self-mask share or the mask-key
    share, never both: survivor and dropped lists must be disjoint and cover
    exactly the silos that shared keys.
-2. It reveals nothing until ``t`` silos have signed the same survivor lists
-   and the same global-model hash it signed (``2t > n + n_C`` then implies
-   that at most one set of lists can ever gather ``t`` signatures).
-3. It signs one survivor view and unmasks at most once per (round, model
-   hash), recorded in its ledger before the message leaves.
-4. Every relayed advert and signature verifies against the pinned roster
-   key of its claimed sender, for this very session context.
+2. It reveals nothing until every survivor has signed the same survivor
+   lists, input commitments and sum digest it signed, at least ``t`` of them
+   (``2t > n + n_C`` then implies that at most one view per round can ever
+   gather ``t`` signatures).
+3. It takes part only in the next round on its own chain head
+   (:mod:`fedsilo.protocol.chain`), signs one view per session and reveals
+   unmasking shares in at most one session per round, ever, each recorded in
+   its :class:`~fedsilo.protocol.ledger.RoundLedger` before the message leaves.
+4. Every relayed advert, commitment and signature verifies against the pinned
+   roster key of its claimed sender, for this very session context (which
+   carries the chain head ``H_{r-1}``).
+5. It derives the next model only from an aggregate it computed itself from
+   a verified release (:mod:`.release`).
 """
 
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.ledger import InMemoryUnmaskLedger, SignedView, UnmaskLedger
 from fedsilo.protocol.masking.params import MaskingParams, check_thresholds, default_threshold
 from fedsilo.protocol.masking.silo import MaskingSilo
 
 __all__ = [
-    "InMemoryUnmaskLedger",
     "MaskingAggregator",
     "MaskingParams",
     "MaskingSilo",
-    "SignedView",
-    "UnmaskLedger",
     "check_thresholds",
     "default_threshold",
 ]

@@ -4,8 +4,16 @@ The aggregator collects one kind of silo message per stage. A stage closes
 when every silo it waits for has answered, or when the runtime calls
 :meth:`MaskingAggregator.close_stage` at the deadline; with fewer than ``t``
 answers the session aborts and releases nothing. Masked inputs are folded
-into a single running sum mod 2^k as their chunks arrive, so memory is one
-vector whatever the number of silos.
+into a single non-wrapped running sum ``Y`` (:class:`~fedsilo.crypto.sketch.WideSum`:
+the sum mod 2^k plus one carry byte a word) as their chunks arrive, so memory
+is one vector whatever the number of silos.
+
+A survivor counts once its whole vector and its signed input commitment have
+arrived. Every survivor must then sign the consistency check (its sketch is
+needed to verify the release); otherwise the session aborts before anything
+is revealed. After unmasking the aggregator hands every survivor ``Y`` and the
+reconstructed secrets (:class:`~fedsilo.protocol.messages.ReleaseBundle`) and
+collects their acks of ``H_r``; a missing ack never un-releases the round.
 
 A bad message from one silo raises (so the adapter can answer that silo with
 an error) and excludes that silo from the stage, but does not abort the
@@ -14,14 +22,17 @@ session: one faulty silo must not sink a round the others can finish.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Iterable
+import hmac
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from fedsilo.crypto import kdf, shamir
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, SignedMask, apply_masks, word_dtype
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, word_dtype
+from fedsilo.crypto.sketch import CHALLENGES, SKETCH_PRIME, WideSum
 from fedsilo.errors import (
     ContextMismatchError,
     CryptoError,
@@ -34,17 +45,32 @@ from fedsilo.errors import (
     SignatureError,
     TooFewSurvivorsError,
     UnexpectedMessageError,
+    UnverifiableReleaseError,
 )
-from fedsilo.protocol.masking import payloads
+from fedsilo.protocol.chain import verify_ack
+from fedsilo.protocol.masking import payloads, records
 from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.masking.release import (
+    LIMB_BITS,
+    aggregate_words,
+    limbs,
+    limbs_per_word,
+    remove_masks,
+)
 from fedsilo.protocol.masking.states import AGGREGATOR_ACCEPTS, AGGREGATOR_NEXT, AggregatorState
 from fedsilo.protocol.messages import (
+    Ack,
     AdvertList,
     AggregateResult,
     ConsistencySignature,
+    InputCommitment,
     KeyAdvert,
     MaskedInput,
     Outgoing,
+    ReleaseBundle,
+    RevealedSecret,
+    RoundEvidence,
     SessionContext,
     ShareRelay,
     ShareUpload,
@@ -62,6 +88,7 @@ _STAGE_OF_STATE = {
     AggregatorState.COLLECT_INPUTS: Stage.MASKED_INPUT,
     AggregatorState.COLLECT_SIGNATURES: Stage.CONSISTENCY_CHECK,
     AggregatorState.COLLECT_UNMASKING: Stage.UNMASKING,
+    AggregatorState.COLLECT_ACKS: Stage.RELEASE,
 }
 
 
@@ -74,7 +101,6 @@ class MaskingAggregator:
         context: SessionContext,
         roster: Roster,
         params: MaskingParams,
-        model_hash: bytes,
         vector_length: int,
         chunk_words: int = DEFAULT_CHUNK_WORDS,
     ) -> None:
@@ -83,7 +109,7 @@ class MaskingAggregator:
         if vector_length < 1:
             raise LocalProtocolError("the vector length must be positive")
         self.context, self._roster, self._params = context, roster, params
-        self._model_hash, self._length, self._chunk_words = model_hash, vector_length, chunk_words
+        self._length, self._chunk_words = vector_length, chunk_words
         self._state = AggregatorState.COLLECT_ADVERTS
         self._expected: frozenset[int] = roster.indices
         self._answers: dict[int, Any] = {}
@@ -92,14 +118,20 @@ class MaskingAggregator:
         self._uploads: dict[int, ShareUpload] = {}
         self._survivors: tuple[int, ...] = ()
         self._dropped: tuple[int, ...] = ()
-        self._sum = np.zeros(0, dtype=word_dtype(params.bits))
+        self._view: SurvivorView | None = None
+        self._sum = WideSum.zeros(0, LIMB_BITS)
+        self._limbs = limbs_per_word(params.bits)
+        self._acks: dict[int, Ack] = {}
+        self._published: dict[type, Any] = {}  # the one message of each kind sent to all
         self.result: AggregateResult | None = None
         self.error: FedsiloError | None = None
         self._checks: dict[type, Callable[[Any], None]] = {
             KeyAdvert: self._check_advert,
             ShareUpload: self._check_upload,
+            InputCommitment: self._check_commitment,
             ConsistencySignature: self._check_signature,
             UnmaskingShares: self._check_unmasking,
+            Ack: self._check_ack,
         }
         self._advance: dict[AggregatorState, Callable[[], list[Outgoing]]] = {
             AggregatorState.COLLECT_ADVERTS: self._after_adverts,
@@ -122,7 +154,32 @@ class MaskingAggregator:
 
     def sum_digest(self) -> bytes:
         """SHA-256 of the running sum (to show that a refused message changed nothing)."""
-        return hashlib.sha256(self._sum.tobytes()).digest()
+        return hashlib.sha256(self._sum.to_bytes()).digest()
+
+    @property
+    def released_sum(self) -> WideSum | None:
+        """``Y``, once released to the survivors (what they fetch to verify)."""
+        return self._sum if self.result is not None else None
+
+    @property
+    def evidence(self) -> RoundEvidence | None:
+        """The round's evidence once it is done, for silos that missed it to catch up."""
+        if self._state is not AggregatorState.DONE or self.result is None:
+            return None
+        p = self._published
+        return RoundEvidence(
+            self.context,
+            p[AdvertList],
+            p[SurvivorList],
+            p[SignatureBundle],
+            p[ReleaseBundle],
+            tuple(self._acks[i] for i in sorted(self._acks)),
+        )
+
+    @property
+    def acks(self) -> dict[int, Ack]:
+        """The verified acks gathered so far, by sender."""
+        return dict(self._acks)
 
     def received(self, sender: int) -> int:
         """How many words of ``sender``'s masked input are folded (for resuming uploads)."""
@@ -135,7 +192,9 @@ class MaskingAggregator:
 
     def _complete(self) -> frozenset[int]:
         if self._state is AggregatorState.COLLECT_INPUTS:
-            return frozenset(s for s, n in self._received.items() if n == self._length)
+            return frozenset(
+                s for s, n in self._received.items() if n == self._length and s in self._answers
+            )
         return frozenset(self._answers)
 
     # --- input ----------------------------------------------------------------------
@@ -198,6 +257,17 @@ class MaskingAggregator:
 
     def _advance_stage(self) -> list[Outgoing]:
         done = self._complete() & self._expected
+        if self._state is AggregatorState.COLLECT_ACKS:
+            return self._finish_acks()
+        if self._state is AggregatorState.COLLECT_SIGNATURES and done != set(self._survivors):
+            missing = self._roster.names(set(self._survivors) - done)
+            self._abort(
+                UnverifiableReleaseError(
+                    f"stage {self._stage.value}: {', '.join(missing)} did not sign; every "
+                    "survivor's sketch is needed to verify the release, so the session is "
+                    "aborted before anything is revealed; run a new session"
+                )
+            )
         if len(done) < self._params.threshold:
             missing = self._roster.names(self._roster.indices - done)  # everyone no longer in
             self._abort(
@@ -212,11 +282,21 @@ class MaskingAggregator:
         self._answers = {}
         return outgoing
 
+    def abandon(self, reason: FedsiloError) -> None:
+        """Abort from outside: the runtime could not make the session durable."""
+        with contextlib.suppress(FedsiloError):
+            self._abort(reason)
+
+    def _finish_acks(self) -> list[Outgoing]:
+        self._acks = dict(self._answers)
+        self._state, self._answers = AggregatorState.DONE, {}
+        return []
+
     def _abort(self, exc: FedsiloError) -> Any:
         self._state = AggregatorState.ABORTED
         if self.error is None:
             self.error = exc
-        self._sum = np.zeros(0, dtype=self._sum.dtype)  # release nothing
+        self._sum = WideSum.zeros(0, LIMB_BITS)  # release nothing
         raise exc
 
     # --- per-message checks (a failing check excludes the sender) ----------------------
@@ -241,15 +321,43 @@ class MaskingAggregator:
                 "bundle for every other silo that advertised"
             )
 
+    def _check_commitment(self, commitment: InputCommitment) -> None:
+        if commitment.total_length != self._length:
+            raise RemoteProtocolError(
+                f"silo {self._roster.name(commitment.sender)!r} committed to "
+                f"{commitment.total_length} words, the vector has {self._length}"
+            )
+        payloads.verify_input_commitment(
+            self._roster.entry(commitment.sender).verifying_key, self.context, commitment
+        )
+
     def _check_signature(self, sig: ConsistencySignature) -> None:
+        assert self._view is not None
+        if len(sig.sketch) != CHALLENGES or not all(0 <= z < SKETCH_PRIME for z in sig.sketch):
+            raise RemoteProtocolError(
+                f"silo {self._roster.name(sig.sender)!r} sent a malformed sketch"
+            )
+        if len(sig.spot_leaves) > self._params.spot_checks:
+            raise RemoteProtocolError(
+                f"silo {self._roster.name(sig.sender)!r} sent more spot-check leaves than asked"
+            )
         payloads.verify_consistency(
             self._roster.entry(sig.sender).verifying_key,
             self.context,
             sig.sender,
-            self._survivors,
-            self._dropped,
-            self._model_hash,
+            self._view,
+            sig.sketch,
             sig.signature,
+        )
+
+    def _check_ack(self, ack: Ack) -> None:
+        verify_ack(
+            self._roster.entry(ack.sender).verifying_key,
+            self.context.federation_id,
+            self.context.round,
+            ack.head,
+            ack.sender,
+            ack.signature,
         )
 
     def _check_unmasking(self, message: UnmaskingShares) -> None:
@@ -269,7 +377,7 @@ class MaskingAggregator:
         if (
             chunk.total_length != self._length
             or not isinstance(values, np.ndarray)
-            or values.dtype != self._sum.dtype
+            or values.dtype != word_dtype(self._params.bits)
             or values.ndim != 1
             or chunk.offset != done
             or done + len(values) > self._length
@@ -277,10 +385,11 @@ class MaskingAggregator:
             raise RemoteProtocolError(
                 f"masked input chunk of silo {self._roster.name(chunk.sender)!r} at offset "
                 f"{chunk.offset} does not continue its vector (expected offset {done}, "
-                f"{self._length} {self._sum.dtype} words in all)"
+                f"{self._length} {values.dtype} words in all)"
             )
-        span = self._sum[done : done + len(values)]
-        np.add(span, values, out=span)
+        if done == 0:
+            self._sum.count_vector()
+        self._sum.add(limbs(values), offset=done * self._limbs)
         self._received[chunk.sender] = done + len(values)
 
     # --- stage transitions --------------------------------------------------------------
@@ -288,12 +397,13 @@ class MaskingAggregator:
     def _after_adverts(self) -> list[Outgoing]:
         self._adverts = {s: self._answers[s] for s in sorted(self._expected)}
         adverts = AdvertList(self.context, tuple(self._adverts.values()))
+        self._published[AdvertList] = adverts
         return [Outgoing(s, adverts) for s in self._adverts]
 
     def _after_shares(self) -> list[Outgoing]:
         self._uploads = {s: self._answers[s] for s in sorted(self._expected)}
         senders = tuple(self._uploads)
-        self._sum = np.zeros(self._length, dtype=self._sum.dtype)
+        self._sum = WideSum.zeros(self._length * self._limbs, LIMB_BITS)
         return [
             Outgoing(
                 v,
@@ -310,26 +420,38 @@ class MaskingAggregator:
     def _after_inputs(self) -> list[Outgoing]:
         self._survivors = tuple(sorted(self._expected))
         self._dropped = tuple(sorted(set(self._uploads) - self._expected))
-        survivors = SurvivorList(self.context, self._survivors, self._dropped)
+        commitments = tuple(self._answers[s] for s in self._survivors)
+        self._view = SurvivorView(self._survivors, self._dropped, commitments, self._sum.digest())
+        survivors = SurvivorList(
+            self.context, self._survivors, self._dropped, commitments, self._view.sum_digest
+        )
+        self._published[SurvivorList] = survivors
         return [Outgoing(s, survivors) for s in self._survivors]
 
     def _after_signatures(self) -> list[Outgoing]:
         sigs = tuple(self._answers[s] for s in sorted(self._expected))
         bundle = SignatureBundle(self.context, self._survivors, self._dropped, sigs)
+        self._published[SignatureBundle] = bundle
         return [Outgoing(s, bundle) for s in sorted(self._expected)]
 
     def _after_unmasking(self) -> list[Outgoing]:
         answers: list[UnmaskingShares] = [self._answers[s] for s in sorted(self._expected)]
-        masks = [m for v in self._dropped for m in self._dropped_pair_masks(v, answers)]
-        masks += [self._survivor_self_mask(u, answers) for u in self._survivors]
-        apply_masks(
-            self._sum,
-            payloads.negate(masks),
-            self._params.bits,
-            chunk_words=self._chunk_words,
+        keys = {v: self._dropped_mask_key(v, answers) for v in self._dropped}
+        seeds = {u: self._survivor_seed(u, answers) for u in self._survivors}
+        total = aggregate_words(self._sum, self._params.bits)
+        remove_masks(
+            total, self.context, self._adverts, self._survivors, seeds, keys, self._params.bits
         )
-        self.result = AggregateResult(self.context, self._survivors, self._dropped, self._sum)
-        return []
+        self.result = AggregateResult(self.context, self._survivors, self._dropped, total)
+        release = ReleaseBundle(
+            self.context,
+            tuple(RevealedSecret(u, seeds[u]) for u in self._survivors),
+            tuple(RevealedSecret(v, keys[v]) for v in self._dropped),
+            self._sum,
+        )
+        self._published[ReleaseBundle] = release
+        self._expected = frozenset(self._survivors)
+        return [Outgoing(u, release) for u in self._survivors]
 
     def _reconstruct(self, owner: int, revealed: Iterable[tuple[int, bytes]]) -> bytes:
         shares = [shamir.Share.from_bytes(b) for o, b in revealed if o == owner]
@@ -340,7 +462,7 @@ class MaskingAggregator:
                 f"the shares of silo {self._roster.name(owner)!r} do not reconstruct: {exc}"
             ) from exc
 
-    def _dropped_pair_masks(self, v: int, answers: list[UnmaskingShares]) -> list[SignedMask]:
+    def _dropped_mask_key(self, v: int, answers: list[UnmaskingShares]) -> bytes:
         secret = self._reconstruct(
             v, ((r.owner, r.share) for a in answers for r in a.mask_key_shares)
         )
@@ -350,13 +472,100 @@ class MaskingAggregator:
                 f"the reconstructed mask key of {self._roster.name(v)!r} does not match its "
                 "advert: a silo revealed a false share"
             )
-        return [
-            payloads.pair_mask(mask_sk, self._adverts[u].mask_public_key, self.context, u, v)
-            for u in self._survivors
-        ]
+        return secret
 
-    def _survivor_self_mask(self, u: int, answers: list[UnmaskingShares]) -> SignedMask:
+    def _survivor_seed(self, u: int, answers: list[UnmaskingShares]) -> bytes:
         seed = self._reconstruct(
             u, ((r.owner, r.share) for a in answers for r in a.self_mask_shares)
         )
-        return payloads.self_mask(seed, self.context, u)
+        commitment = payloads.seed_commitment(self.context, u, seed)
+        if not hmac.compare_digest(commitment, self._adverts[u].seed_commitment):
+            raise ProtocolError(
+                f"the reconstructed self-mask seed of {self._roster.name(u)!r} does not match "
+                "its commitment: a silo revealed a false share"
+            )
+        return seed
+
+    # --- at rest: the journal's starting point ------------------------------------------
+
+    def unmasking_snapshot(self) -> tuple[records.Record, WideSum]:
+        """The session as it enters unmasking, before any response (JSON-able data and
+        ``Y``): the point from which the runtime's journal replays every later message, so
+        a session that may have made silos reveal is finished after a crash, never re-run."""
+        if self._state is not AggregatorState.COLLECT_UNMASKING or self._answers:
+            raise LocalProtocolError("the journal starts as unmasking opens, before responses")
+        assert self._view is not None
+        ctx = self.context
+        record: records.Record = {
+            "context": [
+                ctx.federation_id,
+                ctx.config_digest.hex(),
+                ctx.session_id.hex(),
+                ctx.round,
+                ctx.chain_head.hex(),
+            ],
+            "length": self._length,
+            "adverts": [records.advert_record(a) for a in self._adverts.values()],
+            "uploads": sorted(self._uploads),
+            "view": records.view_record(self._view),
+            "expected": sorted(self._expected),
+            "signatures": [
+                records.consistency_record(sig)
+                for sig in self._published[SignatureBundle].signatures
+            ],
+        }
+        return record, self._sum
+
+    @classmethod
+    def resume(
+        cls,
+        record: Mapping[str, Any],
+        total: WideSum,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        params: MaskingParams,
+    ) -> MaskingAggregator:
+        """The session of :meth:`unmasking_snapshot` for ``context``, collecting responses."""
+        stored = records.parsed("context", lambda: list(record["context"]))
+        expected = [
+            context.federation_id,
+            context.config_digest.hex(),
+            context.session_id.hex(),
+            context.round,
+            context.chain_head.hex(),
+        ]
+        if stored != expected:
+            raise LocalProtocolError("the journal belongs to another session")
+        core = cls(
+            context=context,
+            roster=roster,
+            params=params,
+            vector_length=records.parsed("length", lambda: int(record["length"])),
+        )
+
+        def build() -> None:
+            adverts = (records.advert_from(r, context) for r in record["adverts"])
+            core._adverts = {a.sender: a for a in adverts}
+            core._uploads = {int(i): ShareUpload(context, int(i), ()) for i in record["uploads"]}
+            core._view = records.view_from(record["view"], context)
+            core._expected = frozenset(int(i) for i in record["expected"])
+            sigs = tuple(records.consistency_from(r, context) for r in record["signatures"])
+            core._published[SignatureBundle] = SignatureBundle(
+                context, core._view.survivors, core._view.dropped, sigs
+            )
+
+        records.parsed("session", build)
+        view = core._view
+        assert view is not None
+        core._survivors, core._dropped = view.survivors, view.dropped
+        core._published[AdvertList] = AdvertList(context, tuple(core._adverts.values()))
+        core._published[SurvivorList] = SurvivorList(
+            context, view.survivors, view.dropped, view.commitments, view.sum_digest
+        )
+        limb_length = core._length * core._limbs
+        if total.digest() != view.sum_digest or len(total.low) != limb_length:
+            raise LocalProtocolError("the journaled sum is not the one the survivors signed")
+        core._sum = total
+        core._state = AggregatorState.COLLECT_UNMASKING
+        return core

@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fedsilo.crypto.quantize import Quantizer, check_no_overflow
+from fedsilo.crypto.sketch import SPOT_CHECKS
 from fedsilo.errors import ConfigError
+
+MAX_SILOS = 255  # the non-wrapped sum Y keeps one carry byte per word
 
 
 def default_threshold(silos: int) -> int:
@@ -53,10 +56,15 @@ class MaskingParams:
     threshold: int
     colluders: int
     quantizer: Quantizer
+    spot_checks: int = SPOT_CHECKS  # Merkle leaves of every y_u checked against Y at release
 
     def __post_init__(self) -> None:
         check_thresholds(self.silos, self.threshold, self.colluders)
         check_no_overflow(self.silos, self.quantizer.levels, self.quantizer.bits)
+        if self.silos > MAX_SILOS:
+            raise ConfigError(f"at most {MAX_SILOS} silos can be summed, got {self.silos}")
+        if self.spot_checks < 1:
+            raise ConfigError(f"release spot checks must be at least 1, got {self.spot_checks}")
 
     @classmethod
     def with_defaults(

@@ -3,9 +3,11 @@
 Silo and aggregator sessions both call these, so the exact bytes that are
 signed or bound as associated data are defined once:
 
-* advert signature: ``encode("fedsilo/v1/advert", ctx, sender, c_pk, s_pk)``;
-* consistency signature:
-  ``encode("fedsilo/v1/consistency", ctx, sender, survivors, dropped, model_hash)``;
+* advert signature: ``encode("fedsilo/v1/advert", ctx, sender, c_pk, s_pk, C(b_u))`` with the
+  self-seed commitment ``C(b_u) = SHA-256(encode("fedsilo/v1/self-seed", ctx, sender, b_u))``;
+* input commitment: ``encode("fedsilo/v1/input", ctx, sender, length, D_u, root_u)``;
+* consistency signature: ``encode("fedsilo/v1/consistency", ctx, sender, survivors,
+  dropped, [(v, length, D_v, root_v) for v in survivors], H(Y), z_u)``;
 * share AEAD data: ``encode("fedsilo/v1/share-ad", ctx, "share-keys", sender, recipient)``,
   under a key derived for the direction sender -> recipient;
 * pair mask of ``u`` with ``v``: ``+PRG(s_uv)`` if ``u < v`` else ``-PRG(s_uv)``;
@@ -18,24 +20,44 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fedsilo.crypto import aead, kdf, shamir
-from fedsilo.crypto.encoding import encode
+from fedsilo.crypto.encoding import Field, digest, encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import SignedMask
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import CryptoError
-from fedsilo.protocol.messages import EncryptedShare, KeyAdvert, SessionContext, Stage
+from fedsilo.protocol.messages import (
+    EncryptedShare,
+    InputCommitment,
+    KeyAdvert,
+    SessionContext,
+    Stage,
+    UnmaskingShares,
+)
 
 ADVERT_LABEL = "fedsilo/v1/advert"
+SELF_SEED_LABEL = "fedsilo/v1/self-seed"
+INPUT_LABEL = "fedsilo/v1/input"
 CONSISTENCY_LABEL = "fedsilo/v1/consistency"
 SHARE_AD_LABEL = "fedsilo/v1/share-ad"
 SEED_BYTES = 32
 
 
+def seed_commitment(ctx: SessionContext, sender: int, seed: bytes) -> bytes:
+    """``C(b_u)``: binds the self-mask seed before it is shared (hiding: ``b_u`` is 256
+    random bits), so a silo can check a reconstructed seed the aggregator hands it."""
+    return digest(SELF_SEED_LABEL, ctx.fields(), sender, seed)
+
+
 def sign_advert(
-    identity: IdentityKey, ctx: SessionContext, sender: int, cipher_pk: bytes, mask_pk: bytes
+    identity: IdentityKey,
+    ctx: SessionContext,
+    sender: int,
+    cipher_pk: bytes,
+    mask_pk: bytes,
+    commitment: bytes,
 ) -> KeyAdvert:
-    signature = identity.sign(ADVERT_LABEL, ctx.fields(), sender, cipher_pk, mask_pk)
-    return KeyAdvert(ctx, sender, cipher_pk, mask_pk, signature)
+    signature = identity.sign(ADVERT_LABEL, ctx.fields(), sender, cipher_pk, mask_pk, commitment)
+    return KeyAdvert(ctx, sender, cipher_pk, mask_pk, commitment, signature)
 
 
 def verify_advert(key: VerifyingKey, ctx: SessionContext, advert: KeyAdvert) -> None:
@@ -47,6 +69,34 @@ def verify_advert(key: VerifyingKey, ctx: SessionContext, advert: KeyAdvert) -> 
         advert.sender,
         advert.cipher_public_key,
         advert.mask_public_key,
+        advert.seed_commitment,
+    )
+
+
+def sign_input_commitment(
+    identity: IdentityKey, ctx: SessionContext, sender: int, length: int, d: bytes, root: bytes
+) -> InputCommitment:
+    signature = identity.sign(INPUT_LABEL, ctx.fields(), sender, length, d, root)
+    return InputCommitment(ctx, sender, length, d, root, signature)
+
+
+def verify_input_commitment(key: VerifyingKey, ctx: SessionContext, c: InputCommitment) -> None:
+    """Verify a survivor's commitment to its masked vector (raises SignatureError)."""
+    key.verify(c.signature, INPUT_LABEL, ctx.fields(), c.sender, c.total_length, c.digest, c.root)
+
+
+def _commitment_fields(commitments: Iterable[InputCommitment]) -> list[Field]:
+    return [[c.sender, c.total_length, c.digest, c.root] for c in commitments]
+
+
+def view_digest(view: SurvivorView) -> bytes:
+    """What a silo records in its ledger for the one view it signs in a session."""
+    return digest(
+        CONSISTENCY_LABEL,
+        view.survivors,
+        view.dropped,
+        _commitment_fields(view.commitments),
+        view.sum_digest,
     )
 
 
@@ -54,23 +104,43 @@ def sign_consistency(
     identity: IdentityKey,
     ctx: SessionContext,
     sender: int,
-    survivors: tuple[int, ...],
-    dropped: tuple[int, ...],
-    model_hash: bytes,
+    view: SurvivorView,
+    sketch: tuple[int, ...],
 ) -> bytes:
-    return identity.sign(CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash)
+    return identity.sign(CONSISTENCY_LABEL, ctx.fields(), sender, *view.signed_fields(), sketch)
 
 
 def verify_consistency(
     key: VerifyingKey,
     ctx: SessionContext,
     sender: int,
-    survivors: tuple[int, ...],
-    dropped: tuple[int, ...],
-    model_hash: bytes,
+    view: SurvivorView,
+    sketch: tuple[int, ...],
     signature: bytes,
 ) -> None:
-    key.verify(signature, CONSISTENCY_LABEL, ctx.fields(), sender, survivors, dropped, model_hash)
+    key.verify(signature, CONSISTENCY_LABEL, ctx.fields(), sender, *view.signed_fields(), sketch)
+
+
+@dataclass(frozen=True)
+class SurvivorView:
+    """What a silo signs at the consistency check: the survivor and dropped lists, every
+    survivor's input commitment (sorted by sender) and ``H(Y)``."""
+
+    survivors: tuple[int, ...]
+    dropped: tuple[int, ...]
+    commitments: tuple[InputCommitment, ...]
+    sum_digest: bytes
+
+    def signed_fields(self) -> tuple[Field, ...]:
+        return (
+            self.survivors,
+            self.dropped,
+            _commitment_fields(self.commitments),
+            self.sum_digest,
+        )
+
+    def commitment(self, sender: int) -> InputCommitment:
+        return self.commitments[self.survivors.index(sender)]
 
 
 @dataclass(frozen=True)
@@ -132,6 +202,20 @@ def pair_mask(
 def self_mask(seed: bytes, ctx: SessionContext, owner: int) -> SignedMask:
     """The self mask ``owner`` adds, keyed from its seed ``b_u``."""
     return SignedMask(kdf.derive_self_mask_key(seed, ctx.fields(), owner), 1)
+
+
+UNMASKING_LABEL = "fedsilo/v1/unmasking"
+
+
+def unmasking_bytes(message: UnmaskingShares) -> bytes:
+    """The exact record of an unmasking response, kept in the silo's ledger."""
+    return encode(
+        UNMASKING_LABEL,
+        message.context.fields(),
+        message.sender,
+        [[r.owner, r.share] for r in message.self_mask_shares],
+        [[r.owner, r.share] for r in message.mask_key_shares],
+    )
 
 
 def negate(masks: Iterable[SignedMask]) -> list[SignedMask]:

@@ -1,23 +1,30 @@
 """The silo side of a masking session: a pure state machine.
 
-``start()`` returns the signed key advert; each ``receive(message)`` checks
-the aggregator's message against everything the silo already knows and
-returns the silo's next message, or raises a named error and moves the
-session to ABORTED. See the package docstring for the invariants.
+``start()`` admits the session in the silo's :class:`~fedsilo.protocol.ledger.RoundLedger`
+(the next round, on the silo's own chain head, a session id never seen) and
+returns the signed key advert; each ``receive(message)`` checks the
+aggregator's message against everything the silo already knows and returns
+the silo's next message, or raises a named error and moves the session to
+ABORTED. After the release is verified (:mod:`.release`) the caller derives
+the next model from :attr:`MaskingSilo.aggregate` and calls
+:meth:`MaskingSilo.acknowledge`. See the package docstring for the invariants.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NoReturn
+
+import numpy as np
 
 from fedsilo.crypto import kdf, shamir
 from fedsilo.crypto.entropy import Entropy
-from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.merkle import MerkleTree, words_digest
+from fedsilo.crypto.prg import UIntArray, apply_masks, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ContextMismatchError,
-    EquivocationRefusedError,
     FedsiloError,
     InconsistentViewError,
     ListedAsDroppedError,
@@ -25,20 +32,26 @@ from fedsilo.errors import (
     QuantizationError,
     RemoteProtocolError,
     RosterError,
-    SignatureError,
     TooFewSurvivorsError,
     UnexpectedMessageError,
 )
-from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.masking.ledger import SignedView, UnmaskLedger
+from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack
+from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.masking import checks, payloads, records
 from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.masking.release import answer_challenge, limbs, verify_release
 from fedsilo.protocol.masking.states import SILO_TRANSITIONS, SiloState
 from fedsilo.protocol.messages import (
+    Ack,
     AdvertList,
+    AggregateResult,
     AggregatorMessage,
     ConsistencySignature,
+    InputCommitment,
     KeyAdvert,
     MaskedInputStream,
+    ReleaseBundle,
     RevealedShare,
     SessionContext,
     ShareRelay,
@@ -56,8 +69,9 @@ class MaskingSilo:
     """One silo's session of one masked aggregation.
 
     ``quantized_input`` is the silo's already quantized update (values in
-    ``[0, levels)``, dtype of the modulus). ``model_hash`` is the hash of the
-    global model the silo trained on; it is signed at the consistency check.
+    ``[0, levels)``, dtype of the modulus), trained on the model the silo derived
+    for the chain position ``context.chain_head``. ``ledger`` holds the silo's
+    durable decisions across sessions and rounds.
     """
 
     def __init__(
@@ -69,8 +83,7 @@ class MaskingSilo:
         index: int,
         identity: IdentityKey,
         entropy: Entropy,
-        ledger: UnmaskLedger,
-        model_hash: bytes,
+        ledger: RoundLedger,
         quantized_input: UIntArray,
     ) -> None:
         if roster.size != params.silos:
@@ -83,7 +96,7 @@ class MaskingSilo:
             raise QuantizationError("the quantized input exceeds the declared levels")
         self.context, self.index = context, index
         self._roster, self._params, self._identity = roster, params, identity
-        self._entropy, self._ledger, self._model_hash = entropy, ledger, model_hash
+        self._entropy, self._ledger = entropy, ledger
         self._input = quantized_input
         self._state = SiloState.NEW
         self.error: FedsiloError | None = None
@@ -91,30 +104,60 @@ class MaskingSilo:
         self._adverts: dict[int, KeyAdvert] = {}
         self._senders: tuple[int, ...] = ()
         self._held: dict[int, payloads.SharePair] = {}  # owner -> our share of its secrets
-        self._view: SignedView | None = None
+        self._view: SurvivorView | None = None
+        self._signatures: dict[int, ConsistencySignature] = {}
+        self._aggregate: AggregateResult | None = None
+        self._response: UnmaskingShares | None = None
+        self._mine: ConsistencySignature | None = None
+        self._masked: UIntArray | None = None
+        self._tree: MerkleTree | None = None
+        self._commitment: InputCommitment | None = None
         self._handlers: dict[type, Callable[[Any], list[SiloMessage]]] = {
             AdvertList: self._on_adverts,
             ShareRelay: self._on_share_relay,
             SurvivorList: self._on_survivors,
             SignatureBundle: self._on_signatures,
+            ReleaseBundle: self._on_release,
         }
 
     @property
     def state(self) -> SiloState:
         return self._state
 
+    @property
+    def signed_view(self) -> SurvivorView | None:
+        """The one survivor view this silo signed in this session, if any."""
+        return self._view
+
+    @property
+    def aggregate(self) -> AggregateResult | None:
+        """The aggregate this silo computed from a verified release (state VERIFIED on)."""
+        return self._aggregate
+
     def start(self) -> list[SiloMessage]:
-        """Draw the ephemeral keys and return the signed advert."""
+        """Admit the session, draw the ephemeral keys and return the signed advert."""
         if self._state is not SiloState.NEW:
             raise LocalProtocolError("start() is called once, on a new session")
+        ctx = self.context
+        try:
+            admission = self._ledger.admit(ctx.round, ctx.session_id, ctx.chain_head)
+            if admission.resumed:
+                raise LocalProtocolError(
+                    f"this silo already joined session {ctx.session_id.hex()[:16]}… of round "
+                    f"{ctx.round} and no longer holds its keys; it waits for the next session"
+                )
+        except FedsiloError as exc:
+            self._abort(exc)
         self._cipher_sk = kdf.generate_x25519(self._entropy)
         self._mask_sk = kdf.generate_x25519(self._entropy)
+        self._self_seed = self._entropy.random_bytes(payloads.SEED_BYTES)
         self._advert = payloads.sign_advert(
             self._identity,
-            self.context,
+            ctx,
             self.index,
             kdf.x25519_public_bytes(self._cipher_sk),
             kdf.x25519_public_bytes(self._mask_sk),
+            payloads.seed_commitment(ctx, self.index, self._self_seed),
         )
         self._state = SiloState.AWAIT_ADVERTS
         return [self._advert]
@@ -154,34 +197,17 @@ class MaskingSilo:
 
     def _on_adverts(self, message: AdvertList) -> list[SiloMessage]:
         ids = self._roster.check_ids([a.sender for a in message.adverts], "the advert list")
-        adverts = dict(zip(ids, message.adverts, strict=True))
-        if self.index not in adverts:
+        listed = dict(zip(ids, message.adverts, strict=True))
+        if self.index not in listed:
             raise ListedAsDroppedError("the advert list leaves this silo out")
-        if adverts[self.index] != self._advert:
+        if listed[self.index] != self._advert:
             raise InconsistentViewError("the aggregator relayed an altered advert of this silo")
-        self._need(len(ids), Stage.ADVERTISE_KEYS)
-        for sender, advert in adverts.items():
-            if advert.context != self.context:
-                raise ContextMismatchError(
-                    f"the advert of silo {self._roster.name(sender)!r} is from another session"
-                )
-            try:
-                payloads.verify_advert(
-                    self._roster.entry(sender).verifying_key, self.context, advert
-                )
-            except SignatureError as exc:
-                raise SignatureError(
-                    f"the advert of silo {self._roster.name(sender)!r} is not signed by its "
-                    "roster key: substituted or forged by the aggregator"
-                ) from exc
-        keys = [k for a in adverts.values() for k in (a.cipher_public_key, a.mask_public_key)]
-        if len(set(keys)) != len(keys):
-            raise InconsistentViewError("two adverts share a public key")
+        adverts = checks.check_adverts(self._roster, self.context, message.adverts)
+        self._need(len(adverts), Stage.ADVERTISE_KEYS)
         self._adverts = adverts
-        return [self._share_keys(sorted(ids))]
+        return [self._share_keys(sorted(adverts))]
 
     def _share_keys(self, holders: list[int]) -> ShareUpload:
-        self._self_seed = self._entropy.random_bytes(payloads.SEED_BYTES)
         t = self._params.threshold
         mask_secret = kdf.x25519_private_bytes(self._mask_sk)
         key_shares = shamir.split(mask_secret, t, holders, self._entropy)
@@ -230,9 +256,9 @@ class MaskingSilo:
                 raise InconsistentViewError(f"silo {sender} sealed us a share for another holder")
             self._held[sender] = pair
         self._senders = tuple(sorted(senders))
-        return [self._masked_input()]
+        return self._masked_input()
 
-    def _masked_input(self) -> MaskedInputStream:
+    def _masked_input(self) -> list[SiloMessage]:
         masks = [payloads.self_mask(self._self_seed, self.context, self.index)]
         masks += [
             payloads.pair_mask(
@@ -241,50 +267,49 @@ class MaskingSilo:
             for v in self._senders
             if v != self.index
         ]
-        return MaskedInputStream(
-            self.context, self.index, len(self._input), self._params.bits, self._input, tuple(masks)
+        masked = self._input.copy()
+        apply_masks(masked, masks, self._params.bits)
+        vector = limbs(masked)  # what the release is verified over (see .release)
+        tree = MerkleTree.of_words(vector)
+        commitment = payloads.sign_input_commitment(
+            self._identity, self.context, self.index, len(masked), words_digest(vector), tree.root
         )
+        self._masked, self._tree, self._commitment = vector, tree, commitment
+        return [MaskedInputStream(self.context, self.index, masked), commitment]
+
+    def _consistency(self, view: SurvivorView) -> ConsistencySignature:
+        """The signed consistency answer: deterministic, so a resend is byte-identical."""
+        assert self._masked is not None and self._tree is not None
+        sketch, spots = answer_challenge(
+            self.context, view, self._masked, self._tree, self._params.spot_checks
+        )
+        signature = payloads.sign_consistency(
+            self._identity, self.context, self.index, view, sketch
+        )
+        return ConsistencySignature(self.context, self.index, sketch, spots, signature)
 
     # --- stage 3: ConsistencyCheck --------------------------------------------------
 
     def _on_survivors(self, message: SurvivorList) -> list[SiloMessage]:
-        survivors = set(self._roster.check_ids(message.survivors, "the survivor list"))
-        dropped = set(self._roster.check_ids(message.dropped, "the dropped list"))
-        both = survivors & dropped
-        if both:
-            raise InconsistentViewError(
-                f"silo(s) {', '.join(self._roster.names(both))} listed as both survivor and dropped"
-            )
+        shared = dict.fromkeys(self._senders)
+        survivors, dropped = checks.check_lists(
+            self._roster, message.survivors, message.dropped, shared
+        )
         if self.index in dropped or self.index not in survivors:
             raise ListedAsDroppedError(
                 "the aggregator lists this silo as dropped although its input was sent"
             )
-        if survivors | dropped != set(self._senders):
-            raise InconsistentViewError(
-                "the survivor and dropped lists do not cover exactly the silos that shared keys"
-            )
         self._need(len(survivors), Stage.MASKED_INPUT)
-        view = SignedView(tuple(sorted(survivors)), tuple(sorted(dropped)))
-        self._commit_view(view)
-        signature = payloads.sign_consistency(
-            self._identity,
-            self.context,
-            self.index,
-            view.survivors,
-            view.dropped,
-            self._model_hash,
+        commitments = checks.check_commitments(
+            self._roster, self.context, message.commitments, survivors, len(self._input)
         )
-        return [ConsistencySignature(self.context, self.index, signature)]
-
-    def _commit_view(self, view: SignedView) -> None:
-        prior = self._ledger.signed_view(self.context.round, self._model_hash)
-        if prior is not None and prior != view:
-            raise EquivocationRefusedError(
-                f"round {self.context.round} was already signed for survivors "
-                f"{list(prior.survivors)} on this model; refusing to sign {list(view.survivors)}"
-            )
-        self._ledger.record_signed_view(self.context.round, self._model_hash, view)
+        if commitments[survivors.index(self.index)] != self._commitment:
+            raise InconsistentViewError("the aggregator relayed an altered commitment of ours")
+        view = SurvivorView(survivors, dropped, commitments, bytes(message.sum_digest))
+        self._ledger.record_view(self.context.session_id, payloads.view_digest(view))
         self._view = view
+        self._mine = self._consistency(view)
+        return [self._mine]
 
     # --- stage 4: Unmasking ---------------------------------------------------------
 
@@ -298,43 +323,173 @@ class MaskingSilo:
             raise InconsistentViewError(
                 "the signature bundle is for other survivor lists than the ones this silo signed"
             )
-        signers = self._roster.check_ids([s.sender for s in message.signatures], "the signatures")
-        if not set(signers) <= set(view.survivors):
-            raise InconsistentViewError("a consistency signature comes from a non-survivor")
-        self._need(len(signers), Stage.CONSISTENCY_CHECK)
-        for sig in message.signatures:
-            self._check_consistency_signature(sig, view)
+        self._signatures = checks.check_signatures(
+            self._roster, self.context, view, message.signatures, self._params.threshold
+        )
         return [self._unmask(view)]
 
-    def _check_consistency_signature(self, sig: ConsistencySignature, view: SignedView) -> None:
-        if sig.context != self.context:
-            raise ContextMismatchError("a consistency signature is from another session")
-        try:
-            payloads.verify_consistency(
-                self._roster.entry(sig.sender).verifying_key,
-                self.context,
-                sig.sender,
-                view.survivors,
-                view.dropped,
-                self._model_hash,
-                sig.signature,
-            )
-        except SignatureError as exc:
-            raise InconsistentViewError(
-                f"silo {self._roster.name(sig.sender)!r} did not sign the survivor lists and "
-                "global-model hash this silo signed: the aggregator showed silos different views"
-            ) from exc
-
-    def _unmask(self, view: SignedView) -> UnmaskingShares:
-        round_number = self.context.round
-        if self._ledger.has_unmasked(round_number, self._model_hash):
-            raise EquivocationRefusedError(
-                f"unmasking shares for round {round_number} on this model were already released"
-            )
-        self._ledger.record_unmasked(round_number, self._model_hash)
-        return UnmaskingShares(
+    def _unmask(self, view: SurvivorView) -> UnmaskingShares:
+        response = UnmaskingShares(
             self.context,
             self.index,
             tuple(RevealedShare(v, self._held[v].self_seed.to_bytes()) for v in view.survivors),
             tuple(RevealedShare(v, self._held[v].mask_key.to_bytes()) for v in view.dropped),
         )
+        # durable before the shares leave; refuses a second session of a revealed round
+        self._ledger.record_reveal(self.context.session_id, payloads.unmasking_bytes(response))
+        self._response = response
+        return response
+
+    # --- stage 5: verified release --------------------------------------------------
+
+    def _on_release(self, message: ReleaseBundle) -> list[SiloMessage]:
+        view = self._view
+        assert view is not None
+        total = verify_release(
+            ctx=self.context,
+            adverts=self._adverts,
+            view=view,
+            signatures=self._signatures,
+            bundle=message,
+            bits=self._params.bits,
+            spot_checks=self._params.spot_checks,
+        )
+        self._aggregate = AggregateResult(self.context, view.survivors, view.dropped, total)
+        return []
+
+    def acknowledge(self, link: ChainLink) -> list[SiloMessage]:
+        """Finalize the round on ``link`` (derived by the caller from :attr:`aggregate`) and
+        return the signed ack of ``H_r``."""
+        if self._state is not SiloState.VERIFIED or self._aggregate is None:
+            raise LocalProtocolError("acknowledge() follows a verified release")
+        ctx, result = self.context, self._aggregate
+        expected = (ctx.round, ctx.chain_head, ctx.session_id, result.survivors)
+        if (link.round, link.previous, link.session_id, link.survivors) != expected or (
+            not hmac.compare_digest(link.aggregate_sha256, aggregate_sha256(result.total))
+        ):
+            raise LocalProtocolError("the chain link does not describe this verified round")
+        head = link.head
+        self._ledger.finalize(ctx.round, head)
+        self._state = SiloState.DONE
+        signature = sign_ack(self._identity, ctx.federation_id, ctx.round, head, self.index)
+        return [Ack(ctx, self.index, head, signature)]
+
+    # --- at rest: a session that survives a crash -----------------------------------
+
+    RESUMABLE: ClassVar[tuple[SiloState, ...]] = (
+        SiloState.AWAIT_SIGNATURES,
+        SiloState.AWAIT_RELEASE,
+    )
+
+    def snapshot(self) -> records.Record:
+        """Everything needed to resume this session once it has signed its view, as
+        JSON-able data. It holds the session's secrets: the caller encrypts it at rest.
+
+        Before the view is signed nothing needs resuming: a silo that crashes earlier has
+        revealed nothing and simply misses the session."""
+        if self._state not in self.RESUMABLE or self._view is None or self._mine is None:
+            raise LocalProtocolError(f"a session in state {self._state.value} is not resumable")
+        ctx = self.context
+        return {
+            "context": [
+                ctx.federation_id,
+                ctx.config_digest.hex(),
+                ctx.session_id.hex(),
+                ctx.round,
+                ctx.chain_head.hex(),
+            ],
+            "index": self.index,
+            "state": self._state.value,
+            "adverts": [records.advert_record(a) for a in self._adverts.values()],
+            "senders": list(self._senders),
+            "held": {
+                str(o): [p.mask_key.to_bytes().hex(), p.self_seed.to_bytes().hex()]
+                for o, p in self._held.items()
+            },
+            "view": records.view_record(self._view),
+            "mine": records.consistency_record(self._mine),
+            "signatures": [records.consistency_record(s) for s in self._signatures.values()],
+            "response": None
+            if self._response is None
+            else records.unmasking_record(self._response),
+        }
+
+    @classmethod
+    def resume(
+        cls,
+        state: Mapping[str, Any],
+        *,
+        roster: Roster,
+        params: MaskingParams,
+        identity: IdentityKey,
+        entropy: Entropy,
+        ledger: RoundLedger,
+    ) -> MaskingSilo:
+        """The session of :meth:`snapshot`, ready to re-send :meth:`pending` and go on; the
+        ledger must hold it as the round's live session (and its response, if any)."""
+        ctx = records.parsed(
+            "context",
+            lambda: SessionContext(
+                str(state["context"][0]),
+                bytes.fromhex(state["context"][1]),
+                bytes.fromhex(state["context"][2]),
+                int(state["context"][3]),
+                bytes.fromhex(state["context"][4]),
+            ),
+        )
+        silo = cls(
+            context=ctx,
+            roster=roster,
+            params=params,
+            index=records.parsed("index", lambda: int(state["index"])),
+            identity=identity,
+            entropy=entropy,
+            ledger=ledger,
+            quantized_input=np.zeros(0, dtype=word_dtype(params.bits)),
+        )
+        silo._restore(state)
+        return silo
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        ctx = self.context
+        admission = self._ledger.admit(ctx.round, ctx.session_id, ctx.chain_head)
+        if not admission.resumed:
+            raise LocalProtocolError("a resumed session must be the one its ledger joined")
+
+        def build() -> None:
+            adverts = (records.advert_from(r, ctx) for r in state["adverts"])
+            self._adverts = {a.sender: a for a in adverts}
+            self._advert = self._adverts[self.index]
+            self._senders = tuple(int(i) for i in state["senders"])
+            self._held = {
+                int(o): payloads.SharePair(
+                    shamir.Share.from_bytes(bytes.fromhex(k)),
+                    shamir.Share.from_bytes(bytes.fromhex(b)),
+                )
+                for o, (k, b) in state["held"].items()
+            }
+            self._view = records.view_from(state["view"], ctx)
+            self._mine = records.consistency_from(state["mine"], ctx)
+            sigs = (records.consistency_from(r, ctx) for r in state["signatures"])
+            self._signatures = {s.sender: s for s in sigs}
+            if state["response"] is not None:
+                self._response = records.unmasking_from(state["response"], ctx)
+            self._state = SiloState(state["state"])
+
+        records.parsed("session", build)
+        if self._state not in self.RESUMABLE or self._view is None:
+            raise LocalProtocolError(f"a snapshot in state {self._state.value} cannot resume")
+        if payloads.view_digest(self._view) != admission.view:
+            raise LocalProtocolError("the snapshot's view is not the one its ledger recorded")
+        stored = None if self._response is None else payloads.unmasking_bytes(self._response)
+        if stored != admission.response:
+            raise LocalProtocolError("the snapshot's unmasking response is not its ledger's")
+
+    def pending(self) -> list[SiloMessage]:
+        """What a resumed session sent last, to send again: byte-identical, so the
+        aggregator takes it as an idempotent resend."""
+        if self._state is SiloState.AWAIT_SIGNATURES and self._mine is not None:
+            return [self._mine]
+        if self._state is SiloState.AWAIT_RELEASE and self._response is not None:
+            return [self._response]
+        return []

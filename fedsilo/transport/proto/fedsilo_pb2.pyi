@@ -7,20 +7,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Context(_message.Message):
-    __slots__ = ("federation", "config_digest", "session_id", "round", "stage", "sender")
+    __slots__ = ("federation", "config_digest", "session_id", "round", "stage", "sender", "chain_head")
     FEDERATION_FIELD_NUMBER: _ClassVar[int]
     CONFIG_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_HEAD_FIELD_NUMBER: _ClassVar[int]
     federation: str
     config_digest: bytes
     session_id: bytes
     round: int
     stage: str
     sender: int
-    def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., session_id: _Optional[bytes] = ..., round: _Optional[int] = ..., stage: _Optional[str] = ..., sender: _Optional[int] = ...) -> None: ...
+    chain_head: bytes
+    def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., session_id: _Optional[bytes] = ..., round: _Optional[int] = ..., stage: _Optional[str] = ..., sender: _Optional[int] = ..., chain_head: _Optional[bytes] = ...) -> None: ...
 
 class JoinRequest(_message.Message):
     __slots__ = ("federation", "config_digest", "name")
@@ -33,28 +35,30 @@ class JoinRequest(_message.Message):
     def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
 
 class JoinReply(_message.Message):
-    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement", "model_layout")
+    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement", "model_layout", "chain_round")
     AGGREGATOR_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     SILO_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
     ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ROUND_FIELD_NUMBER: _ClassVar[int]
     aggregator_certificate: bytes
     silo_certificates: _containers.RepeatedScalarFieldContainer[bytes]
     announcement: Signed
     model_layout: bytes
-    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ..., model_layout: _Optional[bytes] = ...) -> None: ...
+    chain_round: int
+    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ..., model_layout: _Optional[bytes] = ..., chain_round: _Optional[int] = ...) -> None: ...
 
 class SessionAnnouncement(_message.Message):
-    __slots__ = ("context", "model_hash", "vector_length", "modulus_bits")
+    __slots__ = ("context", "vector_length", "modulus_bits", "nonce")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
-    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     VECTOR_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MODULUS_BITS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     context: Context
-    model_hash: bytes
     vector_length: int
     modulus_bits: int
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., model_hash: _Optional[bytes] = ..., vector_length: _Optional[int] = ..., modulus_bits: _Optional[int] = ...) -> None: ...
+    nonce: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., vector_length: _Optional[int] = ..., modulus_bits: _Optional[int] = ..., nonce: _Optional[bytes] = ...) -> None: ...
 
 class Signed(_message.Message):
     __slots__ = ("body", "signature")
@@ -65,16 +69,18 @@ class Signed(_message.Message):
     def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class KeyAdvert(_message.Message):
-    __slots__ = ("context", "cipher_public_key", "mask_public_key", "signature")
+    __slots__ = ("context", "cipher_public_key", "mask_public_key", "signature", "seed_commitment")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     CIPHER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     MASK_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SEED_COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     context: Context
     cipher_public_key: bytes
     mask_public_key: bytes
     signature: bytes
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., cipher_public_key: _Optional[bytes] = ..., mask_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    seed_commitment: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., cipher_public_key: _Optional[bytes] = ..., mask_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., seed_commitment: _Optional[bytes] = ...) -> None: ...
 
 class EncryptedShare(_message.Message):
     __slots__ = ("sender", "recipient", "sealed")
@@ -94,13 +100,51 @@ class ShareUpload(_message.Message):
     shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
 
-class ConsistencySignature(_message.Message):
-    __slots__ = ("context", "signature")
+class InputCommitment(_message.Message):
+    __slots__ = ("context", "total_length", "digest", "root", "signature")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     context: Context
+    total_length: int
+    digest: bytes
+    root: bytes
     signature: bytes
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., total_length: _Optional[int] = ..., digest: _Optional[bytes] = ..., root: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SpotLeaf(_message.Message):
+    __slots__ = ("leaf", "data", "proof")
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    leaf: int
+    data: bytes
+    proof: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, leaf: _Optional[int] = ..., data: _Optional[bytes] = ..., proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ConsistencySignature(_message.Message):
+    __slots__ = ("context", "signature", "sketch", "spot_leaves")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SKETCH_FIELD_NUMBER: _ClassVar[int]
+    SPOT_LEAVES_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    signature: bytes
+    sketch: _containers.RepeatedScalarFieldContainer[int]
+    spot_leaves: _containers.RepeatedCompositeFieldContainer[SpotLeaf]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., signature: _Optional[bytes] = ..., sketch: _Optional[_Iterable[int]] = ..., spot_leaves: _Optional[_Iterable[_Union[SpotLeaf, _Mapping]]] = ...) -> None: ...
+
+class RoundAck(_message.Message):
+    __slots__ = ("context", "head", "signature")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    head: bytes
+    signature: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., head: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RevealedShare(_message.Message):
     __slots__ = ("owner", "share")
@@ -121,16 +165,20 @@ class UnmaskingShares(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_mask_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., mask_key_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ...) -> None: ...
 
 class SiloMessage(_message.Message):
-    __slots__ = ("advert", "shares", "consistency", "unmasking")
+    __slots__ = ("advert", "shares", "consistency", "unmasking", "commitment", "ack")
     ADVERT_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     UNMASKING_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
     advert: KeyAdvert
     shares: ShareUpload
     consistency: ConsistencySignature
     unmasking: UnmaskingShares
-    def __init__(self, advert: _Optional[_Union[KeyAdvert, _Mapping]] = ..., shares: _Optional[_Union[ShareUpload, _Mapping]] = ..., consistency: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmasking: _Optional[_Union[UnmaskingShares, _Mapping]] = ...) -> None: ...
+    commitment: InputCommitment
+    ack: RoundAck
+    def __init__(self, advert: _Optional[_Union[KeyAdvert, _Mapping]] = ..., shares: _Optional[_Union[ShareUpload, _Mapping]] = ..., consistency: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmasking: _Optional[_Union[UnmaskingShares, _Mapping]] = ..., commitment: _Optional[_Union[InputCommitment, _Mapping]] = ..., ack: _Optional[_Union[RoundAck, _Mapping]] = ...) -> None: ...
 
 class InputChunk(_message.Message):
     __slots__ = ("context", "offset", "total_length", "data")
@@ -165,14 +213,38 @@ class ShareRelay(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., recipient: _Optional[int] = ..., senders: _Optional[_Iterable[int]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
 
 class SurvivorList(_message.Message):
-    __slots__ = ("context", "survivors", "dropped")
+    __slots__ = ("context", "survivors", "dropped", "commitments", "sum_digest")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SURVIVORS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENTS_FIELD_NUMBER: _ClassVar[int]
+    SUM_DIGEST_FIELD_NUMBER: _ClassVar[int]
     context: Context
     survivors: _containers.RepeatedScalarFieldContainer[int]
     dropped: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., survivors: _Optional[_Iterable[int]] = ..., dropped: _Optional[_Iterable[int]] = ...) -> None: ...
+    commitments: _containers.RepeatedCompositeFieldContainer[InputCommitment]
+    sum_digest: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., survivors: _Optional[_Iterable[int]] = ..., dropped: _Optional[_Iterable[int]] = ..., commitments: _Optional[_Iterable[_Union[InputCommitment, _Mapping]]] = ..., sum_digest: _Optional[bytes] = ...) -> None: ...
+
+class RevealedSecret(_message.Message):
+    __slots__ = ("owner", "secret")
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    owner: int
+    secret: bytes
+    def __init__(self, owner: _Optional[int] = ..., secret: _Optional[bytes] = ...) -> None: ...
+
+class ReleaseBundle(_message.Message):
+    __slots__ = ("context", "self_seeds", "mask_keys", "sum_count")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SELF_SEEDS_FIELD_NUMBER: _ClassVar[int]
+    MASK_KEYS_FIELD_NUMBER: _ClassVar[int]
+    SUM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    self_seeds: _containers.RepeatedCompositeFieldContainer[RevealedSecret]
+    mask_keys: _containers.RepeatedCompositeFieldContainer[RevealedSecret]
+    sum_count: int
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_seeds: _Optional[_Iterable[_Union[RevealedSecret, _Mapping]]] = ..., mask_keys: _Optional[_Iterable[_Union[RevealedSecret, _Mapping]]] = ..., sum_count: _Optional[int] = ...) -> None: ...
 
 class SignatureBundle(_message.Message):
     __slots__ = ("context", "survivors", "dropped", "signatures")
@@ -198,21 +270,41 @@ class RoundOutcome(_message.Message):
     reason: str
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., released: _Optional[bool] = ..., survivors: _Optional[_Iterable[int]] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RoundEvidence(_message.Message):
+    __slots__ = ("context", "adverts", "survivors", "bundle", "release", "acks")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ADVERTS_FIELD_NUMBER: _ClassVar[int]
+    SURVIVORS_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    adverts: AdvertList
+    survivors: SurvivorList
+    bundle: SignatureBundle
+    release: ReleaseBundle
+    acks: _containers.RepeatedCompositeFieldContainer[RoundAck]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., release: _Optional[_Union[ReleaseBundle, _Mapping]] = ..., acks: _Optional[_Iterable[_Union[RoundAck, _Mapping]]] = ...) -> None: ...
+
 class AggregatorMessage(_message.Message):
-    __slots__ = ("recipient", "adverts", "relay", "survivors", "bundle", "outcome")
+    __slots__ = ("recipient", "adverts", "relay", "survivors", "bundle", "outcome", "release", "evidence")
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     ADVERTS_FIELD_NUMBER: _ClassVar[int]
     RELAY_FIELD_NUMBER: _ClassVar[int]
     SURVIVORS_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     recipient: int
     adverts: AdvertList
     relay: ShareRelay
     survivors: SurvivorList
     bundle: SignatureBundle
     outcome: RoundOutcome
-    def __init__(self, recipient: _Optional[int] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., relay: _Optional[_Union[ShareRelay, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., outcome: _Optional[_Union[RoundOutcome, _Mapping]] = ...) -> None: ...
+    release: ReleaseBundle
+    evidence: RoundEvidence
+    def __init__(self, recipient: _Optional[int] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., relay: _Optional[_Union[ShareRelay, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., outcome: _Optional[_Union[RoundOutcome, _Mapping]] = ..., release: _Optional[_Union[ReleaseBundle, _Mapping]] = ..., evidence: _Optional[_Union[RoundEvidence, _Mapping]] = ...) -> None: ...
 
 class AwaitRequest(_message.Message):
     __slots__ = ("context",)

@@ -1,0 +1,238 @@
+"""Verified release: a silo derives nothing from an aggregate it has not checked.
+
+Theory of operation
+-------------------
+In MaskedInput every silo ``u`` signs the digest ``D_u`` and the Merkle root of
+its masked vector ``y_u`` (:class:`~fedsilo.protocol.messages.InputCommitment`).
+Once every survivor's ``y_u`` has arrived, the aggregator fixes the
+non-wrapped sum ``Y = Σ y_u`` by publishing ``H(Y)`` with the survivor list.
+Only then does each survivor draw the challenge seed
+``H(ctx ‖ {u, D_u, root_u} ‖ H(Y))`` and answer, signed with its consistency
+signature:
+
+* a linear sketch ``z_u = (⟨rho_j, y_u⟩ mod p)_j``, ``p = 2^61 - 1``; and
+* the ``k`` spot-check leaves of ``y_u`` the seed selects, with Merkle proofs.
+
+After unmasking the aggregator hands every survivor ``Y`` and the secrets it
+reconstructed (each survivor's self-mask seed, each dropped silo's mask key).
+:func:`verify_release` checks, in order:
+
+1. ``H(Y)`` is the digest the silo signed, for the survivors it signed;
+2. every seed matches its owner's signed commitment and every mask key its
+   owner's signed advert;
+3. ``Σ_u z_u ≡ ⟨rho_j, Y⟩ (mod p)`` for each challenge: a ``Y`` that is not the sum
+   of the committed ``y_u`` passes with probability about ``2^-122``;
+4. at every spot-check leaf, the survivors' leaves (each proven against its
+   signed root) sum to ``Y``: this catches a colluding survivor that lies in
+   its own ``z_u`` to cover a forged ``Y``, with probability
+   ``1 - (1 - f)^k`` when a fraction ``f`` of the leaves is forged. A forgery
+   of a few leaves can slip past the spot checks if a survivor colludes: the
+   residual risk of sketch mode, written in ``docs/threat-model.md``;
+
+and only then removes the masks itself: ``A = (Y - Σ p_u - dropped pair masks)
+mod 2^k``. Any failure raises :class:`~fedsilo.errors.ReleaseVerificationError`,
+naming the aggregator.
+
+All of this runs on the masked vectors as **32-bit limbs** (:func:`limbs`): a
+64-bit word is its two little-endian halves. Then every word of ``Y`` stays
+below ``255 * 2^32 < 2^61 - 1``, so a forged word always differs from the true
+one by less than the sketch prime; with whole 64-bit words an aggregator
+could add a multiple of ``2^61 - 1`` to one word and pass every sketch.
+``A`` mod ``2^64`` is then ``Y_0 + 2^32 * Y_1`` (:func:`aggregate_words`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from fedsilo.crypto import kdf
+from fedsilo.crypto.merkle import MerkleTree, leaf_count, leaf_span, verify_leaf
+from fedsilo.crypto.prg import SignedMask, UIntArray, apply_masks, word_dtype
+from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, challenge_seed, sketch, spot_check_leaves
+from fedsilo.errors import CryptoError, ReleaseVerificationError
+from fedsilo.protocol.masking import payloads
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.messages import (
+    ConsistencySignature,
+    KeyAdvert,
+    ReleaseBundle,
+    SessionContext,
+    SpotLeaf,
+)
+
+LIMB_BITS = 32
+
+
+def limbs(words: UIntArray) -> npt.NDArray[np.uint32]:
+    """``words`` as little-endian 32-bit limbs (the vector itself for 32-bit words)."""
+    if words.dtype == np.uint32:
+        return words
+    little = np.ascontiguousarray(words, dtype=np.dtype("<u8"))
+    return little.view(np.dtype("<u4")).astype(np.uint32, copy=False)
+
+
+def limbs_per_word(bits: int) -> int:
+    return bits // LIMB_BITS
+
+
+def aggregate_words(total: WideSum, bits: int) -> UIntArray:
+    """The sum mod ``2^bits`` of the vectors whose limbs ``total`` sums."""
+    if bits == LIMB_BITS:
+        return total.wrapped().copy()
+    low, carries = total.low.reshape(-1, 2), total.carries.reshape(-1, 2)
+    out = low[:, 0].astype(word_dtype(bits))
+    high = carries[:, 0].astype(np.uint64) + low[:, 1].astype(np.uint64)
+    np.add(out, np.left_shift(high, np.uint64(LIMB_BITS)), out=out)  # wraps mod 2^64
+    return out
+
+
+def sketch_seed(ctx: SessionContext, view: SurvivorView) -> bytes:
+    """The challenge seed, drawn only after ``H(Y)`` is fixed."""
+    return challenge_seed(ctx.fields(), view.signed_fields())
+
+
+def answer_challenge(
+    ctx: SessionContext, view: SurvivorView, masked: UIntArray, tree: MerkleTree, spot_checks: int
+) -> tuple[tuple[int, ...], tuple[SpotLeaf, ...]]:
+    """A survivor's sketch of its own ``y_u`` (as limbs, over which ``tree`` is built) and its
+    spot-check leaves with proofs."""
+    seed = sketch_seed(ctx, view)
+    leaves = spot_check_leaves(seed, tree.leaf_count, spot_checks)
+    spans = [leaf_span(leaf, len(masked), tree.leaf_words) for leaf in leaves]
+    spots = tuple(
+        SpotLeaf(leaf, masked[start:stop].copy(), tree.proof(leaf))
+        for leaf, (start, stop) in zip(leaves, spans, strict=True)
+    )
+    return sketch(masked, seed), spots
+
+
+def remove_masks(
+    total: UIntArray,
+    ctx: SessionContext,
+    adverts: Mapping[int, KeyAdvert],
+    survivors: tuple[int, ...],
+    self_seeds: Mapping[int, bytes],
+    mask_keys: Mapping[int, bytes],
+    bits: int,
+) -> None:
+    """Subtract, in place, every mask that did not cancel: each survivor's self mask and
+    the pair masks between each dropped silo and each survivor."""
+    masks: list[SignedMask] = []
+    for v, secret in sorted(mask_keys.items()):
+        mask_sk = kdf.x25519_from_private_bytes(secret)
+        masks += [
+            payloads.pair_mask(mask_sk, adverts[u].mask_public_key, ctx, u, v) for u in survivors
+        ]
+    masks += [payloads.self_mask(self_seeds[u], ctx, u) for u in survivors]
+    apply_masks(total, payloads.negate(masks), bits)
+
+
+def check_secrets(
+    ctx: SessionContext,
+    adverts: Mapping[int, KeyAdvert],
+    view: SurvivorView,
+    bundle: ReleaseBundle,
+) -> tuple[dict[int, bytes], dict[int, bytes]]:
+    """The released seeds and mask keys, each checked against its owner's signed advert."""
+    seeds = {s.owner: s.secret for s in bundle.self_seeds}
+    keys = {s.owner: s.secret for s in bundle.mask_keys}
+    if len(seeds) != len(bundle.self_seeds) or tuple(sorted(seeds)) != view.survivors:
+        raise ReleaseVerificationError(
+            "the aggregator released self-mask seeds for other silos than the survivors"
+        )
+    if len(keys) != len(bundle.mask_keys) or tuple(sorted(keys)) != view.dropped:
+        raise ReleaseVerificationError(
+            "the aggregator released mask keys for other silos than the dropped ones"
+        )
+    for u, seed in seeds.items():
+        expected = adverts[u].seed_commitment
+        if not hmac.compare_digest(payloads.seed_commitment(ctx, u, seed), expected):
+            raise ReleaseVerificationError(
+                f"the released self-mask seed of silo {u} does not match its signed commitment"
+            )
+    for v, secret in keys.items():
+        try:
+            public = kdf.x25519_public_bytes(kdf.x25519_from_private_bytes(secret))
+        except CryptoError as exc:
+            raise ReleaseVerificationError(f"the released mask key of silo {v}: {exc}") from exc
+        if not hmac.compare_digest(public, adverts[v].mask_public_key):
+            raise ReleaseVerificationError(
+                f"the released mask key of silo {v} does not match its signed advert"
+            )
+    return seeds, keys
+
+
+def check_sum(
+    ctx: SessionContext,
+    view: SurvivorView,
+    signatures: Mapping[int, ConsistencySignature],
+    total: WideSum,
+    spot_checks: int,
+) -> None:
+    """``Y`` is the sum of the committed ``y_u``: digest, linear sketch and spot checks."""
+    length = len(total.low)
+    if total.count != len(view.survivors) or not hmac.compare_digest(
+        total.digest(), view.sum_digest
+    ):
+        raise ReleaseVerificationError(
+            "the released sum Y is not the one whose digest the survivors signed"
+        )
+    seed = sketch_seed(ctx, view)
+    claimed = total.sketch(seed)
+    answered = [signatures[u].sketch for u in view.survivors]
+    for j, value in enumerate(claimed):
+        if sum(z[j] for z in answered) % SKETCH_PRIME != value:
+            raise ReleaseVerificationError(
+                "the released sum Y fails the linear sketch: it is not the sum of the "
+                "survivors' committed masked inputs (the aggregator altered it)"
+            )
+    leaves = spot_check_leaves(seed, leaf_count(length), spot_checks)
+    for u in view.survivors:
+        commitment = view.commitment(u)
+        spots = signatures[u].spot_leaves
+        if tuple(s.leaf for s in spots) != leaves:
+            raise ReleaseVerificationError(f"silo {u} answered other spot-check leaves")
+        for spot in spots:
+            try:
+                verify_leaf(
+                    commitment.root, spot.leaf, leaf_count(length), length, spot.words, spot.proof
+                )
+            except CryptoError as exc:
+                raise ReleaseVerificationError(
+                    f"a spot-check leaf of silo {u} is not in its signed Merkle tree: {exc}"
+                ) from exc
+    for i, leaf in enumerate(leaves):
+        start, stop = leaf_span(leaf, length)
+        expected = WideSum.zeros(stop - start, total.bits)
+        for u in view.survivors:
+            expected.count_vector()
+            expected.add(signatures[u].spot_leaves[i].words)
+        if expected != total.span(start, stop):
+            raise ReleaseVerificationError(
+                f"the released sum Y differs from the survivors' inputs at leaf {leaf} "
+                "(spot check): the aggregator altered it"
+            )
+
+
+def verify_release(
+    *,
+    ctx: SessionContext,
+    adverts: Mapping[int, KeyAdvert],
+    view: SurvivorView,
+    signatures: Mapping[int, ConsistencySignature],
+    bundle: ReleaseBundle,
+    bits: int,
+    spot_checks: int,
+) -> UIntArray:
+    """The aggregate ``A`` of the survivors, computed here from a checked ``Y``."""
+    if bundle.context != ctx:
+        raise ReleaseVerificationError("the release belongs to another session")
+    seeds, keys = check_secrets(ctx, adverts, view, bundle)
+    check_sum(ctx, view, signatures, bundle.total, spot_checks)
+    aggregate = aggregate_words(bundle.total, bits)
+    remove_masks(aggregate, ctx, adverts, view.survivors, seeds, keys, bits)
+    return aggregate
