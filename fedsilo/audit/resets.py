@@ -12,14 +12,15 @@ read or write it:
 * ``resets/reset-KKKK.json``: the installed epoch resets, ``KKKK`` their
   ``reset_index`` (from ``0001``), numbered without gaps. Only ``federation
   reset apply`` writes them, each verified first, created exclusively (an
-  index is never overwritten) and fsynced. The aggregator serves the latest
-  one; each silo verifies it and applies it to its ledger before it joins a
-  new session of the failed round.
+  index is never overwritten) and fsynced. The aggregator serves them
+  (:func:`installed_resets`; the latest is the one in force, the earlier ones
+  let a silo that catches up count each reset where it was made); each silo
+  passes them to :func:`fedsilo.protocol.reset.apply_reset_records`, which
+  verifies them against its own config and roster and applies them to its
+  ledger before it joins a new session of the failed round.
 
-Silo certificates for verification come from ``--certs DIR`` (``NAME.crt`` or
-``NAME/NAME.crt``, as ``aggregator start --certs`` reads them) and count only
-if they are the certificates pinned in the config, name the silo and are silo
-certificates.
+Silo certificates for verification come from ``--certs DIR`` and count only if
+they are the certificates pinned in the config (see :mod:`fedsilo.audit.operators`).
 """
 
 from __future__ import annotations
@@ -32,13 +33,10 @@ import tempfile
 from pathlib import Path
 
 from fedsilo.audit.config_rules import reset_rules
+from fedsilo.audit.operators import operator_identity, silo_roster
 from fedsilo.audit.report import AuditReport, RuleResult, Status
 from fedsilo.config.model import FederationConfig
-from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
-from fedsilo.errors import ConfigError, PKIError, ResetRefusedError, ResetReplayError
-from fedsilo.pki import validate
-from fedsilo.pki.files import load_certificate, load_identity_key
-from fedsilo.pki.identity import Role, certificate_identity, fingerprint
+from fedsilo.errors import ConfigError, ResetRefusedError, ResetReplayError
 from fedsilo.protocol.chain import HEAD_BYTES
 from fedsilo.protocol.reset import (
     ResetRecord,
@@ -185,29 +183,6 @@ def propose_reset(config: FederationConfig, state_dir: Path, failed_round: int) 
     )
 
 
-def operator_identity(
-    config: FederationConfig, key_path: Path, cert_path: Path
-) -> tuple[SiloEntry, IdentityKey]:
-    """The silo a certificate speaks for (its roster entry) and the key that signs for it."""
-    cert = load_certificate(cert_path)
-    federation, name = certificate_identity(cert)
-    if federation != config.federation:
-        raise PKIError(
-            f"{cert_path} belongs to federation {federation!r}, not {config.federation!r}"
-        )
-    if name not in config.silo_names:
-        raise PKIError(
-            f"{cert_path} is the certificate of {name!r}, which is not a silo of "
-            f"{config.federation}: only silo operators sign epoch resets"
-        )
-    index = config.silo_names.index(name) + 1
-    entry = _silo_entry(config, index, cert_path)
-    identity = load_identity_key(key_path)
-    if identity.verifying_key.to_der() != entry.verifying_key.to_der():
-        raise PKIError(f"{key_path} is not the key of {cert_path}")
-    return entry, identity
-
-
 def sign_reset_file(
     path: Path, config: FederationConfig, key_path: Path, cert_path: Path
 ) -> tuple[ResetRecord, SiloEntry]:
@@ -289,45 +264,6 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# --- the silos' certificates ---------------------------------------------------------
-
-
-def _certificate_path(certs_dir: Path, name: str) -> Path:
-    for path in (certs_dir / f"{name}.crt", certs_dir / name / f"{name}.crt"):
-        if path.is_file():
-            return path
-    raise ConfigError(f"no certificate for {name} in {certs_dir} (NAME.crt or NAME/NAME.crt)")
-
-
-def _silo_entry(config: FederationConfig, index: int, cert_path: Path) -> SiloEntry:
-    """Roster entry ``index`` from ``cert_path``, which must be the pinned silo certificate."""
-    silo = config.silos[index - 1]
-    cert = load_certificate(cert_path)
-    try:
-        validate.check_identity(cert, config.federation, silo.name)
-        validate.check_role(cert, Role.SILO)
-    except PKIError as exc:
-        raise PKIError(f"{cert_path}: {exc}") from exc
-    if silo.fingerprint is None:
-        raise ConfigError(
-            f"silos[{index - 1}].fingerprint is not pinned: epoch-reset signatures are checked "
-            "only against pinned silo certificates"
-        )
-    if fingerprint(cert) != silo.fingerprint:
-        raise PKIError(f"{cert_path} is not the certificate pinned for {silo.name} in the config")
-    return SiloEntry(index, silo.name, VerifyingKey.from_public_key(cert.public_key()))
-
-
-def silo_roster(config: FederationConfig, certs_dir: Path) -> Roster:
-    """The roster whose keys verify operator signatures, from the pinned certificates."""
-    return Roster(
-        tuple(
-            _silo_entry(config, i, _certificate_path(certs_dir, silo.name))
-            for i, silo in enumerate(config.silos, 1)
-        )
-    )
 
 
 # --- the audit -----------------------------------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fedsilo.audit.operators import silo_roster
 from fedsilo.audit.resets import (
     audit_reset,
     install_reset,
     load_reset,
     propose_reset,
     sign_reset_file,
-    silo_roster,
 )
 from fedsilo.config.load import load_config
 from fedsilo.errors import ConfigError

@@ -45,6 +45,9 @@ def test_writing_a_default_explicitly_does_not_change_the_digest() -> None:
     explicit["min_silos"] = 3
     explicit["training"]["server_step"] = "v1"
     assert digest_of(explicit) == digest_of(doc())
+    implicit = doc()
+    del implicit["max_resets"]  # the example states the default, max_resets: 1
+    assert digest_of(implicit) == digest_of(doc())
 
 
 def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
@@ -70,6 +73,7 @@ def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
         lambda d: d["training"].__setitem__("server_lr", 0.5),
         lambda d: d.__setitem__("model", {"layout_sha256": "sha256:" + "1" * 64}),
         lambda d: d.__setitem__("model", {"initial_sha256": "sha256:" + "2" * 64}),
+        lambda d: d.__setitem__("max_resets", 2),  # how many resets every member accepts
     ],
     ids=[
         "federation",
@@ -83,6 +87,7 @@ def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
         "server-lr",
         "layout-pin",
         "initial-model-pin",
+        "max-resets",
     ],
 )
 def test_any_semantic_change_changes_the_digest(change: object) -> None:

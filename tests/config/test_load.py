@@ -113,3 +113,32 @@ def test_the_server_step_defaults_to_v1_and_no_other_is_accepted(tmp_path: Path)
     text = HOSPITALS.read_text().replace("  rounds: 5", "  rounds: 5\n  server_step: v2")
     with pytest.raises(ConfigProblemsError, match=r"training\.server_step: must be one of v1"):
         load_config(write(tmp_path, text))
+
+
+def with_max_resets(tmp_path: Path, value: str | None) -> Path:
+    text = HOSPITALS.read_text().replace("max_resets: 1\n", "")
+    return write(tmp_path, text if value is None else text + f"max_resets: {value}\n")
+
+
+def test_max_resets_defaults_to_one_and_is_read(tmp_path: Path) -> None:
+    assert load_config(with_max_resets(tmp_path, None)).max_resets == 1
+    assert load_config(with_max_resets(tmp_path, "0")).max_resets == 0
+    assert load_config(with_max_resets(tmp_path, "3")).max_resets == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "must be between 0 and 1000, got -1"),
+        ("1001", "must be between 0 and 1000, got 1001"),
+        ("true", "must be an integer, got True"),
+        ("two", "must be an integer, got 'two'"),
+        ("1.5", "must be an integer, got 1.5"),
+    ],
+)
+def test_a_bad_max_resets_is_reported_with_its_key(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigProblemsError) as caught:
+        load_config(with_max_resets(tmp_path, value))
+    assert caught.value.problems == [f"max_resets: {message}"]
