@@ -10,9 +10,9 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import UnmaskingShares
-from fedsilo.testing.adversary import exposed_silos, views_with_quorum
-from fedsilo.testing.harness import Federation, RunResult
+from fedsilo.protocol.messages import AggregatorMessage, Outgoing, UnmaskingShares
+from fedsilo.testing.adversary import Adversary, exposed_silos, views_with_quorum
+from fedsilo.testing.harness import Federation, RunResult, run_aggregation
 
 
 def plain_sum(inputs: Sequence[UIntArray], members: Iterable[int], bits: int) -> UIntArray:
@@ -91,3 +91,21 @@ def assert_nothing_derived(
         assert run.silos[i].aggregate is None, i
         assert i not in run.acks, i
         assert (run.ledgers[i].final_round, run.ledgers[i].head) == before[i], i
+
+
+def recorded_messages(
+    fed: Federation, inputs: Sequence[UIntArray], recipient: int = 1
+) -> dict[type, AggregatorMessage]:
+    """One genuine aggregator message of every kind, addressed to ``recipient``, from an
+    honest run (silo entropy seeded as :func:`run_aggregation` seeds it)."""
+    seen: dict[type, AggregatorMessage] = {}
+
+    class Record(Adversary):
+        def outbound(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+            for o in outgoing:
+                if o.recipient == recipient:
+                    seen.setdefault(type(o.message), o.message)
+            return outgoing
+
+    run_aggregation(fed, inputs, adversary=Record())
+    return seen

@@ -14,37 +14,21 @@ from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
     AdvertList,
-    AggregatorMessage,
-    Outgoing,
     ReleaseBundle,
     ShareRelay,
     SignatureBundle,
     SurvivorList,
 )
-from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import fresh_ledger, make_federation, random_inputs, run_aggregation
+from tests.protocol.helpers import recorded_messages
 
 FED = make_federation(4)
 INPUTS = random_inputs(FED, 1500)
 ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle, ReleaseBundle]
 
 
-def recorded() -> dict[type, AggregatorMessage]:
-    seen: dict[type, AggregatorMessage] = {}
-
-    class Record(Adversary):
-        def outbound(self, outgoing: list[Outgoing]) -> list[Outgoing]:
-            for o in outgoing:
-                if o.recipient == 1:
-                    seen.setdefault(type(o.message), o.message)
-            return outgoing
-
-    run_aggregation(FED, INPUTS, adversary=Record())
-    return seen
-
-
-MESSAGES = recorded()
+MESSAGES = recorded_messages(FED, INPUTS)
 
 
 def silo(ledger: RoundLedger) -> MaskingSilo:

@@ -20,6 +20,7 @@ from fedsilo.errors import (
     RosterError,
     SignatureError,
     UnexpectedMessageError,
+    UnverifiableReleaseError,
 )
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
@@ -33,10 +34,9 @@ from fedsilo.protocol.masking.states import (
 )
 from fedsilo.protocol.messages import (
     AdvertList,
-    AggregatorMessage,
+    ConsistencySignature,
     KeyAdvert,
     MaskedInput,
-    Outgoing,
     ReleaseBundle,
     ShareRelay,
     SignatureBundle,
@@ -51,27 +51,13 @@ from fedsilo.testing.harness import (
     random_inputs,
     run_aggregation,
 )
+from tests.protocol.helpers import recorded_messages
 
 FED = make_federation(4)
 INPUTS = random_inputs(FED, 40)
 
 
-def recorded_messages() -> dict[type, AggregatorMessage]:
-    """One genuine message of every aggregator kind, addressed to silo 1."""
-    seen: dict[type, AggregatorMessage] = {}
-
-    class Record(Adversary):
-        def outbound(self, outgoing: list[Outgoing]) -> list[Outgoing]:
-            for o in outgoing:
-                if o.recipient == 1:
-                    seen.setdefault(type(o.message), o.message)
-            return outgoing
-
-    run_aggregation(FED, INPUTS, adversary=Record())
-    return seen
-
-
-MESSAGES = recorded_messages()
+MESSAGES = recorded_messages(FED, INPUTS)
 ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle, ReleaseBundle]
 
 
@@ -280,3 +266,30 @@ def test_a_partly_received_input_aborts_the_session_rather_than_corrupt_the_sum(
     assert isinstance(run.aggregator_error, PartialInputError)
     assert "silo-2" in str(run.aggregator_error)
     assert run.result is None
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda s: dataclasses.replace(s, words=s.words ^ np.uint32(1)),  # not in the tree
+        lambda s: dataclasses.replace(s, words=np.zeros(1 << 18, np.uint32)),  # oversized
+        lambda s: dataclasses.replace(s, leaf=s.leaf + 1),  # not a challenged leaf
+    ],
+    ids=["altered", "oversized", "unchallenged"],
+)
+def test_a_bad_spot_leaf_is_refused_before_it_is_relayed_and_nothing_is_revealed(
+    tamper: object,
+) -> None:
+    class BadSpots(Adversary):
+        def inbound(self, message):  # type: ignore[no-untyped-def]
+            self.seen.append(message)
+            if isinstance(message, ConsistencySignature) and message.sender == 2:
+                spots = (tamper(message.spot_leaves[0]), *message.spot_leaves[1:])  # type: ignore[operator]
+                return [dataclasses.replace(message, spot_leaves=spots)]
+            return [message]
+
+    run = run_aggregation(FED, INPUTS, adversary=BadSpots())
+    assert any("spot-check" in str(e) for e in run.rejected)
+    assert isinstance(run.aggregator_error, UnverifiableReleaseError)
+    assert run.result is None
+    assert all(ledger.record.sessions[0].response is None for ledger in run.ledgers.values())

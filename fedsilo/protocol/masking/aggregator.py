@@ -54,6 +54,7 @@ from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import (
     LIMB_BITS,
     aggregate_words,
+    check_spot_answer,
     limbs,
     limbs_per_word,
     remove_masks,
@@ -337,10 +338,6 @@ class MaskingAggregator:
             raise RemoteProtocolError(
                 f"silo {self._roster.name(sig.sender)!r} sent a malformed sketch"
             )
-        if len(sig.spot_leaves) > self._params.spot_checks:
-            raise RemoteProtocolError(
-                f"silo {self._roster.name(sig.sender)!r} sent more spot-check leaves than asked"
-            )
         payloads.verify_consistency(
             self._roster.entry(sig.sender).verifying_key,
             self.context,
@@ -348,6 +345,15 @@ class MaskingAggregator:
             self._view,
             sig.sketch,
             sig.signature,
+        )
+        # bounded and proven before it is relayed to every survivor
+        check_spot_answer(
+            self.context,
+            self._view,
+            sig.sender,
+            sig.spot_leaves,
+            len(self._sum.low),
+            self._params.spot_checks,
         )
 
     def _check_ack(self, ack: Ack) -> None:
@@ -497,13 +503,7 @@ class MaskingAggregator:
         assert self._view is not None
         ctx = self.context
         record: records.Record = {
-            "context": [
-                ctx.federation_id,
-                ctx.config_digest.hex(),
-                ctx.session_id.hex(),
-                ctx.round,
-                ctx.chain_head.hex(),
-            ],
+            "context": records.context_record(ctx),
             "length": self._length,
             "adverts": [records.advert_record(a) for a in self._adverts.values()],
             "uploads": sorted(self._uploads),
@@ -528,14 +528,7 @@ class MaskingAggregator:
     ) -> MaskingAggregator:
         """The session of :meth:`unmasking_snapshot` for ``context``, collecting responses."""
         stored = records.parsed("context", lambda: list(record["context"]))
-        expected = [
-            context.federation_id,
-            context.config_digest.hex(),
-            context.session_id.hex(),
-            context.round,
-            context.chain_head.hex(),
-        ]
-        if stored != expected:
+        if stored != records.context_record(context):
             raise LocalProtocolError("the journal belongs to another session")
         core = cls(
             context=context,

@@ -23,12 +23,10 @@ from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.messages import (
     ConsistencySignature,
-    EncryptedShare,
     InputCommitment,
     KeyAdvert,
     RevealedShare,
     SessionContext,
-    ShareUpload,
     SpotLeaf,
     UnmaskingShares,
 )
@@ -81,20 +79,21 @@ def advert_from(r: Mapping[str, Any], ctx: SessionContext) -> KeyAdvert:
     )
 
 
-def upload_record(u: ShareUpload) -> Record:
-    return {
-        "sender": u.sender,
-        "shares": [[s.sender, s.recipient, s.sealed.hex()] for s in u.shares],
-    }
+def context_record(ctx: SessionContext) -> list[Any]:
+    return [
+        ctx.federation_id,
+        ctx.config_digest.hex(),
+        ctx.session_id.hex(),
+        ctx.round,
+        ctx.chain_head.hex(),
+    ]
 
 
-def upload_from(r: Mapping[str, Any], ctx: SessionContext) -> ShareUpload:
+def context_from(r: Any) -> SessionContext:
     return parsed(
-        "share upload",
-        lambda: ShareUpload(
-            ctx,
-            int(r["sender"]),
-            tuple(EncryptedShare(int(a), int(b), bytes.fromhex(c)) for a, b, c in r["shares"]),
+        "context",
+        lambda: SessionContext(
+            str(r[0]), bytes.fromhex(r[1]), bytes.fromhex(r[2]), int(r[3]), bytes.fromhex(r[4])
         ),
     )
 

@@ -110,6 +110,34 @@ def answer_challenge(
     return sketch(masked, seed), spots
 
 
+def check_spot_answer(
+    ctx: SessionContext,
+    view: SurvivorView,
+    sender: int,
+    spots: tuple[SpotLeaf, ...],
+    length: int,
+    spot_checks: int,
+) -> None:
+    """``sender`` answered exactly the challenged leaves, each proven against its signed root.
+
+    The aggregator runs this when the answer arrives (so a faulty silo cannot make it relay
+    oversized or bogus leaves to every survivor), and every survivor again at release.
+    Raises :class:`~fedsilo.errors.CryptoError`."""
+    count = leaf_count(length)
+    if tuple(s.leaf for s in spots) != spot_check_leaves(
+        sketch_seed(ctx, view), count, spot_checks
+    ):
+        raise CryptoError(f"silo {sender} answered other spot-check leaves than challenged")
+    root = view.commitment(sender).root
+    for spot in spots:
+        try:
+            verify_leaf(root, spot.leaf, count, length, spot.words, spot.proof)
+        except CryptoError as exc:
+            raise CryptoError(
+                f"a spot-check leaf of silo {sender} is not in its signed Merkle tree: {exc}"
+            ) from exc
+
+
 def remove_masks(
     total: UIntArray,
     ctx: SessionContext,
@@ -192,19 +220,10 @@ def check_sum(
             )
     leaves = spot_check_leaves(seed, leaf_count(length), spot_checks)
     for u in view.survivors:
-        commitment = view.commitment(u)
-        spots = signatures[u].spot_leaves
-        if tuple(s.leaf for s in spots) != leaves:
-            raise ReleaseVerificationError(f"silo {u} answered other spot-check leaves")
-        for spot in spots:
-            try:
-                verify_leaf(
-                    commitment.root, spot.leaf, leaf_count(length), length, spot.words, spot.proof
-                )
-            except CryptoError as exc:
-                raise ReleaseVerificationError(
-                    f"a spot-check leaf of silo {u} is not in its signed Merkle tree: {exc}"
-                ) from exc
+        try:
+            check_spot_answer(ctx, view, u, signatures[u].spot_leaves, length, spot_checks)
+        except CryptoError as exc:
+            raise ReleaseVerificationError(str(exc)) from exc
     for i, leaf in enumerate(leaves):
         start, stop = leaf_span(leaf, length)
         expected = WideSum.zeros(stop - start, total.bits)

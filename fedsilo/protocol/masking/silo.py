@@ -32,7 +32,6 @@ from fedsilo.errors import (
     QuantizationError,
     RemoteProtocolError,
     RosterError,
-    TooFewSurvivorsError,
     UnexpectedMessageError,
 )
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack
@@ -190,8 +189,7 @@ class MaskingSilo:
         raise exc
 
     def _need(self, have: int, stage: Stage) -> None:
-        if have < self._params.threshold:
-            raise TooFewSurvivorsError(stage.value, have, self._params.threshold)
+        checks.need(have, self._params.threshold, stage)
 
     # --- stage 1: ShareKeys ---------------------------------------------------------
 
@@ -391,13 +389,7 @@ class MaskingSilo:
             raise LocalProtocolError(f"a session in state {self._state.value} is not resumable")
         ctx = self.context
         return {
-            "context": [
-                ctx.federation_id,
-                ctx.config_digest.hex(),
-                ctx.session_id.hex(),
-                ctx.round,
-                ctx.chain_head.hex(),
-            ],
+            "context": records.context_record(ctx),
             "index": self.index,
             "state": self._state.value,
             "adverts": [records.advert_record(a) for a in self._adverts.values()],
@@ -427,16 +419,7 @@ class MaskingSilo:
     ) -> MaskingSilo:
         """The session of :meth:`snapshot`, ready to re-send :meth:`pending` and go on; the
         ledger must hold it as the round's live session (and its response, if any)."""
-        ctx = records.parsed(
-            "context",
-            lambda: SessionContext(
-                str(state["context"][0]),
-                bytes.fromhex(state["context"][1]),
-                bytes.fromhex(state["context"][2]),
-                int(state["context"][3]),
-                bytes.fromhex(state["context"][4]),
-            ),
-        )
+        ctx = records.context_from(records.parsed("context", lambda: state["context"]))
         silo = cls(
             context=ctx,
             roster=roster,
