@@ -168,7 +168,11 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_p
         assert isinstance(recorded, KeyAdvert)
         client.submit(codec.silo_message_pb(recorded))  # round 1: s5 joins, then falls silent
         live.start_silos(HONEST)
-        while live.fed.released(1) is None:  # round 1 completes without s5
+        first = live.node.service.session_id
+        deadline = time.monotonic() + 60
+        # round 1 completes without s5 and the aggregator moves on to round 2's session
+        while live.fed.released(1) is None or live.node.service.session_id == first:
+            assert time.monotonic() < deadline, "round 2 never opened"
             live.threads[0].join(0.05)
         # honest silos are busy with round 2 meanwhile, so the state digest moves
         refused(
