@@ -33,10 +33,11 @@ def _on_sigterm(stop: threading.Event, log: EventLog) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _aggregator(args: argparse.Namespace) -> int:
+def run_aggregator(args: argparse.Namespace, log: EventLog | None = None) -> int:
+    """`fedsilo aggregator start` with parsed ``args``, logging to ``log`` (stderr)."""
     from fedsilo.runtime.nodes import AggregatorNode  # noqa: PLC0415
 
-    log = EventLog("aggregator")
+    log = log or EventLog("aggregator")
     node = AggregatorNode(_files(args), Path(args.certs), Path(args.state_dir), args.listen, log)
     stop = threading.Event()
     _on_sigterm(stop, log)
@@ -49,10 +50,11 @@ def _aggregator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _silo(args: argparse.Namespace) -> int:
+def run_silo(args: argparse.Namespace, log: EventLog | None = None) -> int:
+    """`fedsilo silo start` with parsed ``args``, logging to ``log`` (stderr)."""
     from fedsilo.runtime.nodes import SiloRunner  # noqa: PLC0415
 
-    log = EventLog(f"silo {args.name}")
+    log = log or EventLog(f"silo {args.name}")
     data = Path(args.data) if args.data else None
     runner = SiloRunner(_files(args), args.name, Path(args.state_dir), log, data)
     _on_sigterm(threading.Event(), log)
@@ -78,7 +80,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--certs", required=True, help="directory with every silo's certificate")
     p.add_argument("--state-dir", default="aggregator-state", help="completed rounds and model")
     p.add_argument("--listen", help="host:port to listen on (default: the config's address)")
-    p.set_defaults(handler=_aggregator)
+    p.set_defaults(handler=run_aggregator)
 
     silo = commands.add_parser("silo", help="an institution's node")
     p = silo.add_subparsers(dest="silo_command", required=True).add_parser(
@@ -88,4 +90,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--name", required=True, help="this silo's roster name")
     p.add_argument("--state-dir", default="silo-state", help="the unmask ledger lives here")
     p.add_argument("--data", help="a directory handed to the task's load_data (task-specific)")
-    p.set_defaults(handler=_silo)
+    p.set_defaults(handler=run_silo)

@@ -415,7 +415,8 @@ class AggregatorService:
     def resume(self, journaled: JournaledSession) -> RoundRecord:
         """Finish the journaled session of a round that reached unmasking before a crash."""
         header = journaled.header
-        announcement = codec.parse(pb.SessionAnnouncement, bytes.fromhex(header["announcement"]))
+        signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
+        announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
         ctx = codec.session_of(announcement.context)
         total = WideSum.from_bytes(
             journaled.total, len(journaled.total) // 5, 32, int(header["sum_count"])
@@ -426,7 +427,7 @@ class AggregatorService:
         plan = RoundPlan(
             ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
         )
-        session = SessionState(ctx, core, plan, self._signed(announcement.SerializeToString()))
+        session = SessionState(ctx, core, plan, signed)
         session.journaled = session.replaying = True
         for stage, index, signed in header["outbox"]:
             session.outbox[(str(stage), int(index))] = pb.Signed.FromString(bytes.fromhex(signed))

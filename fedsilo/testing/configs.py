@@ -28,6 +28,8 @@ def write_local_config(
     timeouts: Mapping[str, float],
     silo_prefix: str = "s",
     task: str = "synthetic-vector",
+    levels: int | None = None,
+    options: Mapping[str, object] | None = None,
 ) -> Path:
     """Write the config (nothing pinned yet: ``certs provision`` pins it)."""
     lines = [
@@ -40,11 +42,13 @@ def write_local_config(
         "scheme:",
         "  kind: masking",
         "  colluders: 1",
+        *(["  quantization:", f"    levels: {levels}"] if levels is not None else []),
         "training:",
         f"  task: {task}",
         f"  rounds: {rounds}",
         "  options:",
         f"    params: {params}",
+        *[f"    {key}: {value}" for key, value in (options or {}).items()],
         "timeouts:",
         *[f"  {key}: {timeouts[key]}" for key in TIMEOUTS],
     ]

@@ -6,6 +6,13 @@ Each silo's "training" adds a reproducible pseudo-random vector in
 ``max_samples`` samples, so every silo weighs 1 and the sum of any set of
 silos can be computed independently: that is what integration tests and
 ``fedsilo bench --transport grpc`` compare against.
+
+Option ``grid`` (default 0: off) rounds every value to a multiple of it. With
+a grid of ``2c / (levels - 1)`` that is a power of two (clip 1, 65537
+levels: 2^-15) the first round's deltas lie on the quantizer's grid, so
+stochastic rounding is exact and round 1's aggregate and model are the same
+bits in every run, whatever the sessions' randomness: crash-recovery tests
+compare an interrupted run with an uninterrupted one that way.
 """
 
 from __future__ import annotations
@@ -31,12 +38,16 @@ class SyntheticVectorTask:
         self.params = plan.option("params", 1000)
         self.seed = plan.option("seed", 0)
         self.samples = plan.max_samples
+        self.grid = plan.option("grid", 0.0)
 
     def update(self, silo: str, round_number: int) -> np.ndarray:
         """The vector ``silo`` adds in ``round_number``."""
         digest = hashlib.sha256(f"{self.seed}/{silo}/{round_number}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
-        return rng.uniform(-0.5, 0.5, self.params).astype(np.float32)
+        values = rng.uniform(-0.5, 0.5, self.params)
+        if self.grid:
+            values = np.round(values / self.grid) * self.grid
+        return values.astype(np.float32)
 
     def build_model(self) -> nn.Module:
         return _Vector(self.params)

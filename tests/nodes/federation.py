@@ -37,7 +37,15 @@ class Federation:
     procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
     @classmethod
-    def provisioned(cls, root: Path, silos: int, params: int, **kw: float) -> Federation:
+    def provisioned(
+        cls,
+        root: Path,
+        silos: int,
+        params: int,
+        levels: int | None = None,
+        options: dict[str, object] | None = None,
+        **kw: float,
+    ) -> Federation:
         template = write_local_config(
             root / "template.yaml",
             federation="node-test",
@@ -45,6 +53,8 @@ class Federation:
             params=params,
             rounds=int(kw.pop("rounds", 1)),
             timeouts=DEFAULT_TIMEOUTS | kw,
+            levels=levels,
+            options=options,
         )
         pinned = provision_federation(template, root / "fed", dt.datetime.now(dt.UTC))
         return cls(root, pinned)
@@ -61,12 +71,17 @@ class Federation:
         return self.nodes.node_files(name)
 
     def _spawn(
-        self, name: str, args: list[str], env_extra: dict[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        env_extra: dict[str, str] | None = None,
+        module: str = "fedsilo.cli.main",
     ) -> subprocess.Popen[str]:
-        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        # a restarted node appends, so its log keeps what it printed before the crash
+        log = open(self.root / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
         env = {**os.environ, "GRPC_VERBOSITY": "ERROR", **(env_extra or {})}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fedsilo.cli.main", *args],
+            [sys.executable, "-m", module, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -83,6 +98,24 @@ class Federation:
 
     def start_silo(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return self._spawn(name, self.nodes.silo_command(name, self.root / f"state-{name}"), env)
+
+    def start_crashing(
+        self, name: str, at: dict[str, str], then: str = "kill"
+    ) -> subprocess.Popen[str]:
+        """Start ``name`` (``agg`` or a silo) so that it crashes (``kill``) or its disk
+        fails (``fail-fsync``) right after it logs an event matching ``at``
+        (:mod:`fedsilo.testing.crashing_node`)."""
+        command = (
+            self.nodes.aggregator_command("agg", self.root / "agg-state")
+            if name == "agg"
+            else self.nodes.silo_command(name, self.root / f"state-{name}")
+        )
+        conditions = [arg for key, value in at.items() for arg in ("--at", f"{key}={value}")]
+        return self._spawn(
+            name,
+            [*conditions, "--then", then, "--", *command],
+            module="fedsilo.testing.crashing_node",
+        )
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()
