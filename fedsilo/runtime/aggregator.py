@@ -538,7 +538,6 @@ class AggregatorService:
             self._log("round-aborted", round=ctx.round, reason=str(error), missing=list(missing))
             return RoundRecord(ctx.round, ctx.session_id, error=error, missing=tuple(missing))
         total = np.array(core.result.total, dtype=word_dtype(self.params.bits))
-        session.result_bytes = codec.words_to_bytes(total)
         self._publish_outcome(session, True, "released", core.result.survivors)
         record = RoundRecord(
             ctx.round,

@@ -39,6 +39,7 @@ from fedsilo.protocol.messages import (
     AggregateResult,
     MaskedInputStream,
     Outgoing,
+    RoundEvidence,
     SessionContext,
     SiloMessage,
     Stage,
@@ -135,6 +136,7 @@ class RunResult:
     adversary: Adversary
     ledgers: dict[int, RoundLedger] = field(default_factory=dict)
     acks: dict[int, bytes] = field(default_factory=dict)  # sender -> acked H_r
+    evidence: RoundEvidence | None = None  # what a silo that missed the round verifies
     rejected: list[FedsiloError] = field(default_factory=list)
     timings: dict[str, list[float]] = field(default_factory=dict)
 
@@ -201,6 +203,7 @@ def run_aggregation(
     _Loop(run, aggregator, drop_at, clock, chunk_words or len(inputs[0])).run()
     run.result = aggregator.result
     run.acks = {i: a.head for i, a in aggregator.acks.items()}
+    run.evidence = aggregator.evidence
     return run
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.weighted import SLOTS
 
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUTS = {
     "join": 5,
     "advertise_keys": 30,
@@ -37,22 +39,29 @@ class Federation:
     procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
     @classmethod
-    def provisioned(
+    def provisioned(cls, root: Path, silos: int, params: int, **kw: float) -> Federation:
+        """A federation on 127.0.0.1 with ``rounds`` and the stage timeouts in ``kw``."""
+        return cls.provision(root, silos, params, kw)
+
+    @classmethod
+    def provision(
         cls,
         root: Path,
         silos: int,
         params: int,
+        settings: Mapping[str, float],
         levels: int | None = None,
-        options: dict[str, object] | None = None,
-        **kw: float,
+        options: Mapping[str, object] | None = None,
     ) -> Federation:
+        """:meth:`provisioned`, with the quantizer's ``levels`` and task ``options`` too."""
+        timeouts = dict(settings)
         template = write_local_config(
             root / "template.yaml",
             federation="node-test",
             silos=silos,
             params=params,
-            rounds=int(kw.pop("rounds", 1)),
-            timeouts=DEFAULT_TIMEOUTS | kw,
+            rounds=int(timeouts.pop("rounds", 1)),
+            timeouts=DEFAULT_TIMEOUTS | timeouts,
             levels=levels,
             options=options,
         )
@@ -104,7 +113,7 @@ class Federation:
     ) -> subprocess.Popen[str]:
         """Start ``name`` (``agg`` or a silo) so that it crashes (``kill``) or its disk
         fails (``fail-fsync``) right after it logs an event matching ``at``
-        (:mod:`fedsilo.testing.crashing_node`)."""
+        (:mod:`tests.nodes.crashing_node`)."""
         command = (
             self.nodes.aggregator_command("agg", self.root / "agg-state")
             if name == "agg"
@@ -114,7 +123,8 @@ class Federation:
         return self._spawn(
             name,
             [*conditions, "--then", then, "--", *command],
-            module="fedsilo.testing.crashing_node",
+            {"PYTHONPATH": str(REPO)},  # the node runs from the federation's directory
+            module="tests.nodes.crashing_node",
         )
 
     def log(self, name: str) -> str:

@@ -1,10 +1,11 @@
-"""`kill -9` (and a failing disk) at the protocol's critical steps, with real node processes over mTLS on
-127.0.0.1: the same session completes, and the model equals an uninterrupted run's.
+"""`kill -9` (and a failing disk) at the protocol's critical steps, with real node
+processes over mTLS on 127.0.0.1: the same session completes, and the model equals an
+uninterrupted run's.
 
 The task puts round 1's deltas on the quantizer's grid (clip 1, 65537 levels,
 grid 2^-15), so the aggregate of round 1 is the same bits in every run whatever
 the sessions' randomness, and "the same model" can be compared exactly across
-two federations. A node is crashed by :mod:`fedsilo.testing.crashing_node`
+two federations. A node is crashed by :mod:`tests.nodes.crashing_node`
 right after it logs the step, and restarted with the ordinary CLI.
 """
 
@@ -22,13 +23,11 @@ from tests.nodes.federation import Federation
 
 pytestmark = pytest.mark.slow
 SILOS = [f"s{i}" for i in range(1, 6)]
-GRID = {"grid": 2.0**-15}
+GRID: dict[str, object] = {"grid": 2.0**-15}
 
 
 def provisioned(root: Path, **timeouts: float) -> Federation:
-    return Federation.provisioned(
-        root, silos=5, params=20_000, levels=65537, options=GRID, **timeouts
-    )
+    return Federation.provision(root, 5, 20_000, timeouts, levels=65537, options=GRID)
 
 
 def final_model(fed: Federation) -> np.ndarray:

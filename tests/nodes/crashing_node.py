@@ -1,6 +1,6 @@
 """A real node process that crashes, or whose disk fails, at a chosen event.
 
-``python -m fedsilo.testing.crashing_node --at stage=unmasking [--at silo=s2]
+``python -m tests.nodes.crashing_node --at stage=unmasking [--at silo=s2]
 --then kill -- aggregator start ...`` runs exactly what ``fedsilo aggregator
 start ...`` (or ``silo start``) runs, with one difference: the first time the
 node logs an event whose fields match every ``--at``, it finishes writing that
@@ -35,7 +35,7 @@ from fedsilo.runtime.events import EventLog
 ACTIONS = ("kill", "fail-fsync")
 
 
-def _failing_fsync(fd: int) -> NoReturn:
+def _failing_fsync(fd: object) -> NoReturn:
     raise OSError(errno.EIO, "Input/output error (fsync refused by fedsilo.testing)")
 
 
@@ -72,7 +72,7 @@ def _conditions(pairs: list[str]) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fedsilo.testing.crashing_node")
+    parser = argparse.ArgumentParser(prog="python -m tests.nodes.crashing_node")
     parser.add_argument("--at", action="append", default=[], help="FIELD=VALUE of the event")
     parser.add_argument("--then", choices=ACTIONS, default="kill")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- aggregator|silo start ...")
