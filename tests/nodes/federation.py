@@ -120,11 +120,21 @@ class Federation:
             else self.nodes.silo_command(name, self.root / f"state-{name}")
         )
         conditions = [arg for key, value in at.items() for arg in ("--at", f"{key}={value}")]
+        return self._spawn_kit(name, "crashing_node", [*conditions, "--then", then], command)
+
+    def start_rogue_aggregator(self, attack: str) -> subprocess.Popen[str]:
+        """Start the malicious aggregator of :mod:`tests.nodes.rogue_aggregator`."""
+        command = self.nodes.aggregator_command("agg", self.root / "agg-state")
+        return self._spawn_kit("agg", "rogue_aggregator", ["--attack", attack], command)
+
+    def _spawn_kit(
+        self, name: str, kit: str, kit_args: list[str], command: list[str]
+    ) -> subprocess.Popen[str]:
         return self._spawn(
             name,
-            [*conditions, "--then", then, "--", *command],
+            [*kit_args, "--", *command],
             {"PYTHONPATH": str(REPO)},  # the node runs from the federation's directory
-            module="tests.nodes.crashing_node",
+            module=f"tests.nodes.{kit}",
         )
 
     def log(self, name: str) -> str:

@@ -1,0 +1,116 @@
+"""A malicious aggregator process for attacks over real mTLS against real silo processes.
+
+``python -m tests.nodes.rogue_aggregator --attack ATTACK -- aggregator start ...``
+builds the genuine aggregator from its files (config checks, certificates,
+roster, the honest service) and serves it through a wrapper that lies where
+the attack says. It never calls the product's round loop; it drives sessions
+itself and logs what it obtained, so a test can check that it obtained
+nothing it should not.
+
+Attacks:
+
+* ``rerun-round`` (the exact attack, same model): session A of round 1 runs
+  with everyone to unmasking, but every silo is told "not released"; then
+  session B of round 1 opens on the same chain head, ready to discard a
+  victim's input and unmask the rest. A second sum of round 1 would give
+  A - B, the victim's update.
+* ``rerun-flipped``: the same, but session B is announced on a chain head
+  differing in one bit (the model differing in one bit, or a 0.0 stored as
+  -0.0, as a served model could).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from fedsilo.cli.main import build_parser
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.pki.files import load_identity_key
+from fedsilo.protocol.messages import Stage
+from fedsilo.runtime.aggregator import AggregatorService
+from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.nodes import AggregatorNode, NodeFiles
+from fedsilo.runtime.rounds import RoundPlan
+from fedsilo.transport import codec
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.pki.trust import Member
+from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
+
+ATTACKS = ("rerun-round", "rerun-flipped")
+
+
+class WithholdsRelease:
+    """The honest service's handlers, except that a silo asking for the release of a
+    session (after it revealed its shares) is told the round was not released."""
+
+    def __init__(self, service: AggregatorService, identity: IdentityKey) -> None:
+        self._service, self._identity = service, identity
+        self.withholding = True
+
+    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
+        return self._service.join(member, request)
+
+    def submit(self, member: Member, message: pb.SiloMessage) -> None:
+        self._service.submit(member, message)
+
+    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+        self._service.upload(member, chunks)
+
+    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
+        return self._service.result_chunks(member, request)
+
+    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
+        if not (self.withholding and request.context.stage == Stage.RELEASE.value):
+            return self._service.await_message(member, request, timeout)
+        context = pb.Context()
+        context.CopyFrom(request.context)
+        context.stage, context.sender = codec.OUTCOME_STAGE, 0
+        outcome = pb.RoundOutcome(context=context, released=False, reason="not released")
+        body = pb.AggregatorMessage(recipient=member.index, outcome=outcome)
+        return codec.sign(self._identity, body.SerializeToString())
+
+
+def flipped(head: bytes) -> bytes:
+    return bytes([head[0] ^ 1]) + head[1:]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.nodes.rogue_aggregator")
+    parser.add_argument("--attack", choices=ATTACKS, required=True)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- aggregator start ...")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    a = build_parser().parse_args(command)
+    files = NodeFiles(Path(a.config), Path(a.cert), Path(a.key), Path(a.ca), Path(a.crl))
+    log = EventLog("aggregator")
+    # the genuine node, whose own server (on a throwaway port) is never started
+    node = AggregatorNode(files, Path(a.certs), Path(a.state_dir), "127.0.0.1:0", log)
+    rogue = WithholdsRelease(node.service, load_identity_key(files.key))
+    credentials = server_credentials(
+        files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
+    )
+    server, port = build_server(
+        AggregationServicer(node.trust, rogue), node.config.aggregator.address, credentials, 24
+    )
+    server.start()
+    log("listening", port=port)
+    try:
+        node.service.await_joins(node.config.timeouts.join)
+        state = node.resume_state()
+        plan = RoundPlan(1, state.head, node.codec.vector_length(len(state.model)))
+        first = node.service.run_round(plan)
+        log("attack-session", session="A", unmasked=first.result is not None)
+        head = flipped(state.head) if args.attack == "rerun-flipped" else state.head
+        second = node.service.run_round(RoundPlan(1, head, plan.vector_length))
+        log("attack-session", session="B", unmasked=second.result is not None)
+    finally:
+        node.service.stop()
+        server.stop(0).wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
