@@ -29,6 +29,7 @@ from pathlib import Path
 from fedsilo.cli.main import build_parser
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.pki.files import load_identity_key
+from fedsilo.pki.trust import Member
 from fedsilo.protocol.messages import Stage
 from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
@@ -36,7 +37,6 @@ from fedsilo.runtime.nodes import AggregatorNode, NodeFiles
 from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.pki.trust import Member
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 
 ATTACKS = ("rerun-round", "rerun-flipped")
