@@ -63,6 +63,7 @@ from fedsilo.protocol.messages import (
     Outgoing,
     Stage,
 )
+from fedsilo.protocol.reset import ResetRecord
 from fedsilo.protocol.roster import Roster
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, JournalEvent, SessionJournal
@@ -98,9 +99,11 @@ class AggregatorService:
         log: EventLog,
         journal: SessionJournal | None = None,
         archive: RoundArchive | None = None,
+        resets: tuple[ResetRecord, ...] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config, self.roster, self.params = config, roster, params
+        self._resets = tuple(r.to_json() for r in resets)  # every silo verifies them itself
         self._journal, self._archive = journal, archive
         self._model_layout = model_layout
         self._identity, self._certificate_der = identity, certificate_der
@@ -190,6 +193,7 @@ class AggregatorService:
             silo_certificates=self._silo_certificates,
             model_layout=self._model_layout,
             chain_round=self._archive.final_round() if self._archive else 0,
+            resets=self._resets,
         )
 
     def submit(self, member: Member, message: pb.SiloMessage) -> None:
@@ -378,6 +382,7 @@ class AggregatorService:
         outbox = {**session.outbox, **bundles}
         header = {
             "chain_head": session.plan.chain_head.hex(),
+            "resets": len(self._resets),  # a reset installed later abandons this session
             "vector_length": session.plan.vector_length,
             "announcement": session.announcement.SerializeToString().hex(),
             "core": record,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fedsilo.audit.config_rules import config_rules
 from fedsilo.audit.report import Status
+from fedsilo.audit.resets import installed_resets
 from fedsilo.config.endorse import require_endorsements
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
@@ -19,6 +20,7 @@ from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.chain_store import ChainStore
@@ -102,6 +104,16 @@ class AggregatorNode:
             self.codec, server_optimizer(self.config.training), self.trainer.layout
         )
         self._digest = bytes.fromhex(self.config.digest().removeprefix("sha256:"))
+        self.resets = installed_resets(state_dir)
+        for reset in self.resets:  # what every silo will check: refuse to serve a bad one
+            verify_reset(
+                reset,
+                roster,
+                self.config.scheme.threshold,
+                self.config.max_resets,
+                self.config.federation,
+                self._digest,
+            )
         self.journal = SessionJournal(state_dir)
         self.state = AggregatorState(state_dir)
         self.service = AggregatorService(
@@ -115,6 +127,7 @@ class AggregatorNode:
             log=log,
             journal=self.journal,
             archive=self.state,
+            resets=self.resets,
         )
         credentials = server_credentials(
             files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
@@ -147,6 +160,7 @@ class AggregatorNode:
         """Run every configured round not yet completed; raises if a round is aborted or
         fewer than ``max(t, min_silos)`` silos acknowledge the chain head it derived."""
         state = self.resume_state()
+        self._check_reset(state)
         journaled = self._journaled(state.round + 1)
         if journaled is None:
             absent = self.service.await_joins(self.config.timeouts.join)
@@ -175,12 +189,27 @@ class AggregatorNode:
         self.journal.clear()
         return derived.state
 
+    def _check_reset(self, state: GlobalState) -> None:
+        """A reset of the next round must resume from the state this aggregator is at."""
+        for reset in self.resets:
+            if reset.failed_round == state.round + 1 and reset.resume_head != state.head:
+                raise ConfigError(
+                    f"installed reset {reset.reset_index} resumes round {reset.failed_round} "
+                    f"from H_{reset.resume_round} = {reset.resume_head.hex()[:16]}…, but this "
+                    f"aggregator's state after round {state.round} is {state.head.hex()[:16]}…"
+                )
+
     def _journaled(self, next_round: int) -> JournaledSession | None:
-        """The journaled session of ``next_round``, if a crash interrupted one."""
+        """The journaled session of ``next_round``, if a crash interrupted one (and no epoch
+        reset installed since abandoned it)."""
         if not self.journal.exists:
             return None
         journaled = self.journal.load()
         if journaled.round != next_round:  # saved before the crash: the journal is stale
+            self.journal.clear()
+            return None
+        if int(journaled.header.get("resets", 0)) != len(self.resets):
+            self.log("journal-abandoned", round=next_round, reason="epoch reset")
             self.journal.clear()
             return None
         self.log("resuming-session", round=next_round)

@@ -46,6 +46,7 @@ from fedsilo.protocol.messages import (
     SiloMessage,
     Stage,
 )
+from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.events import EventLog
@@ -130,6 +131,7 @@ class SiloNode:
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
         self._state: GlobalState | None = None  # loaded at connect, after the layout checks
         self._trained: tuple[int, LocalResult] | None = None
+        self._resets: tuple[ResetRecord, ...] = ()
         self._patience = sum(vars(config.timeouts).values()) + 30.0
         self._aggregator_key: VerifyingKey | None = None
         self._roster: Roster | None = None
@@ -188,9 +190,31 @@ class SiloNode:
             bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
         )
         self._state = self._load_state()
+        self._resets = tuple(ResetRecord.from_json(text) for text in reply.resets)
         self._log("joined", silo=self.name)
         if reply.chain_round > self._ledger.final_round:  # dropped, restarted or restored
             self.catch_up(int(reply.chain_round))
+        self._apply_resets()
+
+    def _apply_resets(self) -> None:
+        """Apply every served epoch reset of this silo's next round that it has not yet:
+        each is verified here (t operator signatures, max_resets, this federation and
+        head) before the ledger lets the failed round run once more."""
+        assert self._roster is not None
+        applied = apply_reset_records(
+            self._ledger,
+            self._resets,
+            self._roster,
+            self.params.threshold,
+            self.config.max_resets,
+            self.config.federation,
+            self._digest,
+        )
+        for reset in applied:
+            self._vault.discard_all_but()  # the failed round's sessions are abandoned
+            self._log(
+                "reset-applied", silo=self.name, round=reset.failed_round, reset=reset.reset_index
+            )
 
     def _open(self, signed: pb.Signed, kind: type) -> object:
         assert self._aggregator_key is not None
@@ -250,6 +274,7 @@ class SiloNode:
         quorum = max(self.params.threshold, self.config.min_silos)
         length = self.codec.vector_length(self._trainer.layout.vector_length)
         while self._ledger.final_round < target:
+            self._apply_resets()  # a reset made at this chain position counts here
             r = self._ledger.final_round + 1
             signed = self._await(None, codec.EVIDENCE_STAGE, r)
             message = self._open(signed, pb.AggregatorMessage)

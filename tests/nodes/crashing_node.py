@@ -2,9 +2,9 @@
 
 ``python -m tests.nodes.crashing_node --at stage=unmasking [--at silo=s2]
 --then kill -- aggregator start ...`` runs exactly what ``fedsilo aggregator
-start ...`` (or ``silo start``) runs, with one difference: the first time the
-node logs an event whose fields match every ``--at``, it finishes writing that
-line and then
+start ...`` (or ``silo start``) runs, with one difference: the first (or, with
+``--count N``, the N-th) time the node logs an event whose fields match every
+``--at``, it finishes writing that line and then
 
 * ``kill``: sends itself ``SIGKILL`` (no cleanup, no flush: a power cut as far
   as the node's files are concerned), or
@@ -43,19 +43,21 @@ class CrashingEventLog(EventLog):
     """An event log that crashes its process (or its disk) at the first matching event."""
 
     def __init__(
-        self, node: str, at: dict[str, str], then: str, stream: TextIO | None = None
+        self, node: str, at: dict[str, str], then: str, count: int = 1, stream: TextIO | None = None
     ) -> None:
         super().__init__(node, stream)
         if then not in ACTIONS:
             raise ValueError(f"unknown action {then!r}; choose one of {', '.join(ACTIONS)}")
-        self._at, self._then, self._fired = at, then, False
+        self._at, self._then, self._left = at, then, count
 
     def __call__(self, event: str, **fields: object) -> None:
         super().__call__(event, **fields)
         seen = {"event": event, **{k: str(v) for k, v in fields.items()}}
-        if self._fired or any(seen.get(k) != v for k, v in self._at.items()):
+        if self._left <= 0 or any(seen.get(k) != v for k, v in self._at.items()):
             return
-        self._fired = True
+        self._left -= 1
+        if self._left:
+            return
         if self._then == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         os.fsync = _failing_fsync
@@ -75,16 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.nodes.crashing_node")
     parser.add_argument("--at", action="append", default=[], help="FIELD=VALUE of the event")
     parser.add_argument("--then", choices=ACTIONS, default="kill")
+    parser.add_argument("--count", type=int, default=1, help="act on the N-th matching event")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- aggregator|silo start ...")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     node_args = build_parser().parse_args(command)
     at = _conditions(args.at)
     if node_args.command == "aggregator":
-        log = CrashingEventLog("aggregator", at, args.then)
+        log = CrashingEventLog("aggregator", at, args.then, args.count)
         node_args.handler = functools.partial(node_cmd.run_aggregator, log=log)
     elif node_args.command == "silo":
-        log = CrashingEventLog(f"silo {node_args.name}", at, args.then)
+        log = CrashingEventLog(f"silo {node_args.name}", at, args.then, args.count)
         node_args.handler = functools.partial(node_cmd.run_silo, log=log)
     else:
         raise SystemExit("crashing_node runs `aggregator start` or `silo start`")

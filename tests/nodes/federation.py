@@ -109,18 +109,19 @@ class Federation:
         return self._spawn(name, self.nodes.silo_command(name, self.root / f"state-{name}"), env)
 
     def start_crashing(
-        self, name: str, at: dict[str, str], then: str = "kill"
+        self, name: str, at: dict[str, str], then: str = "kill", count: int = 1
     ) -> subprocess.Popen[str]:
         """Start ``name`` (``agg`` or a silo) so that it crashes (``kill``) or its disk
         fails (``fail-fsync``) right after it logs an event matching ``at``
-        (:mod:`tests.nodes.crashing_node`)."""
+        (the ``count``-th such event; :mod:`tests.nodes.crashing_node`)."""
         command = (
             self.nodes.aggregator_command("agg", self.root / "agg-state")
             if name == "agg"
             else self.nodes.silo_command(name, self.root / f"state-{name}")
         )
         conditions = [arg for key, value in at.items() for arg in ("--at", f"{key}={value}")]
-        return self._spawn_kit(name, "crashing_node", [*conditions, "--then", then], command)
+        kit = [*conditions, "--then", then, "--count", str(count)]
+        return self._spawn_kit(name, "crashing_node", kit, command)
 
     def start_rogue_aggregator(self, attack: str) -> subprocess.Popen[str]:
         """Start the malicious aggregator of :mod:`tests.nodes.rogue_aggregator`."""
