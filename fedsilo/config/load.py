@@ -34,6 +34,7 @@ from fedsilo.config.model import (
 )
 from fedsilo.errors import ConfigError, PKIError
 from fedsilo.pki.identity import check_fingerprint, check_name
+from fedsilo.protocol.masking.params import RELEASE_VERIFICATIONS
 
 T = TypeVar("T")
 _MISSING = object()
@@ -314,7 +315,9 @@ def _scheme(r: _Reader, value: Any, n: int) -> MaskingScheme | PaillierScheme | 
         r.problems.append(f"scheme.kind: must be 'masking' or 'paillier', got {kind!r}")
         return None
     m = r.mapping(
-        value, "scheme", {"kind", "threshold", "colluders", "modulus_bits", "quantization"}
+        value,
+        "scheme",
+        {"kind", "threshold", "colluders", "modulus_bits", "quantization", "release_verification"},
     )
     q = r.mapping(m.get("quantization", {}), "scheme.quantization", {"clip", "levels"})
     bits = r.get(m, "modulus_bits", "scheme", _one_of(32, 64), default=32) or 32
@@ -328,6 +331,10 @@ def _scheme(r: _Reader, value: Any, n: int) -> MaskingScheme | PaillierScheme | 
             levels=r.get(q, "levels", "scheme.quantization", _integer(2, 2**53), default=1 << 16)
             or 2,
         ),
+        release_verification=r.get(
+            m, "release_verification", "scheme", _choice(RELEASE_VERIFICATIONS), default="auto"
+        )
+        or "auto",
     )
 
 

@@ -38,11 +38,17 @@ class Quantization:
 
 @dataclass(frozen=True)
 class MaskingScheme:
+    """Pairwise masking. ``release_verification`` is how every silo checks a released sum:
+    ``full`` (it fetches every survivor's masked vector), ``sketch`` (a linear sketch and
+    spot checks), or ``auto`` (full for vectors of at most 2^20 words; see
+    ``fedsilo.protocol.masking.params.resolve_full_verification``)."""
+
     threshold: int
     colluders: int
     modulus_bits: int
     quantization: Quantization
     kind: str = "masking"
+    release_verification: str = "auto"
 
 
 @dataclass(frozen=True)

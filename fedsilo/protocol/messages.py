@@ -263,12 +263,17 @@ class RevealedSecret:
 @dataclass(frozen=True, eq=False)
 class ReleaseBundle:
     """After unmasking: the non-wrapped sum ``Y`` of the survivors' masked inputs and the
-    secrets that remove their masks, so every survivor computes ``A`` itself."""
+    secrets that remove their masks, so every survivor computes ``A`` itself.
+
+    With full release verification, ``inputs`` also carries every survivor's masked vector
+    ``y_u`` (sender, words of the modulus dtype), so each silo adds them up itself; it is
+    empty in sketch mode."""
 
     context: SessionContext
     self_seeds: tuple[RevealedSecret, ...]
     mask_keys: tuple[RevealedSecret, ...]
     total: WideSum = field(repr=False)
+    inputs: tuple[tuple[int, UIntArray], ...] = field(default=(), repr=False)
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -276,6 +281,11 @@ class ReleaseBundle:
             and (self.context, self.self_seeds, self.mask_keys)
             == (other.context, other.self_seeds, other.mask_keys)
             and self.total == other.total
+            and [s for s, _ in self.inputs] == [s for s, _ in other.inputs]
+            and all(
+                a.dtype == b.dtype and bool(np.array_equal(a, b))
+                for (_, a), (_, b) in zip(self.inputs, other.inputs, strict=True)
+            )
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -14,7 +14,9 @@ by inheritance):
   core lists them as dropped;
 * :class:`ForgesSum` folds one silo's masked input plus a chosen difference,
   so the sum it announces and releases unmasks to an aggregate it chose, and
-  optionally has a colluder lie in its sketch to hide that.
+  optionally has a colluder lie in its sketch to hide that;
+* :class:`RewritesRelease` passes every release bundle through a function (to
+  swap, drop or replace the masked inputs a full-verification release carries).
 
 Accounting, over everything the adversary saw (pass :func:`merged` to count
 several sessions at once):
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -167,6 +169,22 @@ class ForgesSum(Adversary):
         ]
         covered = tuple((z + d) % SKETCH_PRIME for z, d in zip(signature.sketch, lie, strict=True))
         return resign_consistency(self.colluders[self.cover], signature, view, covered)
+
+
+@dataclass
+class RewritesRelease(Adversary):
+    """Sends the silos ``rewrite(bundle)`` instead of each release bundle the core made."""
+
+    rewrite: Callable[[ReleaseBundle], ReleaseBundle] | None = None
+
+    def outbound(self, outgoing: list[Outgoing]) -> list[Outgoing]:
+        relayed, rewrite = super().outbound(outgoing), self.rewrite
+        if rewrite is None:
+            return relayed
+        return [
+            Outgoing(o.recipient, rewrite(o.message)) if isinstance(o.message, ReleaseBundle) else o
+            for o in relayed
+        ]
 
 
 def _view_of(message: SurvivorList) -> SurvivorView:

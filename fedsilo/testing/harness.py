@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import numpy as np
@@ -108,13 +108,16 @@ def make_federation(
     bits: int = 32,
     levels: int = 1 << 16,
     clip: float = 1.0,
+    full_verification: bool = False,
 ) -> Federation:
-    """A federation of ``silos`` members with fresh P-256 identity keys."""
+    """A federation of ``silos`` members with fresh P-256 identity keys; with
+    ``full_verification`` every silo checks the release against every survivor's ``y_u``."""
     identities = tuple(IdentityKey.generate() for _ in range(silos))
     roster = Roster(
         tuple(SiloEntry(i + 1, f"silo-{i + 1}", k.verifying_key) for i, k in enumerate(identities))
     )
     params = MaskingParams.with_defaults(silos, colluders, Quantizer(clip, levels, bits), threshold)
+    params = replace(params, full_verification=full_verification)
     return Federation(roster, identities, params)
 
 

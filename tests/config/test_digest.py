@@ -74,6 +74,7 @@ def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
         lambda d: d.__setitem__("model", {"layout_sha256": "sha256:" + "1" * 64}),
         lambda d: d.__setitem__("model", {"initial_sha256": "sha256:" + "2" * 64}),
         lambda d: d.__setitem__("max_resets", 2),  # how many resets every member accepts
+        lambda d: d["scheme"].__setitem__("release_verification", "sketch"),
     ],
     ids=[
         "federation",
@@ -88,6 +89,7 @@ def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
         "layout-pin",
         "initial-model-pin",
         "max-resets",
+        "release-verification",
     ],
 )
 def test_any_semantic_change_changes_the_digest(change: object) -> None:

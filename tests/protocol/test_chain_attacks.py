@@ -78,8 +78,8 @@ EVERYONE = list(range(1, N + 1))
 LENGTH = 64
 
 
-def federation(n: int = N, **kw: int) -> Federation:
-    return make_federation(n, colluders=1, **kw)
+def federation(n: int = N, threshold: int | None = None) -> Federation:
+    return make_federation(n, colluders=1, threshold=threshold)
 
 
 def colluders(fed: Federation, index: int = COLLUDER) -> dict[int, IdentityKey]:

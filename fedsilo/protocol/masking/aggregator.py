@@ -6,7 +6,10 @@ when every silo it waits for has answered, or when the runtime calls
 answers the session aborts and releases nothing. Masked inputs are folded
 into a single non-wrapped running sum ``Y`` (:class:`~fedsilo.crypto.sketch.WideSum`:
 the sum mod 2^k plus one carry byte a word) as their chunks arrive, so memory
-is one vector whatever the number of silos.
+is one vector whatever the number of silos. With full release verification
+(``MaskingParams.full_verification``, small vectors only) it also keeps a copy of
+every silo's ``y_u`` and releases the survivors' with ``Y``, so that every silo
+adds them up itself.
 
 A survivor counts once its whole vector and its signed input commitment have
 arrived. Every survivor must then sign the consistency check (its sketch is
@@ -25,13 +28,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from fedsilo.crypto import kdf, shamir
-from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, word_dtype
+from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, word_dtype
 from fedsilo.crypto.sketch import CHALLENGES, SKETCH_PRIME, WideSum
 from fedsilo.errors import (
     ContextMismatchError,
@@ -40,6 +43,7 @@ from fedsilo.errors import (
     LocalProtocolError,
     PartialInputError,
     ProtocolError,
+    ReleaseVerificationError,
     RemoteProtocolError,
     RosterError,
     SignatureError,
@@ -54,6 +58,7 @@ from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import (
     LIMB_BITS,
     aggregate_words,
+    check_inputs,
     check_spot_answer,
     limbs,
     limbs_per_word,
@@ -115,6 +120,7 @@ class MaskingAggregator:
         self._expected: frozenset[int] = roster.indices
         self._answers: dict[int, Any] = {}
         self._received: dict[int, int] = {}  # words of masked input folded, per silo
+        self._inputs: dict[int, UIntArray] = {}  # each silo's y_u, kept in full mode only
         self._adverts: dict[int, KeyAdvert] = {}
         self._uploads: dict[int, ShareUpload] = {}
         self._survivors: tuple[int, ...] = ()
@@ -161,6 +167,15 @@ class MaskingAggregator:
     def released_sum(self) -> WideSum | None:
         """``Y``, once released to the survivors (what they fetch to verify)."""
         return self._sum if self.result is not None else None
+
+    @property
+    def masked_inputs(self) -> tuple[tuple[int, UIntArray], ...]:
+        """Every survivor's ``y_u`` (sender, words), once the survivors are listed, in full
+        verification mode; empty in sketch mode. What the release carries, and what the
+        journal must keep with ``Y`` to :meth:`resume` a full-mode session."""
+        if not self._inputs or self._view is None:  # sketch mode, not listed yet, or aborted
+            return ()
+        return tuple((u, self._inputs[u]) for u in self._survivors)
 
     @property
     def evidence(self) -> RoundEvidence | None:
@@ -298,6 +313,7 @@ class MaskingAggregator:
         if self.error is None:
             self.error = exc
         self._sum = WideSum.zeros(0, LIMB_BITS)  # release nothing
+        self._inputs = {}
         raise exc
 
     # --- per-message checks (a failing check excludes the sender) ----------------------
@@ -395,7 +411,11 @@ class MaskingAggregator:
             )
         if done == 0:
             self._sum.count_vector()
+            if self._params.full_verification:
+                self._inputs[chunk.sender] = np.empty(self._length, values.dtype)
         self._sum.add(limbs(values), offset=done * self._limbs)
+        if self._params.full_verification:
+            self._inputs[chunk.sender][done : done + len(values)] = values  # a copy: ours
         self._received[chunk.sender] = done + len(values)
 
     # --- stage transitions --------------------------------------------------------------
@@ -454,6 +474,7 @@ class MaskingAggregator:
             tuple(RevealedSecret(u, seeds[u]) for u in self._survivors),
             tuple(RevealedSecret(v, keys[v]) for v in self._dropped),
             self._sum,
+            self.masked_inputs,
         )
         self._published[ReleaseBundle] = release
         self._expected = frozenset(self._survivors)
@@ -525,8 +546,10 @@ class MaskingAggregator:
         context: SessionContext,
         roster: Roster,
         params: MaskingParams,
+        inputs: Sequence[tuple[int, UIntArray]] = (),
     ) -> MaskingAggregator:
-        """The session of :meth:`unmasking_snapshot` for ``context``, collecting responses."""
+        """The session of :meth:`unmasking_snapshot` for ``context``, collecting responses;
+        in full verification mode ``inputs`` are the journaled :attr:`masked_inputs`."""
         stored = records.parsed("context", lambda: list(record["context"]))
         if stored != records.context_record(context):
             raise LocalProtocolError("the journal belongs to another session")
@@ -560,5 +583,20 @@ class MaskingAggregator:
         if total.digest() != view.sum_digest or len(total.low) != limb_length:
             raise LocalProtocolError("the journaled sum is not the one the survivors signed")
         core._sum = total
+        core._inputs = core._journaled_inputs(tuple(inputs))
         core._state = AggregatorState.COLLECT_UNMASKING
         return core
+
+    def _journaled_inputs(self, inputs: tuple[tuple[int, UIntArray], ...]) -> dict[int, UIntArray]:
+        if not self._params.full_verification:
+            if inputs:
+                raise LocalProtocolError("a sketch-mode journal holds no masked inputs")
+            return {}
+        assert self._view is not None
+        try:  # the very check every silo runs on the release
+            check_inputs(self._view, inputs, self._sum, self._params.bits)
+        except ReleaseVerificationError as exc:
+            raise LocalProtocolError(
+                f"the journaled masked inputs are not the survivors' committed ones: {exc}"
+            ) from exc
+        return dict(inputs)

@@ -10,8 +10,9 @@ released sum ``Y``, and checks exactly what a survivor checks in the session
    config;
 2. every advert, input commitment and consistency signature is signed by its
    roster silo for that context, every survivor signed, at least ``t``;
-3. the release verifies (seeds, mask keys, digest, sketch, spot checks), and
-   the silo computes ``A`` itself;
+3. the release verifies (seeds, mask keys, digest, sketch, spot checks; or, with
+   full verification, every survivor's ``y_u`` in the release), and the silo
+   computes ``A`` itself;
 4. after deriving ``model_{r+1}`` and ``H_r`` itself, at least
    ``max(t, min_silos)`` distinct roster silos acked that same ``H_r``
    (:func:`check_acks`).
@@ -77,6 +78,7 @@ def verify_evidence(
         bundle=evidence.release,
         bits=params.bits,
         spot_checks=params.spot_checks,
+        full=params.full_verification,
     )
     return AggregateResult(ctx, survivors, dropped, total)
 

@@ -33,6 +33,12 @@ and only then removes the masks itself: ``A = (Y - Σ p_u - dropped pair masks)
 mod 2^k``. Any failure raises :class:`~fedsilo.errors.ReleaseVerificationError`,
 naming the aggregator.
 
+**Full verification** (``MaskingParams.full_verification``, for small vectors)
+replaces steps 3 and 4 by :func:`check_inputs`: the release carries every
+survivor's ``y_u``, each must hash to the digest and Merkle root its sender
+signed, and their exact non-wrapped sum must be ``Y``. Nothing is then left to
+chance, and no colluder's sketch is trusted.
+
 All of this runs on the masked vectors as **32-bit limbs** (:func:`limbs`): a
 64-bit word is its two little-endian halves. Then every word of ``Y`` stays
 below ``255 * 2^32 < 2^61 - 1``, so a forged word always differs from the true
@@ -50,7 +56,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fedsilo.crypto import kdf
-from fedsilo.crypto.merkle import MerkleTree, leaf_count, leaf_span, verify_leaf
+from fedsilo.crypto.merkle import MerkleTree, leaf_count, leaf_span, verify_leaf, words_digest
 from fedsilo.crypto.prg import SignedMask, UIntArray, apply_masks, word_dtype
 from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, challenge_seed, sketch, spot_check_leaves
 from fedsilo.errors import CryptoError, ReleaseVerificationError
@@ -237,6 +243,57 @@ def check_sum(
             )
 
 
+def check_inputs(
+    view: SurvivorView,
+    inputs: tuple[tuple[int, UIntArray], ...],
+    total: WideSum,
+    bits: int,
+) -> None:
+    """Full verification: ``inputs`` holds every survivor's ``y_u`` once, each matching the
+    digest and Merkle root its sender signed, and ``Y`` is exactly their non-wrapped sum."""
+    if not hmac.compare_digest(total.digest(), view.sum_digest):
+        raise ReleaseVerificationError(
+            "the released sum Y is not the one whose digest the survivors signed"
+        )
+    if tuple(sender for sender, _ in inputs) != view.survivors:
+        raise ReleaseVerificationError(
+            "the aggregator released masked inputs for other silos than the survivors "
+            "(each survivor's, once, in roster order)"
+        )
+    length = view.commitments[0].total_length  # every commitment is for the vector length
+    if len(total.low) != length * limbs_per_word(bits):
+        raise ReleaseVerificationError(
+            f"the released sum Y does not have the {length} words the survivors committed to"
+        )
+    expected = WideSum.zeros(len(total.low), LIMB_BITS)
+    for sender, words in inputs:
+        commitment = view.commitment(sender)
+        if (
+            not isinstance(words, np.ndarray)
+            or words.dtype != word_dtype(bits)
+            or words.shape != (length,)
+        ):
+            raise ReleaseVerificationError(
+                f"the aggregator released a masked input of silo {sender} that is not "
+                f"{length} {word_dtype(bits)} words"
+            )
+        vector = limbs(words)  # what the survivor's digest and root are over
+        if not hmac.compare_digest(
+            words_digest(vector), commitment.digest
+        ) or not hmac.compare_digest(MerkleTree.of_words(vector).root, commitment.root):
+            raise ReleaseVerificationError(
+                f"the released masked input of silo {sender} does not match its signed "
+                "commitment: the aggregator altered it"
+            )
+        expected.count_vector()
+        expected.add(vector)
+    if expected.count != total.count or expected != total:
+        raise ReleaseVerificationError(
+            "the released sum Y is not the exact sum of the survivors' committed masked "
+            "inputs: the aggregator altered it"
+        )
+
+
 def verify_release(
     *,
     ctx: SessionContext,
@@ -246,12 +303,24 @@ def verify_release(
     bundle: ReleaseBundle,
     bits: int,
     spot_checks: int,
+    full: bool = False,
 ) -> UIntArray:
-    """The aggregate ``A`` of the survivors, computed here from a checked ``Y``."""
+    """The aggregate ``A`` of the survivors, computed here from a checked ``Y``; with
+    ``full``, checked against every survivor's released ``y_u`` (:func:`check_inputs`)."""
     if bundle.context != ctx:
         raise ReleaseVerificationError("the release belongs to another session")
     seeds, keys = check_secrets(ctx, adverts, view, bundle)
-    check_sum(ctx, view, signatures, bundle.total, spot_checks)
+    if full:
+        # Y is then proven equal to the sum of the committed y_u, word for word, so the
+        # sketch and spot checks could only repeat that (at the cost of another pass over
+        # Y): they are skipped, and a colluder's sketch counts for nothing.
+        check_inputs(view, bundle.inputs, bundle.total, bits)
+    elif bundle.inputs:
+        raise ReleaseVerificationError(
+            "the aggregator released masked inputs, but this federation verifies by sketch"
+        )
+    else:
+        check_sum(ctx, view, signatures, bundle.total, spot_checks)
     aggregate = aggregate_words(bundle.total, bits)
     remove_masks(aggregate, ctx, adverts, view.survivors, seeds, keys, bits)
     return aggregate

@@ -351,6 +351,7 @@ class MaskingSilo:
             bundle=message,
             bits=self._params.bits,
             spot_checks=self._params.spot_checks,
+            full=self._params.full_verification,
         )
         self._aggregate = AggregateResult(self.context, view.survivors, view.dropped, total)
         return []
