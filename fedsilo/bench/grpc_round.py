@@ -52,7 +52,10 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
                     p.wait()
         raw = json.loads((root / "bench-result.json").read_text())
         exact = all(_exact(root, r, raw["survivors"][r - 1]) for r in range(1, repeat + 1))
+        stages = _silo_stage_seconds(root, silos)
     secure, plain = statistics.median(raw["secure"]), statistics.median(raw["plain"])
+    consistency = _median_round(stages, "consistency-check", repeat)
+    release = _median_round(stages, "release", repeat)
     return {
         "scheme": "masking",
         "transport": "grpc",
@@ -68,7 +71,34 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
         "bytes_per_param_uploaded": statistics.median(raw["bytes"]) / (silos * params),
         # adverts, shares, commitments, sketches with their spot-check leaves, reveals, acks
         "message_bytes_per_silo": statistics.median(raw["message_bytes"]) / silos,
+        # release verification as each silo pays it (the slowest silo per round, median over
+        # rounds): signing the view with its sketches and spot leaves, then fetching Y,
+        # checking the secrets, rebuilding the survivors' masks, the sketch and spot checks,
+        # deriving the model and acking; an upper bound, since it includes the unmasking
+        # and the download of the sum that a round without verification also pays
+        "consistency_stage_seconds": consistency,
+        "release_stage_seconds": release,
+        "verification_share": (consistency + release) / secure,
     }
+
+
+def _silo_stage_seconds(root: Path, silos: int) -> dict[tuple[str, int], list[float]]:
+    """Each silo's logged seconds per (stage, round)."""
+    out: dict[tuple[str, int], list[float]] = {}
+    for i in range(1, silos + 1):
+        for line in (root / f"b{i}.log").read_text().splitlines():
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            if event.get("event") == "stage" and "seconds" in event:
+                key = (str(event["stage"]), int(event["round"]))
+                out.setdefault(key, []).append(float(event["seconds"]))
+    return out
+
+
+def _median_round(stages: dict[tuple[str, int], list[float]], stage: str, repeat: int) -> float:
+    """The median over rounds of the slowest silo's seconds in ``stage``."""
+    return statistics.median(max(stages.get((stage, r), [0.0])) for r in range(1, repeat + 1))
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -34,12 +34,13 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from fedsilo.config.model import FederationConfig
 from fedsilo.crypto.encoding import encode
-from fedsilo.crypto.prg import word_dtype
+from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
@@ -330,10 +331,14 @@ class AggregatorService:
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
         """The released sum ``Y`` of a session, or of a final round for a silo catching up
         (it is a sum of >= t masked inputs, which the aggregator may show any member)."""
-        if request.context.stage == codec.EVIDENCE_STAGE:
-            total = self._archive.sum(int(request.context.round)) if self._archive else None
+        stage = request.context.stage
+        if stage in (codec.EVIDENCE_STAGE, codec.EVIDENCE_INPUTS_STAGE):
+            archive, r = self._archive, int(request.context.round)
+            if archive is None:
+                raise NotReadyError(f"no final round {r}")
+            total = archive.sum(r) if stage == codec.EVIDENCE_STAGE else archive.inputs(r)
             if total is None:
-                raise NotReadyError(f"no final round {request.context.round}")
+                raise NotReadyError(f"no final round {r} (or no inputs kept for it)")
             return result_chunks_of(total, 1)
         sid = bytes(request.context.session_id)
         with self._cond:
@@ -343,6 +348,10 @@ class AggregatorService:
             session = session or self._previous.get(sid)
             if session is None or session.result_bytes is None:
                 raise NotReadyError("no released aggregate for that session")
+            if stage == codec.INPUTS_STAGE:
+                if not session.inputs_bytes:
+                    raise NotReadyError("this session keeps no masked inputs (sketch mode)")
+                return result_chunks_of(session.inputs_bytes, 1)
             data = session.result_bytes
         return self._counted(session, member, result_chunks_of(data, 1))
 
@@ -361,6 +370,7 @@ class AggregatorService:
         released = session.core.released_sum
         if released is not None and session.result_bytes is None:
             session.result_bytes = released.to_bytes()  # Y, served before any release goes out
+            session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
         signed = {}
         for out in outgoing:
             stage = STAGE_OF_REPLY[type(out.message)]
@@ -387,10 +397,13 @@ class AggregatorService:
             "announcement": session.announcement.SerializeToString().hex(),
             "core": record,
             "sum_count": total.count,
+            "sum_bytes": len(total.to_bytes()),  # then the survivors' y_u (full mode)
+            "input_senders": [u for u, _ in session.core.masked_inputs],
             "outbox": [[k[0], k[1], v.SerializeToString().hex()] for k, v in outbox.items()],
         }
         try:
-            self._journal.begin(session.ctx.round, header, total.to_bytes())
+            inputs = codec.inputs_bytes(session.core.masked_inputs)
+            self._journal.begin(session.ctx.round, header, total.to_bytes() + inputs)
         except DurabilityError as exc:
             session.core.abandon(exc)  # nothing was revealed: the round runs a new session
             raise
@@ -423,11 +436,16 @@ class AggregatorService:
         signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
         announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
         ctx = codec.session_of(announcement.context)
-        total = WideSum.from_bytes(
-            journaled.total, len(journaled.total) // 5, 32, int(header["sum_count"])
-        )
+        cut = int(header.get("sum_bytes", len(journaled.total)))
+        total = WideSum.from_bytes(journaled.total[:cut], cut // 5, 32, int(header["sum_count"]))
+        inputs = journaled.total[cut:]
         core = MaskingAggregator.resume(
-            header["core"], total, context=ctx, roster=self.roster, params=self.params
+            header["core"],
+            total,
+            context=ctx,
+            roster=self.roster,
+            params=self.params,
+            inputs=self._journaled_inputs(header, inputs),
         )
         plan = RoundPlan(
             ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
@@ -444,6 +462,16 @@ class AggregatorService:
             self._cond.notify_all()
         self._log("session-resumed", round=ctx.round, events=len(journaled.events))
         return self._drive(session)
+
+    def _journaled_inputs(
+        self, header: dict[str, Any], data: bytes
+    ) -> tuple[tuple[int, UIntArray], ...]:
+        """The survivors' y_u kept in the journal (full mode; empty in sketch mode)."""
+        if not data:
+            return ()
+        senders = [int(u) for u in header["input_senders"]]
+        length = int(str(header["vector_length"]))
+        return codec.masked_inputs(data, senders, length, self.params.bits)
 
     def _replay(self, session: SessionState, event: JournalEvent) -> None:
         if event.kind == "close":
@@ -554,6 +582,7 @@ class AggregatorService:
             result=core.result,
             evidence=core.evidence,
             sum_bytes=session.result_bytes,
+            inputs_bytes=session.inputs_bytes,
         )
         self._log(
             "round-released",

@@ -119,7 +119,9 @@ class AggregatorNode:
         self.service = AggregatorService(
             config=self.config,
             roster=roster,
-            params=masking_params(self.config),
+            params=masking_params(
+                self.config, self.codec.vector_length(self.trainer.layout.vector_length)
+            ),
             identity=load_identity_key(files.key),
             certificate_der=certificate_der(cert),
             silo_certificates=[certificate_der(c) for c in silo_certs],
@@ -252,7 +254,7 @@ class AggregatorNode:
         metadata = {"round": str(round_number), "config_digest": self.config.digest()}
         if record.evidence is not None and record.sum_bytes is not None:
             evidence = codec.evidence_pb(record.evidence).SerializeToString()
-            self.state.save_evidence(round_number, evidence, record.sum_bytes)
+            self.state.save_evidence(round_number, evidence, record.sum_bytes, record.inputs_bytes)
         self.state.save_round(
             round_number,
             summary,

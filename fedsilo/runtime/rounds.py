@@ -63,6 +63,7 @@ class RoundRecord:
     result: AggregateResult | None = None
     evidence: RoundEvidence | None = None
     sum_bytes: bytes | None = None  # Y, what silos that missed the round verify it from
+    inputs_bytes: bytes = b""  # ... and, with full release verification, every y_u
 
 
 @dataclass
@@ -77,6 +78,7 @@ class SessionState:
     accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
     chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
     result_bytes: bytes | None = None
+    inputs_bytes: bytes = b""  # full release verification: every survivor's y_u
     fetched: set[int] = field(default_factory=set)
     journaled: bool = False  # from unmasking on, every accepted message is journaled first
     replaying: bool = False  # rebuilding from the journal: nothing is written again

@@ -17,8 +17,11 @@ the round in its ledger and acks ``H_r``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import grpc
 
 from fedsilo.config.model import FederationConfig, MaskingScheme
 from fedsilo.crypto.entropy import Entropy, SystemEntropy
@@ -36,7 +39,7 @@ from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.masking.catchup import check_acks, verify_evidence
-from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.params import MaskingParams, resolve_full_verification
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
@@ -56,7 +59,7 @@ from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
-from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
+from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient, RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
@@ -74,12 +77,20 @@ class NotJoinableError(FedsiloError):
     """The announced session was joined before a restart and cannot be resumed."""
 
 
-def masking_params(config: FederationConfig) -> MaskingParams:
+def masking_params(config: FederationConfig, vector_length: int | None = None) -> MaskingParams:
+    """The masking parameters of ``config``; with the masked vector's ``vector_length``
+    (model parameters plus slots) also its release verification mode, which every party
+    resolves the same way from the same config."""
     scheme = config.scheme
     if not isinstance(scheme, MaskingScheme):
         raise ConfigError("this node runs the masking scheme; the config names another")
     quantizer = Quantizer(scheme.quantization.clip, scheme.quantization.levels, scheme.modulus_bits)
-    return MaskingParams(len(config.silos), scheme.threshold, scheme.colluders, quantizer)
+    full = vector_length is not None and resolve_full_verification(
+        scheme.release_verification, vector_length
+    )
+    return MaskingParams(
+        len(config.silos), scheme.threshold, scheme.colluders, quantizer, full_verification=full
+    )
 
 
 def secure_fedavg(config: FederationConfig) -> SecureFedAvg:
@@ -125,8 +136,8 @@ class SiloNode:
         self._trainer, self._ledger, self._chain, self._log = trainer, ledger, chain, log
         self._vault = vault
         self._entropy = entropy or SystemEntropy()
-        self.params = masking_params(config)
         self.codec = secure_fedavg(config)
+        self.params = masking_params(config, self.codec.vector_length(trainer.layout.vector_length))
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
         self._state: GlobalState | None = None  # loaded at connect, after the layout checks
@@ -257,7 +268,7 @@ class SiloNode:
             ctx = self._check_announcement(announcement, round_number)
             try:
                 outcome = self._run_session(ctx, announcement)
-            except NotJoinableError as exc:  # joined before a crash, too early to resume
+            except NotJoinableError as exc:  # joined before a crash, or arrived too late
                 self._log("session-skipped", silo=self.name, reason=str(exc))
                 previous = ctx.session_id
                 continue
@@ -289,7 +300,14 @@ class SiloNode:
                 sender=self.index,
             )
             total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
-            evidence = codec.evidence(message.evidence, total, length, self.params.bits)
+            listed = tuple(int(u) for u in message.evidence.survivors.survivors)
+            evidence = codec.evidence(
+                message.evidence,
+                total,
+                length,
+                self.params.bits,
+                self._fetch_inputs(context, codec.EVIDENCE_INPUTS_STAGE, listed, length),
+            )
             result = verify_evidence(
                 evidence,
                 roster=self._roster,
@@ -402,11 +420,24 @@ class SiloNode:
             stages = AWAITED[AWAITED.index(RESUMES_AT[session.state]) :]
         else:
             session = self._joined(ctx)
-            self._send(ctx, session.start())
+            try:
+                self._send(ctx, session.start())
+            except RemoteRefusedError as exc:
+                if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+                # the session went past its adverts before we arrived (we started late, or
+                # were restored from a backup): we never joined it; wait for the next one
+                raise NotJoinableError(
+                    f"session {ctx.session_id.hex()[:16]}… no longer takes adverts "
+                    f"({exc.details}); this silo waits for the next session"
+                ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = AWAITED
         for stage in stages:
-            message = self._open(self._await(ctx, stage.value, ctx.round), pb.AggregatorMessage)
+            signed = self._await(ctx, stage.value, ctx.round)
+            # this silo's own cost of the stage, from the message's arrival to its replies
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            message = self._open(signed, pb.AggregatorMessage)
             assert isinstance(message, pb.AggregatorMessage)
             if message.recipient != self.index:
                 raise RemoteProtocolError(
@@ -416,16 +447,27 @@ class SiloNode:
             if isinstance(decoded, pb.RoundOutcome):
                 return decoded
             if isinstance(decoded, pb.ReleaseBundle):
+                length = int(a.vector_length)
+                view = session.signed_view
+                survivors = view.survivors if view is not None else ()
                 decoded = codec.release_bundle(
                     decoded,
-                    self._fetch_sum(ctx, int(a.vector_length)),
-                    int(a.vector_length),
+                    self._fetch_sum(ctx, length),
+                    length,
                     self.params.bits,
+                    self._fetch_inputs(ctx, codec.INPUTS_STAGE, survivors, length),
                 )
             replies = session.receive(decoded)
             self._vault.keep(session)  # durable before the replies leave
             self._send(ctx, replies)
-            self._log("stage", silo=self.name, stage=stage.value)
+            self._log(
+                "stage",
+                silo=self.name,
+                round=ctx.round,
+                stage=stage.value,
+                seconds=round(time.perf_counter() - started, 4),
+                cpu_seconds=round(time.thread_time() - cpu_started, 4),
+            )
         return self._finalize(ctx, session)
 
     def _finalize(self, ctx: SessionContext, session: MaskingSilo) -> RoundResult:
@@ -473,6 +515,29 @@ class SiloNode:
         return self._fetch_sum_of(
             pb.ResultRequest(context=codec.context_pb(ctx, "result", self.index)), length
         )
+
+    def _fetch_inputs(
+        self,
+        ctx: SessionContext | pb.Context,
+        stage: str,
+        survivors: tuple[int, ...],
+        length: int,
+    ) -> tuple[tuple[int, UIntArray], ...]:
+        """With full release verification, every survivor's masked vector ``y_u`` (checked
+        by the session against what each survivor signed); nothing in sketch mode."""
+        if not self.params.full_verification:
+            return ()
+        if isinstance(ctx, pb.Context):
+            wire = pb.Context()
+            wire.CopyFrom(ctx)
+            wire.stage = stage
+        else:
+            wire = codec.context_pb(ctx, stage, self.index)
+        word = word_dtype(self.params.bits).itemsize
+        data = self._client.fetch(
+            "masked inputs", pb.ResultRequest(context=wire), len(survivors) * length * word, 1
+        )
+        return codec.masked_inputs(data, survivors, length, self.params.bits)
 
     def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytes:
         """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""

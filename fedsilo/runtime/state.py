@@ -13,7 +13,9 @@ Layout:
 * ``rounds/aggregate-NNNNNN.bin``: the released integer sum, raw little-endian;
 * ``rounds/evidence-NNNNNN.pb`` and ``rounds/sum-NNNNNN.bin``: the round's
   silo-signed evidence and its non-wrapped sum ``Y``, served to silos that
-  missed the round so they can verify it and catch up.
+  missed the round so they can verify it and catch up (with full release
+  verification also ``rounds/inputs-NNNNNN.bin``, every survivor's masked
+  vector).
 
 Every file is written to a temporary name, fsynced and renamed, so a crash
 leaves the previous round intact; an interrupted round is re-run as a new
@@ -58,6 +60,8 @@ class RoundArchive(Protocol):
 
     def sum(self, round_number: int) -> bytes | None: ...
 
+    def inputs(self, round_number: int) -> bytes | None: ...
+
 
 @dataclass
 class AggregatorState:
@@ -85,9 +89,16 @@ class AggregatorState:
     def sum(self, round_number: int) -> bytes | None:
         return self._read(f"sum-{round_number:06d}.bin")
 
-    def save_evidence(self, round_number: int, evidence: bytes, total: bytes) -> None:
+    def inputs(self, round_number: int) -> bytes | None:
+        return self._read(f"inputs-{round_number:06d}.bin")
+
+    def save_evidence(
+        self, round_number: int, evidence: bytes, total: bytes, inputs: bytes = b""
+    ) -> None:
         """Before the round's record: what silos that missed it verify it from."""
         rounds = self.directory / "rounds"
+        if inputs:  # full release verification: the survivors' masked vectors too
+            write_atomically(rounds / f"inputs-{round_number:06d}.bin", inputs)
         write_atomically(rounds / f"sum-{round_number:06d}.bin", total)
         write_atomically(rounds / f"evidence-{round_number:06d}.pb", evidence)
 

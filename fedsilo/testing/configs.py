@@ -30,6 +30,7 @@ def write_local_config(
     task: str = "synthetic-vector",
     levels: int | None = None,
     options: Mapping[str, object] | None = None,
+    release_verification: str | None = None,
 ) -> Path:
     """Write the config (nothing pinned yet: ``certs provision`` pins it)."""
     lines = [
@@ -43,6 +44,7 @@ def write_local_config(
         "  kind: masking",
         "  colluders: 1",
         *(["  quantization:", f"    levels: {levels}"] if levels is not None else []),
+        *([f"  release_verification: {release_verification}"] if release_verification else []),
         "training:",
         f"  task: {task}",
         f"  rounds: {rounds}",

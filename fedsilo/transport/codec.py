@@ -12,7 +12,7 @@ with its certificate key; the silo verifies before it parses the body.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -374,8 +374,36 @@ def aggregator_message(
     raise RemoteProtocolError("an empty aggregator message")
 
 
-def release_bundle(m: pb.ReleaseBundle, total: bytes, length: int, bits: int) -> ReleaseBundle:
-    """A release joined with the sum ``Y`` fetched for it (refused if malformed)."""
+INPUTS_STAGE = "inputs"  # full release verification: every survivor's y_u, fetched
+EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
+
+
+def inputs_bytes(inputs: Sequence[tuple[int, UIntArray]]) -> bytes:
+    """The survivors' masked vectors, concatenated in survivor order, as fetched."""
+    return b"".join(words_to_bytes(words) for _, words in inputs)
+
+
+def masked_inputs(
+    data: bytes, survivors: Sequence[int], length: int, bits: int
+) -> tuple[tuple[int, UIntArray], ...]:
+    """Split fetched :func:`inputs_bytes` back into ``(survivor, y_u)`` pairs."""
+    words = bytes_to_words(data, bits)
+    if len(words) != len(survivors) * length:
+        raise RemoteProtocolError(
+            f"the masked inputs hold {len(words)} words, not {len(survivors)} x {length}"
+        )
+    return tuple((u, words[i * length : (i + 1) * length]) for i, u in enumerate(survivors))
+
+
+def release_bundle(
+    m: pb.ReleaseBundle,
+    total: bytes,
+    length: int,
+    bits: int,
+    inputs: tuple[tuple[int, UIntArray], ...] = (),
+) -> ReleaseBundle:
+    """A release joined with the sum ``Y`` (and, with full verification, every survivor's
+    masked vector) fetched for it (refused if malformed)."""
 
     def secrets(items: Iterable[pb.RevealedSecret]) -> tuple[RevealedSecret, ...]:
         return tuple(RevealedSecret(int(r.owner), bytes(r.secret)) for r in items)
@@ -385,6 +413,7 @@ def release_bundle(m: pb.ReleaseBundle, total: bytes, length: int, bits: int) ->
         secrets(m.self_seeds),
         secrets(m.mask_keys),
         WideSum.from_bytes(total, length * (bits // 32), 32, int(m.sum_count)),
+        inputs,
     )
 
 
@@ -411,8 +440,14 @@ def evidence_pb(e: RoundEvidence) -> pb.RoundEvidence:
     )
 
 
-def evidence(m: pb.RoundEvidence, total: bytes, length: int, bits: int) -> RoundEvidence:
-    """Decode a round's evidence joined with its fetched sum ``Y``."""
+def evidence(
+    m: pb.RoundEvidence,
+    total: bytes,
+    length: int,
+    bits: int,
+    inputs: tuple[tuple[int, UIntArray], ...] = (),
+) -> RoundEvidence:
+    """Decode a round's evidence joined with its fetched sum ``Y`` (and inputs)."""
     adverts = aggregator_message(pb.AggregatorMessage(adverts=m.adverts), bits)
     survivors = aggregator_message(pb.AggregatorMessage(survivors=m.survivors), bits)
     bundle = aggregator_message(pb.AggregatorMessage(bundle=m.bundle), bits)
@@ -431,7 +466,7 @@ def evidence(m: pb.RoundEvidence, total: bytes, length: int, bits: int) -> Round
         adverts,
         survivors,
         bundle,
-        release_bundle(m.release, total, length, bits),
+        release_bundle(m.release, total, length, bits, inputs),
         acks,
     )
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +23,22 @@ from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federa
 from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.weighted import SLOTS
+from tests.nodes.zygote import Zygote, ZygoteProcess
 
 REPO = Path(__file__).resolve().parents[2]
+NodeProcess = subprocess.Popen[str] | ZygoteProcess
+
+
+@functools.cache
+def zygote() -> Zygote:
+    """The fork server of this test session, started on first use."""
+    home = Path(tempfile.mkdtemp(prefix="fedsilo-zygote-"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GRPC_VERBOSITY": "ERROR"}
+    server = Zygote(home, env)
+    atexit.register(server.close)
+    return server
+
+
 DEFAULT_TIMEOUTS = {
     "join": 5,
     "advertise_keys": 30,
@@ -36,7 +53,7 @@ DEFAULT_TIMEOUTS = {
 class Federation:
     root: Path
     config_path: Path
-    procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    procs: dict[str, NodeProcess] = field(default_factory=dict)
 
     @classmethod
     def provisioned(cls, root: Path, silos: int, params: int, **kw: float) -> Federation:
@@ -52,8 +69,10 @@ class Federation:
         settings: Mapping[str, float],
         levels: int | None = None,
         options: Mapping[str, object] | None = None,
+        release_verification: str | None = None,
     ) -> Federation:
-        """:meth:`provisioned`, with the quantizer's ``levels`` and task ``options`` too."""
+        """:meth:`provisioned`, with the quantizer's ``levels``, task ``options`` and the
+        release verification mode too."""
         timeouts = dict(settings)
         template = write_local_config(
             root / "template.yaml",
@@ -64,6 +83,7 @@ class Federation:
             timeouts=DEFAULT_TIMEOUTS | timeouts,
             levels=levels,
             options=options,
+            release_verification=release_verification,
         )
         pinned = provision_federation(template, root / "fed", dt.datetime.now(dt.UTC))
         return cls(root, pinned)
@@ -85,32 +105,40 @@ class Federation:
         args: list[str],
         env_extra: dict[str, str] | None = None,
         module: str = "fedsilo.cli.main",
-    ) -> subprocess.Popen[str]:
+    ) -> NodeProcess:
+        """Start a node: forked from the zygote (torch already imported), or, when the test
+        changes what the interpreter sees at start-up (``env_extra``), a fresh interpreter."""
         # a restarted node appends, so its log keeps what it printed before the crash
-        log = open(self.root / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        log = self.root / f"{name}.log"
+        log.touch()  # exists from the start, whoever opens it
         env = {**os.environ, "GRPC_VERBOSITY": "ERROR", **(env_extra or {})}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            cwd=self.root,
-        )
+        proc: NodeProcess
+        if env_extra:
+            with log.open("a") as out:  # the child keeps its own copy of the descriptor
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", module, *args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env=env,
+                    cwd=self.root,
+                )
+        else:
+            proc = zygote().spawn(module, args, env, self.root, log)
         self.procs[name] = proc
         return proc
 
-    def start_aggregator(self, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def start_aggregator(self, env: dict[str, str] | None = None) -> NodeProcess:
         return self._spawn(
             "agg", self.nodes.aggregator_command("agg", self.root / "agg-state"), env
         )
 
-    def start_silo(self, name: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    def start_silo(self, name: str, env: dict[str, str] | None = None) -> NodeProcess:
         return self._spawn(name, self.nodes.silo_command(name, self.root / f"state-{name}"), env)
 
     def start_crashing(
         self, name: str, at: dict[str, str], then: str = "kill", count: int = 1
-    ) -> subprocess.Popen[str]:
+    ) -> NodeProcess:
         """Start ``name`` (``agg`` or a silo) so that it crashes (``kill``) or its disk
         fails (``fail-fsync``) right after it logs an event matching ``at``
         (the ``count``-th such event; :mod:`tests.nodes.crashing_node`)."""
@@ -123,20 +151,15 @@ class Federation:
         kit = [*conditions, "--then", then, "--count", str(count)]
         return self._spawn_kit(name, "crashing_node", kit, command)
 
-    def start_rogue_aggregator(self, attack: str) -> subprocess.Popen[str]:
+    def start_rogue_aggregator(self, attack: str) -> NodeProcess:
         """Start the malicious aggregator of :mod:`tests.nodes.rogue_aggregator`."""
         command = self.nodes.aggregator_command("agg", self.root / "agg-state")
         return self._spawn_kit("agg", "rogue_aggregator", ["--attack", attack], command)
 
     def _spawn_kit(
         self, name: str, kit: str, kit_args: list[str], command: list[str]
-    ) -> subprocess.Popen[str]:
-        return self._spawn(
-            name,
-            [*kit_args, "--", *command],
-            {"PYTHONPATH": str(REPO)},  # the node runs from the federation's directory
-            module=f"tests.nodes.{kit}",
-        )
+    ) -> NodeProcess:
+        return self._spawn(name, [*kit_args, "--", *command], module=f"tests.nodes.{kit}")
 
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text()

@@ -139,11 +139,10 @@ class LiveFederation:
         self, name: str, announcement: pb.SessionAnnouncement, seed: int = 0
     ) -> MaskingSilo:
         """A genuine protocol session for ``name``, driven by the test instead of a node."""
-        from fedsilo.runtime.silo import masking_params
         from fedsilo.testing.entropy import SeededEntropy
 
         service = self.node.service
-        params = masking_params(self.fed.config)
+        params = service.params
         return MaskingSilo(
             context=codec.session_of(announcement.context),
             roster=service.roster,

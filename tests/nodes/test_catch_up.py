@@ -41,12 +41,25 @@ def test_a_silo_restored_from_an_older_backup_catches_up_before_it_takes_part(
         kinds = [(e["event"], e.get("round")) for e in after]
         assert ("caught-up", 2) in kinds, kinds
         assert kinds.index(("caught-up", 2)) < kinds.index(("trained", 3))
-        assert ("trained", 2) not in kinds  # it never re-ran the round it had missed
+        # it sent nothing in round 2 after the restore: a late advert is refused, and it waits
+        restored_at = float(str(after[0]["ts"]))
+        agg = fed.events("agg")
+        round_3 = next(e for e in agg if e["event"] == "session" and e["round"] == 3)
+        late = [
+            e
+            for e in agg
+            if e["event"] == "stage"
+            and e["silo"] == "s1"
+            and restored_at < float(str(e["ts"])) < float(str(round_3["ts"]))
+        ]
+        assert late == [], late
         for round_number in (2, 3):
             record = fed.released(round_number)
             assert record is not None
             survivors = record["survivors"]
             assert isinstance(survivors, list) and "s1" in survivors
+        # auto is full verification at this size: s1 caught up from every survivor's y_u
+        assert (tmp_path / "agg-state" / "rounds" / "inputs-000002.bin").is_file()
         kept = FileLedgerStore(state / "ledger.json").load()
         final = fed.released(3)
         assert kept is not None and final is not None and kept.final_round == 3

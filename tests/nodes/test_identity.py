@@ -32,7 +32,6 @@ from fedsilo.protocol.messages import KeyAdvert
 from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import SiloRunner
-from fedsilo.runtime.silo import masking_params
 from fedsilo.transport import codec
 from fedsilo.transport.client import RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -181,7 +180,7 @@ def rogue_aggregator(
     service = AggregatorService(
         config=node.config,
         roster=node.service.roster,
-        params=masking_params(node.config),
+        params=node.service.params,
         identity=load_identity_key(key_path),
         certificate_der=genuine
         if send_pinned_certificate

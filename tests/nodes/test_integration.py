@@ -35,6 +35,25 @@ def test_five_silos_complete_an_aggregation_equal_to_the_plaintext_sum(
     federation: Federation,
 ) -> None:
     federation.start_aggregator()
+    assert_sum_of_five(federation)
+    # auto: full release verification at this size, so every y_u was served and kept
+    assert (federation.root / "agg-state" / "rounds" / "inputs-000001.bin").is_file()
+    assert_logs_are_structured_and_carry_no_vectors_or_secrets(federation, ["agg", *SILOS])
+
+
+def test_sketch_release_verification_completes_the_same_aggregation(tmp_path: Path) -> None:
+    fed = Federation.provision(
+        tmp_path, 5, 200_000, {"masked_input": 6}, release_verification="sketch"
+    )
+    try:
+        fed.start_aggregator()
+        assert_sum_of_five(fed)
+        assert not (tmp_path / "agg-state" / "rounds" / "inputs-000001.bin").exists()
+    finally:
+        fed.stop_all()
+
+
+def assert_sum_of_five(federation: Federation) -> None:
     for silo in SILOS:
         federation.start_silo(silo)
     assert federation.wait("agg") == 0, federation.log("agg")
@@ -45,7 +64,6 @@ def test_five_silos_complete_an_aggregation_equal_to_the_plaintext_sum(
     step = Quantizer(1.0, 1 << 16).step
     error = np.abs(dequantized(federation, 5) - federation.expected_sum(SILOS))
     assert error.max() <= 5 * step
-    assert_logs_are_structured_and_carry_no_vectors_or_secrets(federation, ["agg", *SILOS])
 
 
 def assert_logs_are_structured_and_carry_no_vectors_or_secrets(

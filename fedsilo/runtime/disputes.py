@@ -1,0 +1,122 @@
+"""What a silo keeps when a release does not verify: evidence against the aggregator.
+
+When a silo refuses a release (:class:`~fedsilo.errors.ReleaseVerificationError`:
+a sum that is not the sum of what the survivors signed), the round aborts
+naming the aggregator, and the silo writes, before it exits,
+``STATE_DIR/disputes/round-NNNNNN-<session>/``:
+
+* ``adverts.signed``, ``survivors.signed``, ``bundle.signed``, ``release.signed``:
+  the session's messages exactly as the aggregator signed them (``Signed``
+  protobufs: the body and the aggregator's signature over it);
+* ``sum.bin``: the sum ``Y`` it served; ``inputs.bin``: every survivor's masked
+  vector, in full verification mode;
+* ``reason.txt``: the silo's one-line error.
+
+The messages carry the silos' own signatures too (adverts, input
+commitments, consistency signatures over ``H(Y)``), so anyone holding the
+config and the certificates can re-run the silo's check with
+:func:`check_dispute` and see the same refusal, under the aggregator's
+signature: the aggregator cannot claim the silo made it up. A session
+resumed after a crash has only the messages received since the restart; its
+dispute lists what it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from fedsilo.crypto.signatures import VerifyingKey
+from fedsilo.errors import ConfigError, RemoteProtocolError
+from fedsilo.protocol.chain import ChainHead
+from fedsilo.protocol.masking.catchup import verify_evidence
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.messages import RoundEvidence, SessionContext
+from fedsilo.protocol.roster import Roster
+from fedsilo.runtime.state import write_atomically
+from fedsilo.transport import codec
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+
+PARTS = ("adverts", "survivors", "bundle", "release")
+"""The aggregator-signed messages of a dispute, by the ``AggregatorMessage`` field each holds."""
+
+
+class DisputeStore:
+    """``STATE_DIR/disputes``: one directory per refused release."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def keep(
+        self,
+        ctx: SessionContext,
+        signed: Mapping[str, pb.Signed],
+        total: bytes,
+        inputs: bytes,
+        reason: str,
+    ) -> Path:
+        """Write the evidence of a refused release; returns its directory."""
+        where = self.directory / f"round-{ctx.round:06d}-{ctx.session_id.hex()[:16]}"
+        where.mkdir(parents=True, exist_ok=True)
+        for part, message in signed.items():
+            write_atomically(where / f"{part}.signed", message.SerializeToString())
+        write_atomically(where / "sum.bin", total)
+        if inputs:
+            write_atomically(where / "inputs.bin", inputs)
+        write_atomically(where / "reason.txt", (reason + "\n").encode())
+        return where
+
+
+def check_dispute(
+    where: Path,
+    *,
+    aggregator_key: VerifyingKey,
+    roster: Roster,
+    params: MaskingParams,
+    federation: str,
+    config_digest: bytes,
+    vector_length: int,
+) -> None:
+    """Re-run the refused check on a dispute directory; raises what the silo raised (a
+    :class:`~fedsilo.errors.ReleaseVerificationError` for a forged sum) and returns only if
+    the release verifies after all."""
+    messages: dict[str, pb.AggregatorMessage] = {}
+    for part in PARTS:
+        path = where / f"{part}.signed"
+        if not path.is_file():
+            raise ConfigError(f"{where} holds no {part}.signed: the dispute cannot be checked")
+        signed = pb.Signed.FromString(path.read_bytes())
+        message = codec.parse(pb.AggregatorMessage, codec.open_signed(aggregator_key, signed))
+        if message.WhichOneof("kind") != part:
+            raise RemoteProtocolError(f"{path} holds no {part} message")
+        messages[part] = message
+    inputs_path = where / "inputs.bin"
+    survivors = tuple(int(u) for u in messages["survivors"].survivors.survivors)
+    inputs = (
+        codec.masked_inputs(inputs_path.read_bytes(), survivors, vector_length, params.bits)
+        if inputs_path.is_file()
+        else ()
+    )
+    wire = pb.RoundEvidence(
+        context=messages["release"].release.context,
+        adverts=messages["adverts"].adverts,
+        survivors=messages["survivors"].survivors,
+        bundle=messages["bundle"].bundle,
+        release=messages["release"].release,
+    )
+    evidence: RoundEvidence = codec.evidence(
+        wire, (where / "sum.bin").read_bytes(), vector_length, params.bits, inputs
+    )
+    ctx = evidence.context
+    verify_evidence(
+        evidence,
+        roster=roster,
+        params=params,
+        federation=federation,
+        config_digest=config_digest,
+        chain=ChainHead(ctx.round - 1, ctx.chain_head),
+        vector_length=vector_length,
+    )
+
+
+__all__ = ["PARTS", "DisputeStore", "check_dispute"]
