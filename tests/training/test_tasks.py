@@ -99,3 +99,25 @@ def test_the_aggregator_refuses_a_config_pinning_another_layout() -> None:
     with pytest.raises(ConfigError, match="a different architecture or task version"):
         trainer.check_layout(other)
     trainer.check_layout(trainer.layout.sha256())  # its own layout passes
+
+
+def test_the_local_optimizer_takes_the_same_steps_as_torch_sgd_bit_for_bit() -> None:
+    import torch
+    from torch import nn
+
+    from fedsilo.training.builtin import MomentumSGD
+
+    def trained(make: object) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(30, 16), nn.ReLU(), nn.Linear(16, 2))
+        optimizer = make(model)  # type: ignore[operator]
+        x, y = torch.randn(64, 30), torch.randint(0, 2, (64,))
+        for _ in range(20):
+            optimizer.zero_grad()
+            nn.CrossEntropyLoss()(model(x), y).backward()
+            optimizer.step()
+        return torch.cat([p.detach().ravel() for p in model.parameters()])
+
+    ours = trained(lambda m: MomentumSGD(list(m.parameters()), lr=0.1, momentum=0.9))
+    theirs = trained(lambda m: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9))
+    assert torch.equal(ours, theirs)
