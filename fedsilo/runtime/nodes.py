@@ -24,6 +24,7 @@ from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.chain_store import ChainStore
+from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, SessionJournal
 from fedsilo.runtime.memory import return_large_buffers_to_the_os
@@ -319,6 +320,7 @@ class SiloRunner:
                 state_dir / "sessions", identity, self.config.federation, name, SystemEntropy()
             ),
             log=log,
+            disputes=DisputeStore(state_dir / "disputes"),
         )
 
     def run(self) -> None:

@@ -33,6 +33,7 @@ from fedsilo.errors import (
     ContextMismatchError,
     FedsiloError,
     ProtocolError,
+    ReleaseVerificationError,
     RemoteProtocolError,
 )
 from fedsilo.pki.identity import Role
@@ -52,6 +53,8 @@ from fedsilo.protocol.messages import (
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.chain_store import ChainStore
+from fedsilo.runtime.disputes import PARTS as DISPUTE_PARTS
+from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.session_vault import SessionVault
 from fedsilo.training.chain_step import ChainStep, GlobalState
@@ -123,6 +126,7 @@ class SiloNode:
         chain: ChainStore,
         vault: SessionVault,
         log: EventLog,
+        disputes: DisputeStore,
         entropy: Entropy | None = None,
     ) -> None:
         if name not in config.silo_names:
@@ -134,7 +138,7 @@ class SiloNode:
         )
         self._identity, self._client, self._trust = identity, client, trust
         self._trainer, self._ledger, self._chain, self._log = trainer, ledger, chain, log
-        self._vault = vault
+        self._vault, self._disputes = vault, disputes
         self._entropy = entropy or SystemEntropy()
         self.codec = secure_fedavg(config)
         self.params = masking_params(config, self.codec.vector_length(trainer.layout.vector_length))
@@ -433,12 +437,15 @@ class SiloNode:
                 ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = AWAITED
+        kept: dict[str, pb.Signed] = {}  # the aggregator's signed words, for a dispute
         for stage in stages:
             signed = self._await(ctx, stage.value, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
             started, cpu_started = time.perf_counter(), time.thread_time()
             message = self._open(signed, pb.AggregatorMessage)
             assert isinstance(message, pb.AggregatorMessage)
+            if message.WhichOneof("kind") in DISPUTE_PARTS:
+                kept[str(message.WhichOneof("kind"))] = signed
             if message.recipient != self.index:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
@@ -450,14 +457,22 @@ class SiloNode:
                 length = int(a.vector_length)
                 view = session.signed_view
                 survivors = view.survivors if view is not None else ()
-                decoded = codec.release_bundle(
-                    decoded,
-                    self._fetch_sum(ctx, length),
-                    length,
-                    self.params.bits,
-                    self._fetch_inputs(ctx, codec.INPUTS_STAGE, survivors, length),
-                )
-            replies = session.receive(decoded)
+                total = self._fetch_sum(ctx, length)
+                inputs = self._fetch_inputs(ctx, codec.INPUTS_STAGE, survivors, length)
+                decoded = codec.release_bundle(decoded, total, length, self.params.bits, inputs)
+                try:
+                    replies = session.receive(decoded)
+                except ReleaseVerificationError as exc:
+                    where = self._disputes.keep(
+                        ctx, kept, total, codec.inputs_bytes(inputs), str(exc)
+                    )
+                    self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
+                    raise ReleaseVerificationError(
+                        f"round {ctx.round} aborted: the aggregator's release does not verify "
+                        f"({exc}); nothing was derived, the evidence is in {where}"
+                    ) from exc
+            else:
+                replies = session.receive(decoded)
             self._vault.keep(session)  # durable before the replies leave
             self._send(ctx, replies)
             self._log(

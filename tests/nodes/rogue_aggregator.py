@@ -17,6 +17,9 @@ Attacks:
 * ``rerun-flipped``: the same, but session B is announced on a chain head
   differing in one bit (the model differing in one bit, or a 0.0 stored as
   -0.0, as a served model could).
+* ``forge-sum``: round 1 runs honestly, but the sum ``Y`` every silo fetches
+  at release has one bit flipped (the cheapest fake release: a steered
+  model).
 """
 
 from __future__ import annotations
@@ -39,16 +42,17 @@ from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 
-ATTACKS = ("rerun-round", "rerun-flipped")
+ATTACKS = ("rerun-round", "rerun-flipped", "forge-sum")
 
 
-class WithholdsRelease:
-    """The honest service's handlers, except that a silo asking for the release of a
-    session (after it revealed its shares) is told the round was not released."""
+class LyingHandlers:
+    """The honest service's handlers, lying where the attack says: while ``withholding``,
+    a silo asking for the release of a session (after it revealed its shares) is told the
+    round was not released; while ``forging``, the sum ``Y`` it fetches has a bit flipped."""
 
     def __init__(self, service: AggregatorService, identity: IdentityKey) -> None:
         self._service, self._identity = service, identity
-        self.withholding = True
+        self.withholding, self.forging = True, False
 
     def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
         return self._service.join(member, request)
@@ -60,7 +64,21 @@ class WithholdsRelease:
         self._service.upload(member, chunks)
 
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        return self._service.result_chunks(member, request)
+        chunks = self._service.result_chunks(member, request)
+        if self.forging and request.context.stage == "result":
+            return self._forged(chunks)
+        return chunks
+
+    @staticmethod
+    def _forged(chunks: Iterator[pb.ResultChunk]) -> Iterator[pb.ResultChunk]:
+        for i, chunk in enumerate(chunks):
+            if i == 0:
+                data = bytearray(chunk.data)
+                data[0] ^= 1
+                chunk = pb.ResultChunk(  # noqa: PLW2901 - the one forged chunk
+                    offset=chunk.offset, total_length=chunk.total_length, data=bytes(data)
+                )
+            yield chunk
 
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
         if not (self.withholding and request.context.stage == Stage.RELEASE.value):
@@ -88,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = EventLog("aggregator")
     # the genuine node, whose own server (on a throwaway port) is never started
     node = AggregatorNode(files, Path(a.certs), Path(a.state_dir), "127.0.0.1:0", log)
-    rogue = WithholdsRelease(node.service, load_identity_key(files.key))
+    rogue = LyingHandlers(node.service, load_identity_key(files.key))
     credentials = server_credentials(
         files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
     )
@@ -101,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         node.service.await_joins(node.config.timeouts.join)
         state = node.resume_state()
         plan = RoundPlan(1, state.head, node.codec.vector_length(len(state.model)))
+        if args.attack == "forge-sum":
+            rogue.withholding, rogue.forging = False, True
+            forged = node.service.run_round(plan)
+            log("attack-round", acks=len(forged.acks))  # a silo acks only what it verified
+            return 0
         first = node.service.run_round(plan)
         log("attack-session", session="A", unmasked=first.result is not None)
         head = flipped(state.head) if args.attack == "rerun-flipped" else state.head

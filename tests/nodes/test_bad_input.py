@@ -21,6 +21,7 @@ from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
 from fedsilo.runtime.chain_store import ChainStore
+from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.runtime.session_vault import SessionVault
@@ -236,6 +237,7 @@ def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> Si
             SystemEntropy(),
         ),
         log=EventLog(name, io.StringIO()),
+        disputes=DisputeStore(live.root / f"manual-{name}" / "disputes"),
     )
 
 
