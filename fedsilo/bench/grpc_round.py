@@ -79,6 +79,11 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
         "consistency_stage_seconds": consistency,
         "release_stage_seconds": release,
         "verification_share": (consistency + release) / secure,
+        "release_fetch_seconds": _median_round(stages, "release:fetch_seconds", repeat),
+        "release_cpu_seconds": _median_round(stages, "release:cpu_seconds", repeat),
+        "consistency_cpu_seconds": _median_round(stages, "consistency-check:cpu_seconds", repeat),
+        "masked_input_seconds": _median_round(stages, "masked-input", repeat),
+        "masked_input_cpu_seconds": _median_round(stages, "masked-input:cpu_seconds", repeat),
     }
 
 
@@ -93,6 +98,10 @@ def _silo_stage_seconds(root: Path, silos: int) -> dict[tuple[str, int], list[fl
             if event.get("event") == "stage" and "seconds" in event:
                 key = (str(event["stage"]), int(event["round"]))
                 out.setdefault(key, []).append(float(event["seconds"]))
+                for part in ("cpu_seconds", "fetch_seconds"):
+                    if part in event:
+                        key = (f"{event['stage']}:{part}", int(event["round"]))
+                        out.setdefault(key, []).append(float(event[part]))
     return out
 
 

@@ -438,6 +438,7 @@ class SiloNode:
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = AWAITED
         kept: dict[str, pb.Signed] = {}  # the aggregator's signed words, for a dispute
+        fetched = 0.0  # seconds spent downloading Y (and the inputs) at release
         for stage in stages:
             signed = self._await(ctx, stage.value, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
@@ -457,8 +458,10 @@ class SiloNode:
                 length = int(a.vector_length)
                 view = session.signed_view
                 survivors = view.survivors if view is not None else ()
+                fetch_started = time.perf_counter()
                 total = self._fetch_sum(ctx, length)
                 inputs = self._fetch_inputs(ctx, codec.INPUTS_STAGE, survivors, length)
+                fetched = time.perf_counter() - fetch_started
                 decoded = codec.release_bundle(decoded, total, length, self.params.bits, inputs)
                 try:
                     replies = session.receive(decoded)
@@ -482,6 +485,7 @@ class SiloNode:
                 stage=stage.value,
                 seconds=round(time.perf_counter() - started, 4),
                 cpu_seconds=round(time.thread_time() - cpu_started, 4),
+                **({"fetch_seconds": round(fetched, 4)} if stage is Stage.RELEASE else {}),
             )
         return self._finalize(ctx, session)
 
