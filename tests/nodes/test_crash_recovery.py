@@ -79,37 +79,38 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
         fed.stop_all()
 
 
-def crash_silo_and_restart(fed: Federation, at: dict[str, str]) -> None:
+def assert_a_silo_killed_after_resumes(
+    fed: Federation, uninterrupted: np.ndarray, stage: str, resumed_in: str
+) -> None:
+    """s3 is killed right after it handled ``stage`` and started again: it resumes the same
+    session in state ``resumed_in``, and the round ends as an uninterrupted one."""
     fed.start_aggregator()
     for silo in SILOS:
         if silo == "s3":
-            fed.start_crashing(silo, {"silo": silo, **at})
+            fed.start_crashing(silo, {"silo": silo, "event": "stage", "stage": stage})
         else:
             fed.start_silo(silo)
     assert fed.wait("s3", timeout=60) == -9, fed.log("s3")  # it died by SIGKILL
     fed.start_silo("s3")
+    run_to_completion(fed)
+    resumed = fed.wait_for_event("s3", event="session-resumed")
+    assert resumed["state"] == resumed_in
+    assert_one_session_completed_by_everyone(fed)
+    assert np.array_equal(final_model(fed), uninterrupted)
 
 
 def test_a_silo_killed_after_signing_the_view_resumes_the_same_session(
     uninterrupted: np.ndarray, federation: Federation
 ) -> None:
-    crash_silo_and_restart(federation, {"event": "stage", "stage": "consistency-check"})
-    run_to_completion(federation)
-    resumed = federation.wait_for_event("s3", event="session-resumed")
-    assert resumed["state"] == "await-signatures"
-    assert_one_session_completed_by_everyone(federation)
-    assert np.array_equal(final_model(federation), uninterrupted)
+    assert_a_silo_killed_after_resumes(
+        federation, uninterrupted, "consistency-check", "await-signatures"
+    )
 
 
 def test_a_silo_killed_after_revealing_resumes_the_same_session(
     uninterrupted: np.ndarray, federation: Federation
 ) -> None:
-    crash_silo_and_restart(federation, {"event": "stage", "stage": "unmasking"})
-    run_to_completion(federation)
-    resumed = federation.wait_for_event("s3", event="session-resumed")
-    assert resumed["state"] == "await-release"
-    assert_one_session_completed_by_everyone(federation)
-    assert np.array_equal(final_model(federation), uninterrupted)
+    assert_a_silo_killed_after_resumes(federation, uninterrupted, "unmasking", "await-release")
 
 
 def test_an_aggregator_killed_after_an_unmasking_response_resumes_the_same_session(

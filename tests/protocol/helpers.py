@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from fedsilo.crypto.prg import UIntArray
+from fedsilo.errors import ReleaseVerificationError
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
 from fedsilo.protocol.masking.states import SiloState
@@ -109,3 +110,18 @@ def recorded_messages(
 
     run_aggregation(fed, inputs, adversary=Record())
     return seen
+
+
+def assert_refused_before_anything_is_derived(
+    run: RunResult, says: str, everyone: Iterable[int]
+) -> None:
+    """Every survivor refused the release naming the check; none derived or acked."""
+    members = list(everyone)
+    fresh = {i: (0, run.silos[i].context.chain_head) for i in members}
+    for i in members:  # a colluder's silo runs honest code: it refuses too
+        error = run.silo_error(i)
+        assert isinstance(error, ReleaseVerificationError), (i, error)
+        assert says in str(error), (i, error)
+        assert run.silos[i].state is SiloState.ABORTED
+    assert_nothing_derived(run, members, fresh)
+    assert run.acks == {}

@@ -28,7 +28,7 @@ from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.catchup import verify_evidence
 from fedsilo.protocol.masking.params import FULL_VERIFICATION_MAX_WORDS, resolve_full_verification
 from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import AggregatorState, SiloState
+from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
     MaskedInputStream,
     Outgoing,
@@ -46,7 +46,11 @@ from fedsilo.testing.harness import (
     random_inputs,
     run_aggregation,
 )
-from tests.protocol.helpers import assert_nothing_derived, assert_safe, plain_sum
+from tests.protocol.helpers import (
+    assert_refused_before_anything_is_derived,
+    assert_safe,
+    plain_sum,
+)
 
 N, COLLUDER = 5, 5
 EVERYONE = range(1, N + 1)
@@ -66,18 +70,6 @@ def federation(*, bits: int = 32, spot_checks: int | None = None) -> Federation:
 def rewriting(change: Callable[[Inputs], Inputs]) -> Callable[[ReleaseBundle], ReleaseBundle]:
     """A release rewrite that changes only the masked inputs it carries."""
     return lambda bundle: dataclasses.replace(bundle, inputs=change(bundle.inputs))
-
-
-def assert_refused_before_anything_is_derived(run: RunResult, says: str) -> None:
-    """Every survivor refused the release naming the check; none derived or acked."""
-    fresh = {i: (0, run.silos[i].context.chain_head) for i in EVERYONE}
-    for i in EVERYONE:  # the colluder's silo runs honest code: it refuses too
-        error = run.silo_error(i)
-        assert isinstance(error, ReleaseVerificationError), (i, error)
-        assert says in str(error), (i, error)
-        assert run.silos[i].state is SiloState.ABORTED
-    assert_nothing_derived(run, EVERYONE, fresh)
-    assert run.acks == {}
 
 
 # --- the control -------------------------------------------------------------------------
@@ -122,7 +114,7 @@ def test_a_masked_input_changed_in_one_word_with_y_changed_to_match_is_refused()
     assert run.result is not None  # the aggregator unmasked A + delta
     assert not np.array_equal(run.result.total, plain_sum(inputs, EVERYONE, 32))
     assert_refused_before_anything_is_derived(
-        run, "masked input of silo 1 does not match its signed commitment"
+        run, "masked input of silo 1 does not match its signed commitment", EVERYONE
     )
 
 
@@ -139,7 +131,7 @@ def test_masked_inputs_swapped_between_two_silos_are_refused() -> None:
         adversary=RewritesRelease(rewrite=rewriting(_swap_first_two)),
     )
     assert run.result is not None
-    assert_refused_before_anything_is_derived(run, "does not match its signed commitment")
+    assert_refused_before_anything_is_derived(run, "does not match its signed commitment", EVERYONE)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +151,7 @@ def test_a_missing_or_duplicated_masked_input_is_refused(
         fed, random_inputs(fed, LENGTH), adversary=RewritesRelease(rewrite=rewriting(change))
     )
     assert run.result is not None
-    assert_refused_before_anything_is_derived(run, "other silos than the survivors")
+    assert_refused_before_anything_is_derived(run, "other silos than the survivors", EVERYONE)
 
 
 @dataclasses.dataclass
@@ -217,7 +209,7 @@ def test_a_colluder_hiding_a_tenth_of_y_in_its_sketch_is_caught_every_time_in_fu
     # with a fresh challenge and a fresh tenth of the leaves, is refused by every silo.
     for run in forged_trials(federation(spot_checks=1), full=True):
         assert_refused_before_anything_is_derived(
-            run, "not the exact sum of the survivors' committed masked inputs"
+            run, "not the exact sum of the survivors' committed masked inputs", EVERYONE
         )
 
 
@@ -242,7 +234,7 @@ def test_a_sketch_mode_silo_refuses_a_release_that_carries_masked_inputs() -> No
     inputs = random_inputs(fed, LENGTH)
     extra = rewriting(lambda _: tuple((u, inputs[u - 1]) for u in EVERYONE))
     run = run_aggregation(fed, inputs, adversary=RewritesRelease(rewrite=extra))
-    assert_refused_before_anything_is_derived(run, "verifies by sketch")
+    assert_refused_before_anything_is_derived(run, "verifies by sketch", EVERYONE)
 
 
 # --- catching up and resuming ------------------------------------------------------------

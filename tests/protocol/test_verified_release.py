@@ -30,7 +30,6 @@ from fedsilo.crypto.sketch import SKETCH_PRIME, SPOT_CHECKS, WideSum, spot_check
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.protocol.masking.payloads import SurvivorView, sign_input_commitment
 from fedsilo.protocol.masking.release import answer_challenge, check_sum, limbs, sketch_seed
-from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
     ConsistencySignature,
     InputCommitment,
@@ -52,6 +51,7 @@ from fedsilo.testing.harness import (
 )
 from tests.protocol.helpers import (
     assert_nothing_derived,
+    assert_refused_before_anything_is_derived,
     assert_safe,
     plain_sum,
 )
@@ -89,18 +89,6 @@ def forged_run(
     run = run_aggregation(fed, inputs, adversary=adversary)
     assert_safe(run, fed, adversary.colluders)
     return run
-
-
-def assert_refused_before_anything_is_derived(run: RunResult, says: str) -> None:
-    """Every survivor refused the release naming the check; none derived or acked."""
-    fresh = {i: (0, run.silos[i].context.chain_head) for i in EVERYONE}
-    for i in EVERYONE:  # the colluder's silo runs honest code: it refuses too
-        error = run.silo_error(i)
-        assert isinstance(error, ReleaseVerificationError), (i, error)
-        assert says in str(error), (i, error)
-        assert run.silos[i].state is SiloState.ABORTED
-    assert_nothing_derived(run, EVERYONE, fresh)
-    assert run.acks == {}
 
 
 def difference(target: UIntArray, genuine: UIntArray, bits: int = 32) -> UIntArray:
@@ -147,7 +135,7 @@ def test_a_zero_delta_release_is_caught_by_the_sketch_before_anything_is_derived
     run = forged_run(fed, inputs, difference(zero_point, genuine))
 
     assert run.result is not None and np.array_equal(run.result.total, zero_point)  # A' unmasked
-    assert_refused_before_anything_is_derived(run, "linear sketch")
+    assert_refused_before_anything_is_derived(run, "linear sketch", EVERYONE)
 
 
 def _negated(genuine: UIntArray, levels: int) -> UIntArray:
@@ -183,7 +171,7 @@ def test_a_release_steering_to_a_chosen_aggregate_is_caught_before_anything_is_d
     run = forged_run(fed, inputs, difference(target, genuine))
 
     assert run.result is not None and np.array_equal(run.result.total, target)
-    assert_refused_before_anything_is_derived(run, "linear sketch")
+    assert_refused_before_anything_is_derived(run, "linear sketch", EVERYONE)
 
 
 def test_one_changed_leaf_of_the_sum_is_caught_by_the_sketch_without_any_colluder() -> None:
@@ -199,7 +187,7 @@ def test_one_changed_leaf_of_the_sum_is_caught_by_the_sketch_without_any_collude
 
     assert run.result is not None
     assert not np.array_equal(run.result.total, plain_sum(inputs, EVERYONE, 32))
-    assert_refused_before_anything_is_derived(run, "linear sketch")
+    assert_refused_before_anything_is_derived(run, "linear sketch", EVERYONE)
 
 
 def test_a_colluder_hiding_a_forged_sum_in_its_sketch_is_caught_by_the_spot_checks() -> None:
@@ -217,7 +205,7 @@ def test_a_colluder_hiding_a_forged_sum_in_its_sketch_is_caught_by_the_spot_chec
     run = forged_run(fed, inputs, delta, cover=COLLUDER)
 
     assert run.result is not None
-    assert_refused_before_anything_is_derived(run, "(spot check)")
+    assert_refused_before_anything_is_derived(run, "(spot check)", EVERYONE)
 
 
 def _forge_secret(kind: str) -> Callable[[ReleaseBundle], ReleaseBundle]:
