@@ -39,7 +39,7 @@ from fedsilo.errors import (
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking.catchup import check_acks, verify_evidence
+from fedsilo.protocol.masking.catchup import bounded_survivors, check_acks, verify_evidence
 from fedsilo.protocol.masking.params import MaskingParams, resolve_full_verification
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
@@ -304,7 +304,10 @@ class SiloNode:
                 sender=self.index,
             )
             total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
-            listed = tuple(int(u) for u in message.evidence.survivors.survivors)
+            # the download below is sized by this list: bound it before anything is fetched
+            listed = bounded_survivors(
+                message.evidence.survivors.survivors, len(self.config.silos), self.params.threshold
+            )
             evidence = codec.evidence(
                 message.evidence,
                 total,
@@ -427,7 +430,10 @@ class SiloNode:
             try:
                 self._send(ctx, session.start())
             except RemoteRefusedError as exc:
-                if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
+                late = ("no longer open", "is not accepted in state")
+                if exc.code != grpc.StatusCode.FAILED_PRECONDITION or not any(
+                    text in exc.details for text in late
+                ):
                     raise
                 # the session went past its adverts before we arrived (we started late, or
                 # were restored from a backup): we never joined it; wait for the next one

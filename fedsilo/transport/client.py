@@ -137,6 +137,7 @@ class AggregatorClient:
 
         def download() -> bytes:
             buffer: bytearray | None = None
+            received = 0
             for chunk in method(request, timeout=600):
                 if chunk.total_length * word != expected_bytes:
                     raise RemoteProtocolError(
@@ -144,12 +145,18 @@ class AggregatorClient:
                         f"expected {expected_bytes // word}"
                     )
                 start = chunk.offset * word
-                if start + len(chunk.data) > expected_bytes:
-                    raise RemoteProtocolError(f"a {kind} chunk runs beyond the declared size")
+                if start != received or start + len(chunk.data) > expected_bytes:
+                    raise RemoteProtocolError(
+                        f"a {kind} chunk at byte {start} does not continue the {received} "
+                        "bytes received, or runs beyond the declared size"
+                    )
                 buffer = buffer if buffer is not None else bytearray(expected_bytes)
                 buffer[start : start + len(chunk.data)] = chunk.data
-            if buffer is None:
-                raise RemoteProtocolError(f"the {kind} arrived empty")
+                received += len(chunk.data)
+            if buffer is None or received != expected_bytes:
+                raise RemoteProtocolError(
+                    f"the {kind} arrived incomplete: {received} of {expected_bytes} bytes"
+                )
             return bytes(buffer)
 
         return self._retrying(download)

@@ -13,11 +13,12 @@ from fedsilo.errors import (
     ChainMismatchError,
     ContextMismatchError,
     ReleaseVerificationError,
+    RemoteProtocolError,
     RoundOrderError,
     SignatureError,
 )
 from fedsilo.protocol.chain import ChainHead, sign_ack
-from fedsilo.protocol.masking.catchup import check_acks, verify_evidence
+from fedsilo.protocol.masking.catchup import bounded_survivors, check_acks, verify_evidence
 from fedsilo.protocol.messages import AggregateResult, RoundEvidence
 from fedsilo.testing.adversary import shift_sum
 from fedsilo.testing.harness import (
@@ -146,3 +147,19 @@ def test_evidence_of_another_federation_is_refused(fed: Federation) -> None:
     assert run.evidence is not None
     with pytest.raises(ContextMismatchError):
         caught_up(fed, run.evidence)
+
+
+def test_a_plausible_survivor_list_bounds_the_download() -> None:
+    assert bounded_survivors([1, 2, 4, 5], 5, 3) == (1, 2, 4, 5)
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [[1, 1, 2, 3], [3, 2, 1], [0, 1, 2], [1, 2, 6], [1, 2], [1] * 2_000_000],
+    ids=["duplicate", "unsorted", "index-0", "off-roster", "below-t", "two-million"],
+)
+def test_an_impossible_survivor_list_is_refused_before_anything_is_fetched(
+    listed: list[int],
+) -> None:
+    with pytest.raises(RemoteProtocolError, match="impossible survivor set"):
+        bounded_survivors(listed, 5, 3)

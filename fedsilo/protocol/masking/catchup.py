@@ -22,12 +22,13 @@ Only then does it store the state and finalize the round in its ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from fedsilo.errors import (
     ChainMismatchError,
     ContextMismatchError,
     InconsistentViewError,
+    RemoteProtocolError,
     SignatureError,
 )
 from fedsilo.protocol.chain import ChainHead, verify_ack
@@ -96,6 +97,23 @@ def _lists(
     if not set(alive) | set(gone) <= set(adverts):
         raise InconsistentViewError("the evidence lists silos that never advertised")
     return alive, gone
+
+
+def bounded_survivors(listed: Sequence[int], silos: int, threshold: int) -> tuple[int, ...]:
+    """The survivor list of served evidence, refused unless it could be genuine (distinct,
+    ascending roster indices, at least ``t``): a silo catching up sizes its download of the
+    survivors' masked vectors by it, before the signatures over it are checked."""
+    survivors = tuple(int(u) for u in listed)
+    if (
+        list(survivors) != sorted(set(survivors))
+        or not all(1 <= u <= silos for u in survivors)
+        or len(survivors) < threshold
+    ):
+        raise RemoteProtocolError(
+            f"the evidence lists an impossible survivor set ({len(survivors)} entries for "
+            f"{silos} silos, threshold {threshold}); refusing it"
+        )
+    return survivors
 
 
 def check_acks(
