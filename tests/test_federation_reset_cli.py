@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import fedsilo
+from tests.example_federation import EXAMPLE, SILOS, fresh_copy, halted_in_round_two
 
-EXAMPLE = Path(__file__).parents[1] / "federation_configs" / "hospitals-masking.yaml"
-SILOS = ("st-marys", "city-general", "northside-clinic", "university-hospital")
 HEAD_1 = "ab" * 32
 
 
@@ -26,9 +24,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fed(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "fed"
-    shutil.copytree(pristine, copy)
-    return copy
+    return fresh_copy(pristine, tmp_path)
 
 
 @pytest.fixture
@@ -39,11 +35,7 @@ def config(fed: Path) -> str:
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     """The aggregator completed round 1 (its head H_1 recorded) and halted in round 2."""
-    rounds = tmp_path / "aggregator-state" / "rounds"
-    rounds.mkdir(parents=True)
-    record = {"round": 1, "chain_head": HEAD_1}
-    (rounds / "round-000001.json").write_text(json.dumps(record))
-    return rounds.parent
+    return halted_in_round_two(tmp_path, HEAD_1)
 
 
 def one_line_error(out: subprocess.CompletedProcess[str], code: int) -> str:

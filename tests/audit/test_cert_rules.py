@@ -18,9 +18,9 @@ from fedsilo.pki.files import load_certificate, load_csr
 from fedsilo.pki.identity import Role, fingerprint
 from fedsilo.pki.request import create_request
 from fedsilo.runtime.provisioning import provision_federation
+from tests.example_federation import EXAMPLE, fresh_copy
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-EXAMPLE = Path(__file__).parents[2] / "federation_configs" / "hospitals-masking.yaml"
 VICTIM = "st-marys"
 
 
@@ -33,8 +33,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fed(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "fed"
-    shutil.copytree(pristine, copy)
+    copy = fresh_copy(pristine, tmp_path)
     # certificate rules are the subject here; endorsements are re-made where a test needs them
     shutil.rmtree(copy / f"{EXAMPLE.name}.endorsements")
     return copy

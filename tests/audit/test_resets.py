@@ -31,10 +31,9 @@ from fedsilo.config.model import FederationConfig
 from fedsilo.errors import ConfigError, PKIError, ResetRefusedError, ResetReplayError
 from fedsilo.protocol.reset import OperatorSignature, ResetRecord
 from fedsilo.runtime.provisioning import provision_federation
+from tests.example_federation import EXAMPLE, SILOS, fresh_copy, halted_in_round_two
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-EXAMPLE = Path(__file__).parents[2] / "federation_configs" / "hospitals-masking.yaml"
-SILOS = ("st-marys", "city-general", "northside-clinic", "university-hospital")
 HEAD_1 = bytes(range(32))
 
 
@@ -47,9 +46,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fed(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "fed"
-    shutil.copytree(pristine, copy)
-    return copy
+    return fresh_copy(pristine, tmp_path)
 
 
 @pytest.fixture
@@ -60,10 +57,7 @@ def config(fed: Path) -> FederationConfig:
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     """An aggregator state directory that completed round 1 and halted in round 2."""
-    rounds = tmp_path / "aggregator-state" / "rounds"
-    rounds.mkdir(parents=True)
-    (rounds / "round-000001.json").write_text(json.dumps({"round": 1, "chain_head": HEAD_1.hex()}))
-    return rounds.parent
+    return halted_in_round_two(tmp_path, HEAD_1.hex())
 
 
 def key_and_cert(fed: Path, name: str) -> tuple[Path, Path]:
