@@ -235,17 +235,21 @@ class SiloNode:
         assert self._aggregator_key is not None
         return codec.parse(kind, codec.open_signed(self._aggregator_key, signed))
 
+    def _round_context(self, round_number: int, stage: str) -> pb.Context:
+        """A request about a round rather than a session (its evidence, a catch-up)."""
+        return pb.Context(
+            federation=self.config.federation,
+            config_digest=self._digest,
+            round=round_number,
+            stage=stage,
+            sender=self.index,
+        )
+
     def _await(self, ctx: SessionContext | None, stage: str, round_number: int) -> pb.Signed:
         context = (
             codec.context_pb(ctx, stage, self.index)
             if ctx is not None
-            else pb.Context(
-                federation=self.config.federation,
-                config_digest=self._digest,
-                round=round_number,
-                stage=stage,
-                sender=self.index,
-            )
+            else self._round_context(round_number, stage)
         )
         return self._client.await_signed(pb.AwaitRequest(context=context), self._patience)
 
@@ -296,13 +300,7 @@ class SiloNode:
             assert isinstance(message, pb.AggregatorMessage)
             if message.WhichOneof("kind") != "evidence":
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
-            context = pb.Context(
-                federation=self.config.federation,
-                config_digest=self._digest,
-                round=r,
-                stage=codec.EVIDENCE_STAGE,
-                sender=self.index,
-            )
+            context = self._round_context(r, codec.EVIDENCE_STAGE)
             total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
             # the download below is sized by this list: bound it before anything is fetched
             listed = bounded_survivors(
@@ -313,7 +311,9 @@ class SiloNode:
                 total,
                 length,
                 self.params.bits,
-                self._fetch_inputs(context, codec.EVIDENCE_INPUTS_STAGE, listed, length),
+                self._fetch_inputs(
+                    self._round_context(r, codec.EVIDENCE_INPUTS_STAGE), listed, length
+                ),
             )
             result = verify_evidence(
                 evidence,
@@ -451,8 +451,9 @@ class SiloNode:
             started, cpu_started = time.perf_counter(), time.thread_time()
             message = self._open(signed, pb.AggregatorMessage)
             assert isinstance(message, pb.AggregatorMessage)
-            if message.WhichOneof("kind") in DISPUTE_PARTS:
-                kept[str(message.WhichOneof("kind"))] = signed
+            kind = str(message.WhichOneof("kind"))
+            if kind in DISPUTE_PARTS:
+                kept[kind] = signed
             if message.recipient != self.index:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
@@ -466,7 +467,9 @@ class SiloNode:
                 survivors = view.survivors if view is not None else ()
                 fetch_started = time.perf_counter()
                 total = self._fetch_sum(ctx, length)
-                inputs = self._fetch_inputs(ctx, codec.INPUTS_STAGE, survivors, length)
+                inputs = self._fetch_inputs(
+                    codec.context_pb(ctx, codec.INPUTS_STAGE, self.index), survivors, length
+                )
                 fetched = time.perf_counter() - fetch_started
                 decoded = codec.release_bundle(decoded, total, length, self.params.bits, inputs)
                 try:
@@ -542,25 +545,16 @@ class SiloNode:
         )
 
     def _fetch_inputs(
-        self,
-        ctx: SessionContext | pb.Context,
-        stage: str,
-        survivors: tuple[int, ...],
-        length: int,
+        self, context: pb.Context, survivors: tuple[int, ...], length: int
     ) -> tuple[tuple[int, UIntArray], ...]:
         """With full release verification, every survivor's masked vector ``y_u`` (checked
-        by the session against what each survivor signed); nothing in sketch mode."""
+        by the session against what each survivor signed); nothing in sketch mode.
+        ``context`` names the stage: a session's ``inputs`` or a final round's."""
         if not self.params.full_verification:
             return ()
-        if isinstance(ctx, pb.Context):
-            wire = pb.Context()
-            wire.CopyFrom(ctx)
-            wire.stage = stage
-        else:
-            wire = codec.context_pb(ctx, stage, self.index)
         word = word_dtype(self.params.bits).itemsize
         data = self._client.fetch(
-            "masked inputs", pb.ResultRequest(context=wire), len(survivors) * length * word, 1
+            "masked inputs", pb.ResultRequest(context=context), len(survivors) * length * word, 1
         )
         return codec.masked_inputs(data, survivors, length, self.params.bits)
 
