@@ -370,7 +370,8 @@ class AggregatorService:
         released = session.core.released_sum
         if released is not None and session.result_bytes is None:
             session.result_bytes = released.to_bytes()  # Y, served before any release goes out
-            session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
+            if not session.inputs_bytes:  # the journal may have serialized them already
+                session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
         signed = {}
         for out in outgoing:
             stage = STAGE_OF_REPLY[type(out.message)]
@@ -389,6 +390,7 @@ class AggregatorService:
             session.journaled = True  # in-process use (tests, bench): nothing to survive
             return
         record, total = session.core.unmasking_snapshot()
+        total_bytes = total.to_bytes()
         outbox = {**session.outbox, **bundles}
         header = {
             "chain_head": session.plan.chain_head.hex(),
@@ -397,13 +399,13 @@ class AggregatorService:
             "announcement": session.announcement.SerializeToString().hex(),
             "core": record,
             "sum_count": total.count,
-            "sum_bytes": len(total.to_bytes()),  # then the survivors' y_u (full mode)
+            "sum_bytes": len(total_bytes),  # then the survivors' y_u (full mode)
             "input_senders": [u for u, _ in session.core.masked_inputs],
             "outbox": [[k[0], k[1], v.SerializeToString().hex()] for k, v in outbox.items()],
         }
         try:
-            inputs = codec.inputs_bytes(session.core.masked_inputs)
-            self._journal.begin(session.ctx.round, header, total.to_bytes() + inputs)
+            session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
+            self._journal.begin(session.ctx.round, header, total_bytes + session.inputs_bytes)
         except DurabilityError as exc:
             session.core.abandon(exc)  # nothing was revealed: the round runs a new session
             raise
