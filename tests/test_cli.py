@@ -92,6 +92,9 @@ def test_bench_over_grpc_runs_every_node_as_a_process_and_is_exact() -> None:
     result = json.loads(out.stdout)
     assert result["transport"] == "grpc" and result["exact"] is True
     assert result["aggregator_peak_rss_mb"] > 0
+    # every silo timed its own verification work, which is part of the round
+    assert 0 < result["verification_seconds"] < result["round_seconds"]
+    assert result["verification_cpu_seconds"] > 0
     assert 4.0 <= result["bytes_per_param_uploaded"] < 4.2  # raw uint32 words, tiny overhead
     # the rest is bounded whatever the model size: 64 spot-check leaves of 2 KiB with their
     # Merkle proofs dominate (at 20 000 params that is every leaf)

@@ -56,6 +56,7 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
     secure, plain = statistics.median(raw["secure"]), statistics.median(raw["plain"])
     consistency = _median_round(stages, "consistency-check", repeat)
     release = _median_round(stages, "release", repeat)
+    verification = statistics.median(_verification_seconds(stages, r) for r in range(1, repeat + 1))
     return {
         "scheme": "masking",
         "transport": "grpc",
@@ -78,7 +79,16 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
         # and the download of the sum that a round without verification also pays
         "consistency_stage_seconds": consistency,
         "release_stage_seconds": release,
-        "verification_share": (consistency + release) / secure,
+        "verification_stages_share": (consistency + release) / secure,
+        # what verification itself adds to the round: the slowest silo's verification work
+        # at consistency and at release, plus the carry byte per 4-byte limb that makes Y
+        # a fifth larger than the aggregate A a round without verification would download
+        "verification_seconds": verification,
+        "verification_share": verification / secure,
+        "verification_cpu_seconds": _median_round(
+            stages, "consistency-check:verify_cpu_seconds", repeat
+        )
+        + _median_round(stages, "release:verify_cpu_seconds", repeat),
         "release_fetch_seconds": _median_round(stages, "release:fetch_seconds", repeat),
         "release_cpu_seconds": _median_round(stages, "release:cpu_seconds", repeat),
         "consistency_cpu_seconds": _median_round(stages, "consistency-check:cpu_seconds", repeat),
@@ -98,11 +108,34 @@ def _silo_stage_seconds(root: Path, silos: int) -> dict[tuple[str, int], list[fl
             if event.get("event") == "stage" and "seconds" in event:
                 key = (str(event["stage"]), int(event["round"]))
                 out.setdefault(key, []).append(float(event["seconds"]))
-                for part in ("cpu_seconds", "fetch_seconds"):
+                for part in (
+                    "cpu_seconds",
+                    "fetch_seconds",
+                    "verify_seconds",
+                    "verify_cpu_seconds",
+                ):
                     if part in event:
                         key = (f"{event['stage']}:{part}", int(event["round"]))
                         out.setdefault(key, []).append(float(event[part]))
     return out
+
+
+CARRY_SHARE_OF_Y = 1 / 5  # one carry byte per 4-byte limb
+
+
+def _verification_seconds(stages: dict[tuple[str, int], list[float]], r: int) -> float:
+    """Round ``r``'s critical-path seconds of verification (slowest silo per stage)."""
+
+    def slowest(key: str) -> float:
+        if (key, r) not in stages:
+            raise FedsiloError(f"the silos logged no {key} for round {r}")
+        return max(stages[(key, r)])
+
+    return (
+        slowest("consistency-check:verify_seconds")
+        + slowest("release:verify_seconds")
+        + CARRY_SHARE_OF_Y * slowest("release:fetch_seconds")
+    )
 
 
 def _median_round(stages: dict[tuple[str, int], list[float]], stage: str, repeat: int) -> float:

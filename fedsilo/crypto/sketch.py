@@ -204,8 +204,12 @@ class WideSum:
         return bytes(word_bytes(self.low)) + self.carries.tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes, length: int, bits: int, count: int) -> WideSum:
-        """Parse :meth:`to_bytes` of a sum of ``count`` vectors of ``length`` words."""
+    def from_bytes(cls, data: bytes | bytearray, length: int, bits: int, count: int) -> WideSum:
+        """Parse :meth:`to_bytes` of a sum of ``count`` vectors of ``length`` words.
+
+        A ``bytearray`` is wrapped, not copied (the sum then shares it: a downloaded ``Y``
+        is parsed without another 5 bytes per word of fresh memory); ``bytes`` are copied.
+        """
         dtype = word_dtype(bits)
         if length < 0 or len(data) != length * (dtype.itemsize + 1):
             raise CryptoError(
@@ -214,8 +218,11 @@ class WideSum:
             )
         if not 0 <= count <= MAX_VECTORS:
             raise CryptoError(f"a sum folds 0 to {MAX_VECTORS} vectors, not {count}")
-        low = np.frombuffer(data, dtype.newbyteorder("<"), length).astype(dtype)
-        carries = np.frombuffer(data, np.uint8, length, length * dtype.itemsize).copy()
+        shared = isinstance(data, bytearray)
+        low = np.frombuffer(data, dtype.newbyteorder("<"), length).astype(dtype, copy=not shared)
+        carries = np.frombuffer(data, np.uint8, length, length * dtype.itemsize)
+        if not shared:
+            carries = carries.copy()
         if count == 0 and (low.any() or carries.any()):
             raise CryptoError("a sum of no vectors is zero")
         if length and int(carries.max()) > max(count - 1, 0):

@@ -51,7 +51,7 @@ class DisputeStore:
         self,
         ctx: SessionContext,
         signed: Mapping[str, pb.Signed],
-        total: bytes,
+        total: bytes | bytearray,
         inputs: bytes,
         reason: str,
     ) -> Path:

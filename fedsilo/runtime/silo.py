@@ -74,6 +74,19 @@ AWAITED = [
     Stage.RELEASE,
 ]
 RESUMES_AT = {SiloState.AWAIT_SIGNATURES: Stage.UNMASKING, SiloState.AWAIT_RELEASE: Stage.RELEASE}
+# where a silo's work is release verification: the sketch and spot proofs of its own y_u
+# (consistency), then parsing and checking Y and rebuilding the masks (release)
+VERIFYING_STAGES = (Stage.CONSISTENCY_CHECK, Stage.RELEASE)
+
+
+class _Stopwatch:
+    """Wall and this thread's CPU seconds since construction."""
+
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self._wall, time.thread_time() - self._cpu
 
 
 class NotJoinableError(FedsiloError):
@@ -445,10 +458,11 @@ class SiloNode:
             stages = AWAITED
         kept: dict[str, pb.Signed] = {}  # the aggregator's signed words, for a dispute
         fetched = 0.0  # seconds spent downloading Y (and the inputs) at release
+        verified = (0.0, 0.0)  # wall and CPU seconds of the verification work proper
         for stage in stages:
             signed = self._await(ctx, stage.value, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
-            started, cpu_started = time.perf_counter(), time.thread_time()
+            stage_clock = _Stopwatch()
             message = self._open(signed, pb.AggregatorMessage)
             assert isinstance(message, pb.AggregatorMessage)
             kind = str(message.WhichOneof("kind"))
@@ -462,41 +476,66 @@ class SiloNode:
             if isinstance(decoded, pb.RoundOutcome):
                 return decoded
             if isinstance(decoded, pb.ReleaseBundle):
-                length = int(a.vector_length)
-                view = session.signed_view
-                survivors = view.survivors if view is not None else ()
-                fetch_started = time.perf_counter()
-                total = self._fetch_sum(ctx, length)
-                inputs = self._fetch_inputs(
-                    codec.context_pb(ctx, codec.INPUTS_STAGE, self.index), survivors, length
-                )
-                fetched = time.perf_counter() - fetch_started
-                decoded = codec.release_bundle(decoded, total, length, self.params.bits, inputs)
-                try:
-                    replies = session.receive(decoded)
-                except ReleaseVerificationError as exc:
-                    where = self._disputes.keep(
-                        ctx, kept, total, codec.inputs_bytes(inputs), str(exc)
-                    )
-                    self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
-                    raise ReleaseVerificationError(
-                        f"round {ctx.round} aborted: the aggregator's release does not verify "
-                        f"({exc}); nothing was derived, the evidence is in {where}"
-                    ) from exc
+                replies, fetched, verified = self._release(ctx, session, decoded, a, kept)
             else:
+                clock = _Stopwatch()
                 replies = session.receive(decoded)
+                verified = clock.read() if stage is Stage.CONSISTENCY_CHECK else (0.0, 0.0)
             self._vault.keep(session)  # durable before the replies leave
             self._send(ctx, replies)
+            seconds, cpu_seconds = stage_clock.read()
             self._log(
                 "stage",
                 silo=self.name,
                 round=ctx.round,
                 stage=stage.value,
-                seconds=round(time.perf_counter() - started, 4),
-                cpu_seconds=round(time.thread_time() - cpu_started, 4),
+                seconds=round(seconds, 4),
+                cpu_seconds=round(cpu_seconds, 4),
                 **({"fetch_seconds": round(fetched, 4)} if stage is Stage.RELEASE else {}),
+                **(
+                    {
+                        "verify_seconds": round(verified[0], 4),
+                        "verify_cpu_seconds": round(verified[1], 4),
+                    }
+                    if stage in VERIFYING_STAGES
+                    else {}
+                ),
             )
         return self._finalize(ctx, session)
+
+    def _release(
+        self,
+        ctx: SessionContext,
+        session: MaskingSilo,
+        release: pb.ReleaseBundle,
+        a: pb.SessionAnnouncement,
+        kept: dict[str, pb.Signed],
+    ) -> tuple[list[SiloMessage], float, tuple[float, float]]:
+        """Fetch ``Y`` (and in full mode every survivor's input) and verify the release.
+
+        Returns the replies, the download seconds and the verification (wall, CPU) seconds.
+        A release that does not verify is kept as dispute evidence and aborts the round."""
+        length = int(a.vector_length)
+        view = session.signed_view
+        survivors = view.survivors if view is not None else ()
+        fetch_started = time.perf_counter()
+        total = self._fetch_sum(ctx, length)
+        inputs = self._fetch_inputs(
+            codec.context_pb(ctx, codec.INPUTS_STAGE, self.index), survivors, length
+        )
+        fetched = time.perf_counter() - fetch_started
+        clock = _Stopwatch()
+        bundle = codec.release_bundle(release, total, length, self.params.bits, inputs)
+        try:
+            replies = session.receive(bundle)
+        except ReleaseVerificationError as exc:
+            where = self._disputes.keep(ctx, kept, total, codec.inputs_bytes(inputs), str(exc))
+            self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
+            raise ReleaseVerificationError(
+                f"round {ctx.round} aborted: the aggregator's release does not verify "
+                f"({exc}); nothing was derived, the evidence is in {where}"
+            ) from exc
+        return replies, fetched, clock.read()
 
     def _finalize(self, ctx: SessionContext, session: MaskingSilo) -> RoundResult:
         """Derive the next state from the verified aggregate, store it, then finalize and ack."""
@@ -538,7 +577,7 @@ class SiloNode:
 
         return source
 
-    def _fetch_sum(self, ctx: SessionContext, length: int) -> bytes:
+    def _fetch_sum(self, ctx: SessionContext, length: int) -> bytearray:
         """The released non-wrapped sum ``Y`` of this session."""
         return self._fetch_sum_of(
             pb.ResultRequest(context=codec.context_pb(ctx, "result", self.index)), length
@@ -558,7 +597,7 @@ class SiloNode:
         )
         return codec.masked_inputs(data, survivors, length, self.params.bits)
 
-    def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytes:
+    def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytearray:
         """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""
         limbs = length * (self.params.bits // 32)
         return self._client.fetch("result", request, limbs * 4 + limbs, 1)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.safetensors"
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes | bytearray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -131,11 +131,14 @@ class AggregatorClient:
                 offset = resumed
         raise TransportError("the masked-input upload did not complete after 64 resumptions")
 
-    def fetch(self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int) -> bytes:
-        """Download a released result of exactly ``expected_bytes``, refusing anything else."""
+    def fetch(
+        self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
+    ) -> bytearray:
+        """Download a released result of exactly ``expected_bytes``, refusing anything else
+        (into one buffer, returned as is: the caller owns it)."""
         method = self._stub.FetchResult
 
-        def download() -> bytes:
+        def download() -> bytearray:
             buffer: bytearray | None = None
             received = 0
             for chunk in method(request, timeout=600):
@@ -157,7 +160,7 @@ class AggregatorClient:
                 raise RemoteProtocolError(
                     f"the {kind} arrived incomplete: {received} of {expected_bytes} bytes"
                 )
-            return bytes(buffer)
+            return buffer
 
         return self._retrying(download)
 

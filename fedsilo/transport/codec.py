@@ -266,7 +266,7 @@ def words_to_bytes(values: UIntArray) -> bytes:
     return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
-def bytes_to_words(data: bytes, bits: int) -> UIntArray:
+def bytes_to_words(data: bytes | bytearray, bits: int) -> UIntArray:
     """Words from raw little-endian bytes; refuses a length that is not whole words."""
     dtype = word_dtype(bits).newbyteorder("<")
     if len(data) % dtype.itemsize:
@@ -384,7 +384,7 @@ def inputs_bytes(inputs: Sequence[tuple[int, UIntArray]]) -> bytes:
 
 
 def masked_inputs(
-    data: bytes, survivors: Sequence[int], length: int, bits: int
+    data: bytes | bytearray, survivors: Sequence[int], length: int, bits: int
 ) -> tuple[tuple[int, UIntArray], ...]:
     """Split fetched :func:`inputs_bytes` back into ``(survivor, y_u)`` pairs."""
     words = bytes_to_words(data, bits)
@@ -397,7 +397,7 @@ def masked_inputs(
 
 def release_bundle(
     m: pb.ReleaseBundle,
-    total: bytes,
+    total: bytes | bytearray,
     length: int,
     bits: int,
     inputs: tuple[tuple[int, UIntArray], ...] = (),
@@ -442,7 +442,7 @@ def evidence_pb(e: RoundEvidence) -> pb.RoundEvidence:
 
 def evidence(
     m: pb.RoundEvidence,
-    total: bytes,
+    total: bytes | bytearray,
     length: int,
     bits: int,
     inputs: tuple[tuple[int, UIntArray], ...] = (),

@@ -259,6 +259,16 @@ def test_wide_sum_round_trips_through_bytes(bits: int, length: int, silos: int) 
     assert (back.count, back.digest()) == (total.count, total.digest())
 
 
+def test_wide_sum_from_a_bytearray_shares_it_and_from_bytes_copies() -> None:
+    total = sum_of([array([5, 7], 32), array([2**32 - 1, 1], 32)], 32)
+    downloaded = bytearray(total.to_bytes())
+    shared = WideSum.from_bytes(downloaded, 2, 32, 2)
+    copied = WideSum.from_bytes(bytes(downloaded), 2, 32, 2)
+    assert shared == copied == total
+    downloaded[0] ^= 1  # the parsed sum is a view of the download, no second copy
+    assert shared != total and copied == total
+
+
 def test_wide_sum_bytes_are_little_endian_words_then_carries() -> None:
     total = sum_of([array([2**32 - 1, 1], 32), array([2, 2], 32)], 32)
     assert total.to_bytes() == bytes.fromhex("01000000030000000100")
