@@ -111,7 +111,8 @@ class TooFewSurvivorsError(ProtocolError):
     def __init__(self, stage: str, have: int, need: int, missing: tuple[str, ...] = ()) -> None:
         names = f"; missing: {', '.join(missing)}" if missing else ""
         super().__init__(
-            f"stage {stage}: only {have} silos remain but the threshold is {need}{names}; "
+            f"stage {stage}: only {have} silos remain but {need} are needed "
+            f"(max of the threshold and min_silos){names}; "
             "the round is aborted and nothing is released"
         )
         self.stage = stage
@@ -170,6 +171,12 @@ class ReleaseVerificationError(RemoteProtocolError):
 
     The aggregator is to blame; the silo keeps the evidence and derives nothing.
     """
+
+
+class ImplausibleSumError(ProtocolError):
+    """A verified sum that honest silos cannot have produced: its weight, evaluation or value
+    words lie outside the bounds every honest encoding keeps. A modified silo sent its part
+    (masking hides which); the round is not applied."""
 
 
 class DurabilityError(FedsiloError):

@@ -84,6 +84,16 @@ MAX_SESSIONS_PER_ROUND = 3
 MAX_CHUNK_BYTES = 2 << 20
 
 
+# what a silo may download: a session's Y and (full verification) the survivors' inputs,
+# and for a final round, to catch up, the same from the archive
+FETCH_STAGES = (
+    codec.RESULT_STAGE,
+    codec.INPUTS_STAGE,
+    codec.EVIDENCE_STAGE,
+    codec.EVIDENCE_INPUTS_STAGE,
+)
+
+
 class AggregatorService:
     """Shared state between the gRPC servicer threads and the round driver."""
 
@@ -121,8 +131,8 @@ class AggregatorService:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _signed(self, body: bytes) -> pb.Signed:
-        return codec.sign(self._identity, body)
+    def _signed(self, body: bytes, stage: str, kind: str = codec.MESSAGE_KIND) -> pb.Signed:
+        return codec.sign(self._identity, body, kind, stage)
 
     def _check_context(self, member: Member, c: pb.Context, stage: str) -> SessionState:
         if c.federation != self.config.federation:
@@ -326,12 +336,12 @@ class AggregatorService:
         message = pb.AggregatorMessage(
             recipient=recipient, evidence=pb.RoundEvidence.FromString(data)
         )
-        return self._signed(message.SerializeToString())
+        return self._signed(message.SerializeToString(), codec.EVIDENCE_STAGE)
 
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
         """The released sum ``Y`` of a session, or of a final round for a silo catching up
         (it is a sum of >= t masked inputs, which the aggregator may show any member)."""
-        stage = request.context.stage
+        stage = self._check_fetch(member, request.context)
         if stage in (codec.EVIDENCE_STAGE, codec.EVIDENCE_INPUTS_STAGE):
             archive, r = self._archive, int(request.context.round)
             if archive is None:
@@ -355,6 +365,22 @@ class AggregatorService:
             data = session.result_bytes
         return self._counted(session, member, result_chunks_of(data, 1))
 
+    def _check_fetch(self, member: Member, c: pb.Context) -> str:
+        """The stage of a fetch that is ``member``'s own, for this federation and config, of
+        a kind there is (the same gate as every other call, before anything is looked up)."""
+        if c.federation != self.config.federation or bytes(c.config_digest) != self._digest:
+            raise ContextMismatchError(
+                f"a fetch for federation {c.federation!r} under another config digest"
+            )
+        if c.sender != member.index:
+            raise RosterError(f"{member.name} fetched in the name of silo {c.sender}")
+        if c.stage not in FETCH_STAGES:
+            raise RemoteProtocolError(
+                f"there is nothing to fetch for stage {c.stage!r} "
+                f"(one of {', '.join(FETCH_STAGES)})"
+            )
+        return str(c.stage)
+
     def _counted(
         self, session: SessionState, member: Member, chunks: Iterator[pb.ResultChunk]
     ) -> Iterator[pb.ResultChunk]:
@@ -376,7 +402,7 @@ class AggregatorService:
         for out in outgoing:
             stage = STAGE_OF_REPLY[type(out.message)]
             body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
-            signed[(stage, out.recipient)] = self._signed(body)
+            signed[(stage, out.recipient)] = self._signed(body, stage)
         if session.core.state is AggregatorState.COLLECT_UNMASKING and not session.journaled:
             self._begin_journal(session, signed)  # before any silo can see the bundle
         session.outbox.update(signed)
@@ -427,7 +453,7 @@ class AggregatorService:
                 reason=reason,
             )
             body = pb.AggregatorMessage(recipient=index, outcome=outcome).SerializeToString()
-            session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body)
+            session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body, codec.OUTCOME_STAGE)
         self._cond.notify_all()
 
     # --- the round driver ---------------------------------------------------------------
@@ -516,7 +542,10 @@ class AggregatorService:
             params=self.params,
             vector_length=plan.vector_length,
         )
-        session = SessionState(ctx, core, plan, self._signed(announcement.SerializeToString()))
+        signed = self._signed(
+            announcement.SerializeToString(), codec.ANNOUNCE_STAGE, codec.ANNOUNCEMENT_KIND
+        )
+        session = SessionState(ctx, core, plan, signed)
         with self._cond:
             if self._session is not None:
                 self._previous = {self._session.ctx.session_id: self._session}

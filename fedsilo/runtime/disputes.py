@@ -86,7 +86,9 @@ def check_dispute(
         if not path.is_file():
             raise ConfigError(f"{where} holds no {part}.signed: the dispute cannot be checked")
         signed = pb.Signed.FromString(path.read_bytes())
-        message = codec.parse(pb.AggregatorMessage, codec.open_signed(aggregator_key, signed))
+        message = codec.parse(
+            pb.AggregatorMessage, codec.open_signed(aggregator_key, signed, codec.MESSAGE_KIND)
+        )
         if message.WhichOneof("kind") != part:
             raise RemoteProtocolError(f"{path} holds no {part} message")
         messages[part] = message

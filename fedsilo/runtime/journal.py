@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsilo.errors import ConfigError, DurabilityError
+from fedsilo.runtime.durable import fsync_directory
 from fedsilo.runtime.state import write_atomically
 
 
@@ -73,7 +74,7 @@ class SessionJournal:
             (self._dir / "events.log").touch()
             document = {"version": "fedsilo/journal/v1", "round": round_number, **header}
             write_atomically(self._dir / "session.json", json.dumps(document).encode())
-            _fsync_directory(self._dir)
+            fsync_directory(self._dir)
         except OSError as exc:
             raise DurabilityError(
                 f"could not journal the session in {self._dir} ({exc}); nothing was revealed"
@@ -110,7 +111,7 @@ class SessionJournal:
         """The round is saved: the journal is no longer needed."""
         if self._dir.exists():
             shutil.rmtree(self._dir)
-            _fsync_directory(self._dir.parent)
+            fsync_directory(self._dir.parent)
 
 
 def _events(lines: list[str]) -> list[JournalEvent]:
@@ -124,11 +125,3 @@ def _events(lines: list[str]) -> list[JournalEvent]:
                 break  # torn by a crash mid-append: never acknowledged
             raise ConfigError(f"the session journal is damaged at event {number}") from exc
     return events
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,13 +17,14 @@ from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.pki.files import certificate_der, load_certificate, load_identity_key
 from fedsilo.pki.identity import Role
-from fedsilo.pki.trust import TrustStore
+from fedsilo.pki.trust import CrlFloor, TrustStore
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.chain_store import ChainStore
+from fedsilo.runtime.crl_number import CRL_NUMBER_FILE, FileCrlNumber
 from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, SessionJournal
@@ -74,6 +75,11 @@ def _member_certificate(certs_dir: Path, name: str) -> Path:
     raise ConfigError(f"no certificate for {name} in {certs_dir} (NAME.crt or NAME/NAME.crt)")
 
 
+def _crl_floor(state_dir: Path) -> CrlFloor:
+    """The highest CRL number this node accepted, durable in its state directory."""
+    return CrlFloor(FileCrlNumber(state_dir / CRL_NUMBER_FILE))
+
+
 class AggregatorNode:
     """The aggregator: serves silos over mTLS and runs the configured rounds."""
 
@@ -82,7 +88,10 @@ class AggregatorNode:
     ) -> None:
         self.config = load_checked_config(files)
         return_large_buffers_to_the_os()
-        self.trust: TrustStore = trust_store(self.config, files.ca, files.crl)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.trust: TrustStore = trust_store(
+            self.config, files.ca, files.crl, crl_floor=_crl_floor(state_dir)
+        )
         cert = load_certificate(files.cert)
         self.trust.verify(cert, Role.AGGREGATOR)
         silo_certs = [
@@ -219,7 +228,7 @@ class AggregatorNode:
         return journaled
 
     def _require_acks(self, record: RoundRecord, derived: DerivedRound) -> None:
-        quorum = max(self.service.params.threshold, self.config.min_silos)
+        quorum = self.service.params.quorum
         agreeing = sorted(i for i, head in record.acks.items() if head == derived.link.head)
         if len(agreeing) < quorum:
             raise FedsiloError(
@@ -289,7 +298,8 @@ class SiloRunner:
         data_dir: Path | None = None,
     ) -> None:
         self.config = load_checked_config(files)
-        trust = trust_store(self.config, files.ca, files.crl)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        trust = trust_store(self.config, files.ca, files.crl, crl_floor=_crl_floor(state_dir))
         cert = load_certificate(files.cert)
         member = trust.verify(cert, Role.SILO)
         if member.name != name:
@@ -304,7 +314,6 @@ class SiloRunner:
         trainer = LocalTrainer.for_plan(
             self.config.training, SiloContext(name, self.config.silo_names, data_dir)
         )
-        state_dir.mkdir(parents=True, exist_ok=True)
         digest = bytes.fromhex(self.config.digest().removeprefix("sha256:"))
         identity = load_identity_key(files.key)
         self.node = SiloNode(

@@ -15,16 +15,12 @@ restored, never deleted. Temporary files a crash left behind are never read.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 from fedsilo.errors import ConfigError, DurabilityError
 from fedsilo.protocol.ledger import LedgerRecord
-
-_TEMP_SUFFIX = ".tmp"
+from fedsilo.runtime.durable import replace_durably
 
 
 class FileLedgerStore:
@@ -57,40 +53,14 @@ class FileLedgerStore:
         text = record.to_json() + "\n"
         with self._lock:
             try:
-                self._replace_with(text.encode("utf-8"))
+                replace_durably(self._path, text.encode("utf-8"))
             except OSError as exc:
                 raise DurabilityError(
                     f"could not make the silo ledger {self._path} durable ({exc}); nothing was sent"
                 ) from exc
-
-    def _replace_with(self, data: bytes) -> None:
-        directory = self._path.parent
-        fd, temp = tempfile.mkstemp(
-            dir=directory, prefix=f".{self._path.name}.", suffix=_TEMP_SUFFIX
-        )
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self._path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        _fsync_directory(directory)
 
     def _unreadable(self, reason: str) -> ConfigError:
         return ConfigError(
             f"the silo ledger {self._path} is unreadable: {reason}; "
             "refusing to start (restore it, never delete it)"
         )
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

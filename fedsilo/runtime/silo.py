@@ -32,6 +32,7 @@ from fedsilo.errors import (
     ConfigError,
     ContextMismatchError,
     FedsiloError,
+    PKIError,
     ProtocolError,
     ReleaseVerificationError,
     RemoteProtocolError,
@@ -44,6 +45,7 @@ from fedsilo.protocol.masking.params import MaskingParams, resolve_full_verifica
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
+    AdvertList,
     MaskedInput,
     MaskedInputStream,
     SessionContext,
@@ -79,6 +81,19 @@ RESUMES_AT = {SiloState.AWAIT_SIGNATURES: Stage.UNMASKING, SiloState.AWAIT_RELEA
 VERIFYING_STAGES = (Stage.CONSISTENCY_CHECK, Stage.RELEASE)
 
 
+def _refuse_revoked_signers(
+    ctx: SessionContext, adverts: AdvertList, revoked: dict[int, str]
+) -> None:
+    """Every later list of a session is a subset of its adverts: a revoked signer found here
+    would be a member of every view this silo signs."""
+    named = [revoked[a.sender] for a in adverts.adverts if a.sender in revoked]
+    if named:
+        raise PKIError(
+            f"session {ctx.session_id.hex()[:16]}… of round {ctx.round} includes "
+            f"{', '.join(named)}, whose certificate no longer verifies; this silo refuses it"
+        )
+
+
 class _Stopwatch:
     """Wall and this thread's CPU seconds since construction."""
 
@@ -89,7 +104,7 @@ class _Stopwatch:
         return time.perf_counter() - self._wall, time.thread_time() - self._cpu
 
 
-class NotJoinableError(FedsiloError):
+class NotJoinableError(ProtocolError):
     """The announced session was joined before a restart and cannot be resumed."""
 
 
@@ -105,7 +120,12 @@ def masking_params(config: FederationConfig, vector_length: int | None = None) -
         scheme.release_verification, vector_length
     )
     return MaskingParams(
-        len(config.silos), scheme.threshold, scheme.colluders, quantizer, full_verification=full
+        len(config.silos),
+        scheme.threshold,
+        scheme.colluders,
+        quantizer,
+        full_verification=full,
+        min_silos=config.min_silos,
     )
 
 
@@ -163,6 +183,9 @@ class SiloNode:
         self._patience = sum(vars(config.timeouts).values()) + 30.0
         self._aggregator_key: VerifyingKey | None = None
         self._roster: Roster | None = None
+        # the certificates served at join (DER), re-verified before every session
+        self._aggregator_certificate = b""
+        self._silo_certificates: tuple[tuple[int, str, bytes], ...] = ()
         # Observation points for benchmarks: called after local training, before the
         # session starts, and with the quantized input (which never leaves this process).
         self.before_session: Callable[[int], None] | None = None
@@ -200,6 +223,7 @@ class SiloNode:
         )
         _, agg_cert = self._trust.verify_der(bytes(reply.aggregator_certificate), Role.AGGREGATOR)
         self._aggregator_key = VerifyingKey.from_public_key(agg_cert.public_key())
+        self._aggregator_certificate = bytes(reply.aggregator_certificate)
         if len(reply.silo_certificates) != len(self.config.silos):
             raise RemoteProtocolError("the aggregator sent a roster of the wrong size")
         entries = []
@@ -213,6 +237,12 @@ class SiloNode:
                 )
             entries.append(SiloEntry(i, silo.name, VerifyingKey.from_public_key(cert.public_key())))
         self._roster = Roster(tuple(entries))
+        self._silo_certificates = tuple(
+            (i, silo.name, bytes(der))
+            for i, (der, silo) in enumerate(
+                zip(reply.silo_certificates, self.config.silos, strict=True), 1
+            )
+        )
         # served == pinned and ours == served, so ours == pinned, and a mismatch is named
         check_served_layout(
             bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
@@ -223,6 +253,28 @@ class SiloNode:
         if reply.chain_round > self._ledger.final_round:  # dropped, restarted or restored
             self.catch_up(int(reply.chain_round))
         self._apply_resets()
+
+    def _revoked_peers(self) -> dict[int, str]:
+        """Before a session: the current CRL (re-read if it changed; refused when stale, dated
+        in the future or older than one accepted before), the aggregator's certificate and
+        this silo's own against it; returns the peers whose certificates no longer verify,
+        by roster index, with why. Raises :class:`PKIError` if this session cannot be run."""
+        try:
+            self._trust.fresh_crl()
+            self._trust.verify_der(self._aggregator_certificate, Role.AGGREGATOR)
+        except PKIError as exc:
+            raise PKIError(f"this silo refuses to run a session: {exc}") from exc
+        refused = {}
+        for index, name, der in self._silo_certificates:
+            try:
+                self._trust.verify_der(der, Role.SILO)
+            except PKIError as exc:
+                if name == self.name:
+                    raise PKIError(
+                        f"this silo's own certificate no longer verifies: {exc}"
+                    ) from exc
+                refused[index] = f"{name} ({exc})"
+        return refused
 
     def _apply_resets(self) -> None:
         """Apply every served epoch reset of this silo's next round that it has not yet:
@@ -244,9 +296,11 @@ class SiloNode:
                 "reset-applied", silo=self.name, round=reset.failed_round, reset=reset.reset_index
             )
 
-    def _open(self, signed: pb.Signed, kind: type) -> object:
+    def _open(self, signed: pb.Signed, kind: type, *stages: str) -> object:
+        """The aggregator's signed message of type ``kind`` for one of ``stages``."""
         assert self._aggregator_key is not None
-        return codec.parse(kind, codec.open_signed(self._aggregator_key, signed))
+        label = codec.ANNOUNCEMENT_KIND if kind is pb.SessionAnnouncement else codec.MESSAGE_KIND
+        return codec.parse(kind, codec.open_signed(self._aggregator_key, signed, label, stages))
 
     def _round_context(self, round_number: int, stage: str) -> pb.Context:
         """A request about a round rather than a session (its evidence, a catch-up)."""
@@ -284,7 +338,7 @@ class SiloNode:
                 session_id=previous,
             )
             signed = self._client.await_signed(pb.AwaitRequest(context=request), self._patience)
-            announcement = self._open(signed, pb.SessionAnnouncement)
+            announcement = self._open(signed, pb.SessionAnnouncement, codec.ANNOUNCE_STAGE)
             assert isinstance(announcement, pb.SessionAnnouncement)
             ctx = self._check_announcement(announcement, round_number)
             try:
@@ -303,13 +357,13 @@ class SiloNode:
         """Verify and finalize every round up to ``target`` from its evidence, as a survivor
         of it would (:mod:`fedsilo.protocol.masking.catchup`); refuses to go on otherwise."""
         assert self._roster is not None
-        quorum = max(self.params.threshold, self.config.min_silos)
+        quorum = self.params.quorum
         length = self.codec.vector_length(self._trainer.layout.vector_length)
         while self._ledger.final_round < target:
             self._apply_resets()  # a reset made at this chain position counts here
             r = self._ledger.final_round + 1
             signed = self._await(None, codec.EVIDENCE_STAGE, r)
-            message = self._open(signed, pb.AggregatorMessage)
+            message = self._open(signed, pb.AggregatorMessage, codec.EVIDENCE_STAGE)
             assert isinstance(message, pb.AggregatorMessage)
             if message.WhichOneof("kind") != "evidence":
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
@@ -434,6 +488,7 @@ class SiloNode:
     def _run_session(
         self, ctx: SessionContext, a: pb.SessionAnnouncement
     ) -> RoundResult | pb.RoundOutcome:
+        revoked = self._revoked_peers()
         session = self._resumed(ctx)
         if session is not None:
             self._send(ctx, session.pending())
@@ -463,7 +518,7 @@ class SiloNode:
             signed = self._await(ctx, stage.value, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
             stage_clock = _Stopwatch()
-            message = self._open(signed, pb.AggregatorMessage)
+            message = self._open(signed, pb.AggregatorMessage, stage.value, codec.OUTCOME_STAGE)
             assert isinstance(message, pb.AggregatorMessage)
             kind = str(message.WhichOneof("kind"))
             if kind in DISPUTE_PARTS:
@@ -473,8 +528,10 @@ class SiloNode:
                     "the aggregator sent us a message addressed to another silo"
                 )
             decoded = codec.aggregator_message(message, self.params.bits)
+            if isinstance(decoded, AdvertList):
+                _refuse_revoked_signers(ctx, decoded, revoked)
             if isinstance(decoded, pb.RoundOutcome):
-                return decoded
+                return codec.outcome_of(ctx, decoded)
             if isinstance(decoded, pb.ReleaseBundle):
                 replies, fetched, verified = self._release(ctx, session, decoded, a, kept)
             else:
@@ -580,7 +637,7 @@ class SiloNode:
     def _fetch_sum(self, ctx: SessionContext, length: int) -> bytearray:
         """The released non-wrapped sum ``Y`` of this session."""
         return self._fetch_sum_of(
-            pb.ResultRequest(context=codec.context_pb(ctx, "result", self.index)), length
+            pb.ResultRequest(context=codec.context_pb(ctx, codec.RESULT_STAGE, self.index)), length
         )
 
     def _fetch_inputs(

@@ -166,6 +166,7 @@ def run_aggregation(
     seed: int = 0,
     chunk_words: int | None = None,
     clock: Callable[[], float] | None = None,
+    aggregator_params: MaskingParams | None = None,
 ) -> RunResult:
     """Run one aggregation session to completion or abort, entirely in memory.
 
@@ -177,7 +178,8 @@ def run_aggregation(
 
     ``ledgers`` (default: fresh ones) are the silos' durable ledgers; pass the same
     ones again to run a later session or round. ``contexts`` lets a malicious
-    aggregator announce a different context to some silos.
+    aggregator announce a different context to some silos; ``aggregator_params`` lets
+    it run on other parameters than the silos' (for example ignoring ``min_silos``).
     """
     drop_at = drop_at or {}
     adversary = adversary or Adversary()
@@ -199,7 +201,7 @@ def run_aggregation(
     aggregator = MaskingAggregator(
         context=ctx,
         roster=fed.roster,
-        params=fed.params,
+        params=aggregator_params or fed.params,
         vector_length=len(inputs[0]),
     )
     run = RunResult(None, None, silos, adversary, all_ledgers)

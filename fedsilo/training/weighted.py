@@ -27,7 +27,7 @@ import numpy.typing as npt
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.quantize import Quantizer, check_no_overflow
-from fedsilo.errors import ConfigError, QuantizationError
+from fedsilo.errors import ConfigError, ImplausibleSumError, QuantizationError
 from fedsilo.training.task import Evaluation
 
 SLOTS = ("samples", "eval_correct", "eval_examples")
@@ -79,8 +79,10 @@ class SecureFedAvg:
         return vector_length - len(SLOTS)
 
     def weight(self, samples: int) -> int:
-        if samples < 0:
-            raise QuantizationError(f"a negative sample count ({samples})")
+        if samples < 1:
+            raise QuantizationError(
+                f"a silo trains on at least one sample to contribute, got {samples}"
+            )
         return min(samples, self.max_samples)
 
     def _slots(self, result: LocalResult) -> list[int]:
@@ -112,13 +114,49 @@ class SecureFedAvg:
         Elementwise float64 in a fixed order (per coordinate: ``S * step``, ``- count * c``,
         ``* (max_samples / weight)``, the scalars computed once), with no reduction over the
         vector: every party that decodes the same sum gets the same bits, which the server
-        step and ``H_r`` rely on."""
+        step and ``H_r`` rely on.
+
+        First :meth:`check_sum`: a sum outside the bounds of honest encodings is refused."""
+        self.check_sum(total, count)
         weight, correct, examples = (int(v) for v in total[-len(SLOTS) :])
         weighted = self.quantizer.dequantize_sum(total[: -len(SLOTS)], count)
-        mean = (
-            weighted * (self.max_samples / weight) if weight else np.zeros_like(weighted)
-        )  # no silo had data: nothing to move the model by
+        mean = weighted * (self.max_samples / weight)
         return WeightedAverage(mean, weight, Evaluation(correct, examples), count)
+
+    def check_sum(self, total: UIntArray, count: int) -> None:
+        """Refuse (:class:`~fedsilo.errors.ImplausibleSumError`) a sum of ``count`` vectors that
+        ``count`` honest encodings cannot add up to: every weight is in ``[1, max_samples]``,
+        every silo's ``correct <= examples <= max_samples``, and every value word is below
+        ``levels``. A modified silo can still move the sum anywhere *within* these bounds:
+        masking does not prove one input valid (``docs/threat-model.md``)."""
+        if count < 1 or len(total) <= len(SLOTS):
+            raise ImplausibleSumError(
+                f"a sum of {count} vectors of {len(total)} words has no values to decode"
+            )
+        weight, correct, examples = (int(v) for v in total[-len(SLOTS) :])
+        most = count * self.max_samples
+        if not count <= weight <= most:
+            raise ImplausibleSumError(
+                f"the sum's weight {weight} is outside [{count}, {most}] for {count} silos "
+                f"of at most {self.max_samples} samples: a silo sent a forged weight; the "
+                "round is not applied"
+            )
+        if not correct <= examples <= most:
+            raise ImplausibleSumError(
+                f"the sum's evaluation counts ({correct} correct of {examples}) are impossible "
+                f"for {count} silos of at most {self.max_samples} examples: a silo sent forged "
+                "counts; the round is not applied"
+            )
+        values = total[: -len(SLOTS)]
+        bound = count * (self.quantizer.levels - 1)
+        top = int(values.max())
+        if top > bound:
+            word = int(np.argmax(values))
+            raise ImplausibleSumError(
+                f"value word {word} of the sum is {top}, above {bound} = {count} silos x "
+                f"(levels - 1): a silo sent values outside its quantization range; the round "
+                "is not applied"
+            )
 
     def error_bound(self, count: int, total_weight: int) -> float:
         """A per-coordinate bound on the decoded mean's quantization error."""

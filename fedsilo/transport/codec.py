@@ -12,7 +12,7 @@ with its certificate key; the silo verifies before it parses the body.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -45,7 +45,10 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
-SIGNED_LABEL = "fedsilo/v1/aggregator-message"
+SIGNED_LABEL = "fedsilo/v1/aggregator-envelope"
+# the message types an aggregator envelope carries (bound into its signature)
+ANNOUNCEMENT_KIND = "session-announcement"
+MESSAGE_KIND = "aggregator-message"
 OUTCOME_STAGE = "outcome"
 ANNOUNCE_STAGE = "announce"
 
@@ -374,6 +377,7 @@ def aggregator_message(
     raise RemoteProtocolError("an empty aggregator message")
 
 
+RESULT_STAGE = "result"  # a session's released sum Y, fetched by its survivors
 INPUTS_STAGE = "inputs"  # full release verification: every survivor's y_u, fetched
 EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
 
@@ -415,6 +419,25 @@ def release_bundle(
         WideSum.from_bytes(total, length * (bits // 32), 32, int(m.sum_count)),
         inputs,
     )
+
+
+def outcome_of(ctx: SessionContext, outcome: pb.RoundOutcome) -> pb.RoundOutcome:
+    """``outcome`` if it is the outcome of session ``ctx``; an outcome of any other session
+    (replayed from an earlier one, say) would end this one on the aggregator's word."""
+    c = outcome.context
+    if (
+        c.federation != ctx.federation_id
+        or bytes(c.config_digest) != ctx.config_digest
+        or c.round != ctx.round
+        or bytes(c.session_id) != ctx.session_id
+        or c.stage != OUTCOME_STAGE
+    ):
+        raise RemoteProtocolError(
+            f"the aggregator sent the outcome of another session (round {c.round}, session "
+            f"{bytes(c.session_id).hex()[:16]}…) in session {ctx.session_id.hex()[:16]}… of "
+            f"round {ctx.round}"
+        )
+    return outcome
 
 
 EVIDENCE_STAGE = "evidence"
@@ -474,18 +497,39 @@ def evidence(
 # --- the aggregator's signature ---------------------------------------------------------
 
 
-def sign(identity: IdentityKey, body: bytes) -> pb.Signed:
-    return pb.Signed(body=body, signature=identity.sign(SIGNED_LABEL, body))
+def sign(identity: IdentityKey, body: bytes, kind: str, stage: str) -> pb.Signed:
+    """The aggregator's envelope of ``body``: a ``kind`` of message for ``stage``, signed
+    together, so no signed message can be served as another type or at another stage."""
+    return pb.Signed(
+        body=body, signature=identity.sign(SIGNED_LABEL, kind, stage, body), kind=kind, stage=stage
+    )
 
 
-def open_signed(aggregator_key: VerifyingKey, signed: pb.Signed) -> bytes:
-    """The body of ``signed`` if the pinned aggregator signed it; raises otherwise."""
+def open_signed(
+    aggregator_key: VerifyingKey,
+    signed: pb.Signed,
+    kind: str,
+    stages: Collection[str] | None = None,
+) -> bytes:
+    """The body of ``signed`` if the pinned aggregator signed it as a ``kind`` message for one
+    of ``stages`` (any stage when ``None``); raises otherwise."""
     try:
-        aggregator_key.verify(bytes(signed.signature), SIGNED_LABEL, bytes(signed.body))
+        aggregator_key.verify(
+            bytes(signed.signature), SIGNED_LABEL, signed.kind, signed.stage, bytes(signed.body)
+        )
     except SignatureError as exc:
         raise SignatureError(
             "a message claiming to come from the aggregator is not signed by its pinned key"
         ) from exc
+    if signed.kind != kind:
+        raise RemoteProtocolError(
+            f"the aggregator sent a {signed.kind or 'untyped'} envelope where a {kind} belongs"
+        )
+    if stages is not None and signed.stage not in stages:
+        raise RemoteProtocolError(
+            f"the aggregator sent a message signed for stage {signed.stage!r} where one for "
+            f"{' or '.join(repr(s) for s in stages)} belongs"
+        )
     return bytes(signed.body)
 
 

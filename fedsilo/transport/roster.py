@@ -7,7 +7,15 @@ from pathlib import Path
 from fedsilo.config.model import FederationConfig
 from fedsilo.pki.files import load_certificate
 from fedsilo.pki.identity import Role
-from fedsilo.pki.trust import Clock, CrlSource, Member, TrustStore, utc_now
+from fedsilo.pki.trust import (
+    Clock,
+    CrlFloor,
+    CrlSource,
+    InMemoryCrlNumber,
+    Member,
+    TrustStore,
+    utc_now,
+)
 
 
 def members(config: FederationConfig) -> dict[str, Member]:
@@ -20,9 +28,14 @@ def members(config: FederationConfig) -> dict[str, Member]:
 
 
 def trust_store(
-    config: FederationConfig, ca_path: Path, crl_path: Path, clock: Clock = utc_now
+    config: FederationConfig,
+    ca_path: Path,
+    crl_path: Path,
+    clock: Clock = utc_now,
+    crl_floor: CrlFloor | None = None,
 ) -> TrustStore:
-    """The trust store of a node: the pinned CA, the pinned roster, the CRL file."""
+    """The trust store of a node: the pinned CA, the pinned roster, the CRL file, and the
+    highest CRL number accepted (a node passes the one it keeps in its state directory)."""
     return TrustStore(
         config.federation,
         members(config),
@@ -30,4 +43,5 @@ def trust_store(
         CrlSource(crl_path),
         config.ca_fingerprint,
         clock,
+        crl_floor or CrlFloor(InMemoryCrlNumber()),
     )

@@ -15,15 +15,28 @@ from typing import Any, TypeVar
 import grpc
 
 from fedsilo.errors import (
+    AuditError,
+    CheckpointError,
+    ConfigError,
     ContextMismatchError,
+    CryptoError,
+    DurabilityError,
     EquivocationError,
     FedsiloError,
     IncompleteUploadError,
+    LocalProtocolError,
     NotReadyError,
+    PartialInputError,
     PKIError,
+    ProtocolError,
     RemoteProtocolError,
+    ResetRefusedError,
     RosterError,
+    SignatureError,
+    TooFewSurvivorsError,
+    TransportError,
     UnexpectedMessageError,
+    UnverifiableReleaseError,
 )
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.handlers import AggregatorHandlers
@@ -39,17 +52,38 @@ AWAIT_CAP_SECONDS = 20.0
 # round trip still moves ~100 MB/s per stream across a 40 ms WAN.
 FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 4 << 20)]
 
+# Every error a call can raise, most specific first. A peer's fault is never INTERNAL:
+# INTERNAL means the aggregator itself failed (its disk, its checkpoints, a bug).
 _STATUS: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (PKIError, grpc.StatusCode.PERMISSION_DENIED),
-    (RosterError, grpc.StatusCode.PERMISSION_DENIED),
+    (PKIError, grpc.StatusCode.PERMISSION_DENIED),  # not a roster member, revoked, expired
+    (RosterError, grpc.StatusCode.PERMISSION_DENIED),  # speaking in another silo's name
+    (SignatureError, grpc.StatusCode.UNAUTHENTICATED),  # a body its sender's key did not sign
     (ContextMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
     (UnexpectedMessageError, grpc.StatusCode.FAILED_PRECONDITION),
     (EquivocationError, grpc.StatusCode.ALREADY_EXISTS),
     (IncompleteUploadError, grpc.StatusCode.ABORTED),
     (NotReadyError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (RemoteProtocolError, grpc.StatusCode.INVALID_ARGUMENT),
+    (CryptoError, grpc.StatusCode.INVALID_ARGUMENT),  # a malformed key, share or vector
+    (PartialInputError, grpc.StatusCode.ABORTED),
+    (TooFewSurvivorsError, grpc.StatusCode.ABORTED),  # the session ended: too few remain
+    (UnverifiableReleaseError, grpc.StatusCode.ABORTED),
+    (ResetRefusedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+    (LocalProtocolError, grpc.StatusCode.INTERNAL),
+    (ProtocolError, grpc.StatusCode.FAILED_PRECONDITION),
+    (DurabilityError, grpc.StatusCode.INTERNAL),
+    (CheckpointError, grpc.StatusCode.INTERNAL),
+    (AuditError, grpc.StatusCode.FAILED_PRECONDITION),
+    (TransportError, grpc.StatusCode.UNAVAILABLE),
     (FedsiloError, grpc.StatusCode.INTERNAL),
 ]
+# the errors that are the aggregator's own failure, and only those, are INTERNAL
+OWN_FAULTS: tuple[type[FedsiloError], ...] = (
+    LocalProtocolError,
+    DurabilityError,
+    CheckpointError,
+)
 
 
 def status_of(exc: Exception) -> grpc.StatusCode:

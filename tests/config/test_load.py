@@ -9,6 +9,7 @@ import pytest
 from fedsilo.config.load import ConfigProblemsError, load_config
 from fedsilo.config.model import MaskingScheme, ModelPin, PaillierScheme
 from fedsilo.errors import ConfigError
+from fedsilo.runtime.silo import masking_params
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "federation_configs").glob("*.yaml"))
@@ -142,3 +143,10 @@ def test_a_bad_max_resets_is_reported_with_its_key(
     with pytest.raises(ConfigProblemsError) as caught:
         load_config(with_max_resets(tmp_path, value))
     assert caught.value.problems == [f"max_resets: {message}"]
+
+
+def test_every_node_enforces_min_silos_as_its_quorum(tmp_path: Path) -> None:
+    text = HOSPITALS.read_text().replace("scheme:\n", "min_silos: 4\nscheme:\n", 1)
+    config = load_config(write(tmp_path, text))
+    params = masking_params(config)
+    assert (params.threshold, params.min_silos, params.quorum) == (3, 4, 4)

@@ -11,18 +11,26 @@ from pathlib import Path
 
 import numpy as np
 
+from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.errors import FedsiloError
 from fedsilo.pki.files import load_identity_key
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.runtime.chain_store import ChainStore
+from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+from fedsilo.runtime.session_vault import SessionVault
+from fedsilo.runtime.silo import SiloNode
+from fedsilo.training.local import LocalTrainer
+from fedsilo.training.task import SiloContext
 from fedsilo.training.weighted import SLOTS
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.roster import trust_store
 from tests.nodes.federation import Federation
 
 NOW = dt.datetime.now(dt.UTC)
@@ -154,6 +162,35 @@ class LiveFederation:
                 InMemoryLedgerStore(), genesis(bytes.fromhex(self.fed.config.digest()[7:]))
             ),
             quantized_input=np.zeros(announcement.vector_length, dtype=np.uint32),
+        )
+
+    def manual_silo(
+        self, name: str, client: AggregatorClient | None = None, crl: Path | None = None
+    ) -> SiloNode:
+        """A real silo node for ``name`` that the test drives round by round, with the client
+        the test chooses and (with ``crl``) its own CRL file instead of the federation's."""
+        files = self.files(name)
+        config = self.fed.config
+        trainer = LocalTrainer.for_plan(config.training, SiloContext(name, config.silo_names))
+        here = self.root / f"manual-{name}"
+        return SiloNode(
+            config=config,
+            name=name,
+            identity=load_identity_key(files.key),
+            client=client or self.client(name),
+            trust=trust_store(config, files.ca, crl or files.crl),
+            trainer=trainer,
+            ledger=RoundLedger(InMemoryLedgerStore(), genesis(bytes.fromhex(config.digest()[7:]))),
+            chain=ChainStore(here, trainer.layout),
+            vault=SessionVault(
+                here / "sessions",
+                load_identity_key(files.key),
+                config.federation,
+                name,
+                SystemEntropy(),
+            ),
+            log=EventLog(name, io.StringIO()),
+            disputes=DisputeStore(here / "disputes"),
         )
 
     def assert_released_exactly(self, survivors: list[str], round_number: int = 1) -> None:

@@ -88,7 +88,9 @@ class LyingHandlers:
         context.stage, context.sender = codec.OUTCOME_STAGE, 0
         outcome = pb.RoundOutcome(context=context, released=False, reason="not released")
         body = pb.AggregatorMessage(recipient=member.index, outcome=outcome)
-        return codec.sign(self._identity, body.SerializeToString())
+        return codec.sign(
+            self._identity, body.SerializeToString(), codec.MESSAGE_KIND, codec.OUTCOME_STAGE
+        )
 
 
 def flipped(head: bytes) -> bytes:

@@ -14,24 +14,13 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.errors import FedsiloError
-from fedsilo.pki.files import load_identity_key
-from fedsilo.protocol.chain import genesis
-from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
-from fedsilo.protocol.messages import ConsistencySignature, KeyAdvert
-from fedsilo.runtime.chain_store import ChainStore
-from fedsilo.runtime.disputes import DisputeStore
+from fedsilo.protocol.messages import Ack, ConsistencySignature, KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
-from fedsilo.runtime.session_vault import SessionVault
-from fedsilo.runtime.silo import SiloNode
-from fedsilo.training.local import LocalTrainer
-from fedsilo.training.task import SiloContext
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.roster import trust_store
 from fedsilo.transport.server import RESUME_KEY
 from tests.nodes.live import LiveFederation
 
@@ -132,6 +121,68 @@ def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederati
     finish_without_s5(live)
 
 
+def test_a_badly_signed_advert_gets_a_specific_status_not_internal(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    advert = live.rogue_session("s5", a).start()[0]
+    assert isinstance(advert, KeyAdvert)
+    signature = bytearray(advert.signature)
+    signature[-1] ^= 1
+    forged = dataclasses.replace(advert, signature=bytes(signature))
+    refused(
+        live,
+        lambda: client.submit(codec.silo_message_pb(forged)),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "the advert of silo 's5' is not validly signed",
+        quiet=False,  # the forger is excluded from the stage
+    )
+    finish_without_s5(live)
+
+
+def test_an_ack_before_the_release_is_refused_and_changes_nothing(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    ack = Ack(codec.session_of(a.context), 5, bytes(32), b"\x00" * 64)
+    refused(
+        live,
+        lambda: client.submit(codec.silo_message_pb(ack)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "not accepted in state collect-adverts",
+    )
+    finish_without_s5(live)
+
+
+def fetch_request(a: pb.SessionAnnouncement, stage: str, sender: int = 5) -> pb.ResultRequest:
+    return pb.ResultRequest(context=codec.context_pb(codec.session_of(a.context), stage, sender))
+
+
+def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    refused(
+        live,
+        lambda: client.fetch("result", fetch_request(a, codec.RESULT_STAGE), 10, 1),
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        "no released aggregate for that session",
+    )
+    finish_without_s5(live)
+
+
+@pytest.mark.parametrize(
+    ("stage", "sender", "code", "text"),
+    [
+        ("release", 5, grpc.StatusCode.INVALID_ARGUMENT, "nothing to fetch for stage 'release'"),
+        (codec.RESULT_STAGE, 1, grpc.StatusCode.PERMISSION_DENIED, "in the name of silo 1"),
+    ],
+    ids=["an unknown stage", "another silo's name"],
+)
+def test_a_fetch_outside_the_gate_is_refused_before_anything_is_looked_up(
+    live: LiveFederation, stage: str, sender: int, code: grpc.StatusCode, text: str
+) -> None:
+    client, a = rogue(live)
+    refused(
+        live, lambda: client.fetch("result", fetch_request(a, stage, sender), 10, 1), code, text
+    )
+    finish_without_s5(live)
+
+
 def test_an_identical_resend_is_accepted_once_and_is_idempotent(live: LiveFederation) -> None:
     client, a = rogue(live)
     advert = live.rogue_session("s5", a).start()[0]
@@ -215,38 +266,12 @@ class TruncatingClient(AggregatorClient):
         super().upload_from(source)
 
 
-def manual_silo(live: LiveFederation, name: str, client: AggregatorClient) -> SiloNode:
-    """A real silo node for ``name`` whose client the test chooses."""
-    files = live.files(name)
-    config = live.fed.config
-    trainer = LocalTrainer.for_plan(config.training, SiloContext(name, config.silo_names))
-    return SiloNode(
-        config=config,
-        name=name,
-        identity=load_identity_key(files.key),
-        client=client,
-        trust=trust_store(config, files.ca, files.crl),
-        trainer=trainer,
-        ledger=RoundLedger(InMemoryLedgerStore(), genesis(bytes.fromhex(config.digest()[7:]))),
-        chain=ChainStore(live.root / f"manual-{name}", trainer.layout),
-        vault=SessionVault(
-            live.root / f"manual-{name}" / "sessions",
-            load_identity_key(files.key),
-            config.federation,
-            name,
-            SystemEntropy(),
-        ),
-        log=EventLog(name, io.StringIO()),
-        disputes=DisputeStore(live.root / f"manual-{name}" / "disputes"),
-    )
-
-
 def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_path: Path) -> None:
     live = LiveFederation(tmp_path, params=600_000)
     live.run_rounds()
     try:
         client = TruncatingClient(live.address, *live.pem("s5"), Backoff(patience=5))
-        node = manual_silo(live, "s5", client)
+        node = live.manual_silo("s5", client)
         live.start_silos(HONEST)
         node.run_round(1)
         live.finish()
@@ -271,7 +296,7 @@ def test_an_abandoned_upload_reruns_the_round_as_a_fresh_session(tmp_path: Path)
     first_session = live.node.service.session_id
     try:
         client = AbandoningClient(live.address, *live.pem("s5"), Backoff(patience=5))
-        node = manual_silo(live, "s5", client)
+        node = live.manual_silo("s5", client)
         live.start_silos(HONEST)
         with pytest.raises(SystemExit):
             node.run_round(1)

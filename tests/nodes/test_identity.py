@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import socket
+import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from fedsilo.errors import PKIError, SignatureError
@@ -36,7 +42,7 @@ from fedsilo.transport import codec
 from fedsilo.transport.client import RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
-from fedsilo.transport.service import AggregationStub
+from fedsilo.transport.service import METHODS, SERVICE, AggregationStub
 from tests.nodes.live import LiveFederation
 
 NOW = dt.datetime.now(dt.UTC)
@@ -254,3 +260,61 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     assert f"sha256:{other}" in caught.value.details and config.digest() in caught.value.details
     assert live.node.service.state_digest() == before
     client.close()
+
+
+def call_over_tls12(live: LiveFederation, method: str, request: bytes) -> dict[str, str]:
+    """One gRPC call by a client that speaks at most TLS 1.2 (with a genuine roster
+    certificate); returns the response's trailers (or headers of a trailers-only reply)."""
+    ca, key, cert = live.pem("s1")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.maximum_version = ssl.TLSVersion.TLSv1_2
+    tls.set_alpn_protocols(["h2"])
+    tls.load_verify_locations(cadata=ca.decode())
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "key.pem").write_bytes(key)
+        Path(tmp, "cert.pem").write_bytes(cert)
+        tls.load_cert_chain(Path(tmp, "cert.pem"), Path(tmp, "key.pem"))
+    host, port = live.address.rsplit(":", 1)
+    with (
+        socket.create_connection((host, int(port)), timeout=10) as raw,
+        tls.wrap_socket(raw, server_hostname=host) as conn,
+    ):
+        assert conn.version() == "TLSv1.2"  # the server's TLS stack negotiates it
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        h2c.initiate_connection()
+        h2c.send_headers(
+            1,
+            [
+                (":method", "POST"),
+                (":scheme", "https"),
+                (":path", f"/{SERVICE}/{method}"),
+                (":authority", live.address),
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+            ],
+        )
+        h2c.send_data(1, b"\x00" + len(request).to_bytes(4, "big") + request, end_stream=True)
+        conn.sendall(h2c.data_to_send())
+        fields: dict[str, str] = {}
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return fields
+            for event in h2c.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived | h2.events.TrailersReceived):
+                    fields |= {k.decode(): v.decode() for k, v in event.headers}
+                if isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+                    return fields
+            conn.sendall(h2c.data_to_send())
+
+
+@pytest.mark.parametrize("method", [m.name for m in METHODS])
+def test_a_tls_1_2_client_with_a_genuine_certificate_is_refused_on_every_call(
+    live: LiveFederation, method: str
+) -> None:
+    before = live.node.service.state_digest()
+    request = next(m for m in METHODS if m.name == method).request()
+    trailers = call_over_tls12(live, method, request.SerializeToString())
+    assert trailers.get("grpc-status") == str(grpc.StatusCode.PERMISSION_DENIED.value[0])
+    assert "not TLS 1.3" in trailers.get("grpc-message", "")
+    assert live.node.service.state_digest() == before

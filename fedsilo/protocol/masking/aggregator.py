@@ -284,11 +284,15 @@ class MaskingAggregator:
                     "aborted before anything is revealed; run a new session"
                 )
             )
-        if len(done) < self._params.threshold:
+        # the survivors of a sum are at least the quorum max(t, min_silos); unmasking needs
+        # only t of them to answer
+        if self._state is AggregatorState.COLLECT_UNMASKING:
+            need = self._params.threshold
+        else:
+            need = self._params.quorum
+        if len(done) < need:
             missing = self._roster.names(self._roster.indices - done)  # everyone no longer in
-            self._abort(
-                TooFewSurvivorsError(self._stage.value, len(done), self._params.threshold, missing)
-            )
+            self._abort(TooFewSurvivorsError(self._stage.value, len(done), need, missing))
         self._expected = done
         try:
             outgoing = self._advance[self._state]()

@@ -89,6 +89,9 @@ class MaskingParams:
     # every silo checks Y against every survivor's y_u (see resolve_full_verification()); the
     # default keeps sketch mode for callers that do not resolve the config's setting
     full_verification: bool = False
+    # the config's min_silos: no stage goes on, no view is signed and nothing is released
+    # with fewer than max(t, min_silos) silos (the quorum); 0 leaves the threshold alone
+    min_silos: int = 0
 
     def __post_init__(self) -> None:
         check_thresholds(self.silos, self.threshold, self.colluders)
@@ -97,6 +100,11 @@ class MaskingParams:
             raise ConfigError(f"at most {MAX_SILOS} silos can be summed, got {self.silos}")
         if self.spot_checks < 1:
             raise ConfigError(f"release spot checks must be at least 1, got {self.spot_checks}")
+        if not 0 <= self.min_silos <= self.silos:
+            raise ConfigError(
+                f"min_silos: {self.min_silos} silos can never take part in a federation of "
+                f"{self.silos}; set min_silos between {self.threshold} and {self.silos}"
+            )
 
     @classmethod
     def with_defaults(
@@ -109,3 +117,8 @@ class MaskingParams:
     @property
     def bits(self) -> int:
         return self.quantizer.bits
+
+    @property
+    def quorum(self) -> int:
+        """``max(t, min_silos)``: the fewest silos any stage may go on with."""
+        return max(self.threshold, self.min_silos)

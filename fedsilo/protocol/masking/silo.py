@@ -189,7 +189,7 @@ class MaskingSilo:
         raise exc
 
     def _need(self, have: int, stage: Stage) -> None:
-        checks.need(have, self._params.threshold, stage)
+        checks.need(have, self._params.quorum, stage)
 
     # --- stage 1: ShareKeys ---------------------------------------------------------
 
@@ -322,7 +322,7 @@ class MaskingSilo:
                 "the signature bundle is for other survivor lists than the ones this silo signed"
             )
         self._signatures = checks.check_signatures(
-            self._roster, self.context, view, message.signatures, self._params.threshold
+            self._roster, self.context, view, message.signatures, self._params.quorum
         )
         return [self._unmask(view)]
 

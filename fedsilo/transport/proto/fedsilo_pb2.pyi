@@ -63,12 +63,16 @@ class SessionAnnouncement(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., vector_length: _Optional[int] = ..., modulus_bits: _Optional[int] = ..., nonce: _Optional[bytes] = ...) -> None: ...
 
 class Signed(_message.Message):
-    __slots__ = ("body", "signature")
+    __slots__ = ("body", "signature", "kind", "stage")
     BODY_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
     body: bytes
     signature: bytes
-    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    kind: str
+    stage: str
+    def __init__(self, body: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., kind: _Optional[str] = ..., stage: _Optional[str] = ...) -> None: ...
 
 class KeyAdvert(_message.Message):
     __slots__ = ("context", "cipher_public_key", "mask_public_key", "signature", "seed_commitment")
