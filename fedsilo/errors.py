@@ -173,6 +173,17 @@ class ReleaseVerificationError(RemoteProtocolError):
     """
 
 
+class FalseShareError(RemoteProtocolError):
+    """A silo revealed an unmasking share that fails the commitments it signed for.
+
+    ``evidence`` (a :class:`~fedsilo.protocol.masking.sharing.FalseShareEvidence`) proves
+    it to anyone with the roster's certificates; the share is not used."""
+
+    def __init__(self, message: str, evidence: object) -> None:
+        super().__init__(message)
+        self.evidence: object = evidence
+
+
 class ImplausibleSumError(ProtocolError):
     """A verified sum that honest silos cannot have produced: its weight, evaluation or value
     words lie outside the bounds every honest encoding keeps. A modified silo sent its part

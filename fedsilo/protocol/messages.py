@@ -81,12 +81,26 @@ class EncryptedShare:
 
 
 @dataclass(frozen=True)
+class DealerCommitments:
+    """Stage 1: the sender's Feldman commitments to the two polynomials that share its
+    self-mask seed ``b_u`` and its mask-key seed ``sigma_u`` (``t`` group elements each,
+    encoded), signed by the sender: any share it dealt can be checked against them."""
+
+    sender: int
+    self_seed: bytes
+    mask_seed: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
 class ShareUpload:
-    """Stage 1: one sealed share bundle for every other silo that advertised."""
+    """Stage 1: one sealed share bundle for every other silo that advertised, and the
+    signed commitments every bundle's shares are checked against."""
 
     context: SessionContext
     sender: int
     shares: tuple[EncryptedShare, ...]
+    commitments: DealerCommitments
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,7 +195,7 @@ class ConsistencySignature:
 
 @dataclass(frozen=True)
 class RevealedShare:
-    """A decrypted Shamir share of ``owner``'s secret, revealed at unmasking."""
+    """A decrypted Feldman share of ``owner``'s secret, revealed at unmasking."""
 
     owner: int
     share: bytes
@@ -189,12 +203,15 @@ class RevealedShare:
 
 @dataclass(frozen=True)
 class UnmaskingShares:
-    """Stage 4: self-mask shares of survivors and mask-key shares of dropped silos."""
+    """Stage 4: self-mask shares of survivors and mask-key shares of dropped silos, signed
+    by the sender together with the digest of each owner's commitments it checked them
+    against: a share that fails those commitments is the sender's doing, provably."""
 
     context: SessionContext
     sender: int
     self_mask_shares: tuple[RevealedShare, ...]
     mask_key_shares: tuple[RevealedShare, ...]
+    signature: bytes
 
 
 @dataclass(frozen=True)
@@ -226,6 +243,7 @@ class ShareRelay:
     recipient: int
     senders: tuple[int, ...]
     shares: tuple[EncryptedShare, ...]
+    commitments: tuple[DealerCommitments, ...]  # every sender's, in sender order
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from fedsilo.errors import (
     ContextMismatchError,
     DurabilityError,
     EquivocationError,
+    FalseShareError,
     FedsiloError,
     IncompleteUploadError,
     NotReadyError,
@@ -56,6 +57,7 @@ from fedsilo.errors import (
     UnverifiableReleaseError,
 )
 from fedsilo.pki.trust import Member
+from fedsilo.protocol.masking import sharing
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.states import AggregatorState
@@ -223,7 +225,19 @@ class AggregatorService:
                 raise EquivocationError(
                     f"{member.name} sent a different {stage} message for the same session"
                 )
-            outgoing = session.core.receive(decoded)
+            try:
+                outgoing = session.core.receive(decoded)
+            except FalseShareError as exc:
+                assert isinstance(exc.evidence, sharing.FalseShareEvidence)
+                self._log(
+                    "false-share",
+                    round=session.ctx.round,
+                    silo=member.name,
+                    owner=self.roster.name(exc.evidence.owner),
+                    kind=exc.evidence.kind,
+                    evidence=sharing.evidence_record(exc.evidence),
+                )
+                raise
             session.accepted[(stage, member.index)] = body
             if session.journaled:  # durable before the silo's call is acknowledged
                 self._journal_event(

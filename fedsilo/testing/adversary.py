@@ -15,6 +15,7 @@ by inheritance):
 * :class:`ForgesSum` folds one silo's masked input plus a chosen difference,
   so the sum it announces and releases unmasks to an aggregate it chose, and
   optionally has a colluder lie in its sketch to hide that;
+* :class:`RevealsFalseShare` has a colluding silo reveal one false share at unmasking;
 * :class:`RewritesRelease` passes every release bundle through a function (to
   swap, drop or replace the masked inputs a full-verification release carries).
 
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fedsilo.crypto import feldman, group
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, sketch
@@ -57,6 +59,7 @@ from fedsilo.protocol.messages import (
     MaskedInputStream,
     Outgoing,
     ReleaseBundle,
+    RevealedShare,
     SessionContext,
     ShareUpload,
     SiloMessage,
@@ -169,6 +172,51 @@ class ForgesSum(Adversary):
         ]
         covered = tuple((z + d) % SKETCH_PRIME for z, d in zip(signature.sketch, lie, strict=True))
         return resign_consistency(self.colluders[self.cover], signature, view, covered)
+
+
+@dataclass
+class RevealsFalseShare(Adversary):
+    """A colluding silo ``liar`` that reveals one false share at unmasking: its share of
+    ``owner``'s self-mask seed (``kind="self"``) or mask-key seed (``kind="mask"``) plus one,
+    re-signed with its own key over the commitments it received (as a modified node would)."""
+
+    liar: int = 1
+    owner: int = 2
+    kind: str = "self"
+
+    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
+        relayed = super().inbound(message)
+        return [self._lie(m) if isinstance(m, UnmaskingShares) else m for m in relayed]
+
+    def _lie(self, response: UnmaskingShares) -> UnmaskingShares:
+        if response.sender != self.liar:
+            return response
+
+        def falsified(shares: tuple[RevealedShare, ...]) -> tuple[RevealedShare, ...]:
+            return tuple(
+                RevealedShare(r.owner, _plus_one(r.share)) if r.owner == self.owner else r
+                for r in shares
+            )
+
+        if self.kind == "self":
+            lying = dataclasses.replace(
+                response, self_mask_shares=falsified(response.self_mask_shares)
+            )
+        else:
+            lying = dataclasses.replace(
+                response, mask_key_shares=falsified(response.mask_key_shares)
+            )
+        digests = {
+            m.sender: payloads.dealer_digest(m.commitments)
+            for m in self.seen
+            if isinstance(m, ShareUpload)
+        }
+        return payloads.sign_unmasking(self.colluders[self.liar], lying, digests)
+
+
+def _plus_one(share: bytes) -> bytes:
+    parsed = feldman.Share.from_bytes(share)
+    return feldman.Share(parsed.x, (parsed.y + 1) % group.Q).to_bytes()
 
 
 @dataclass

@@ -32,6 +32,7 @@ from fedsilo.protocol.chain import ChainLink, aggregate_sha256, genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.sharing import FalseShareEvidence
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import AggregatorState, SiloState
 from fedsilo.protocol.messages import (
@@ -141,6 +142,7 @@ class RunResult:
     acks: dict[int, bytes] = field(default_factory=dict)  # sender -> acked H_r
     evidence: RoundEvidence | None = None  # what a silo that missed the round verifies
     rejected: list[FedsiloError] = field(default_factory=list)
+    false_shares: tuple[FalseShareEvidence, ...] = ()  # the aggregator's evidence of liars
     timings: dict[str, list[float]] = field(default_factory=dict)
 
     def silo_error(self, index: int) -> FedsiloError | None:
@@ -209,6 +211,7 @@ def run_aggregation(
     run.result = aggregator.result
     run.acks = {i: a.head for i, a in aggregator.acks.items()}
     run.evidence = aggregator.evidence
+    run.false_shares = aggregator.false_shares
     return run
 
 

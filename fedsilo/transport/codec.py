@@ -27,6 +27,7 @@ from fedsilo.protocol.messages import (
     AdvertList,
     AggregatorMessage,
     ConsistencySignature,
+    DealerCommitments,
     EncryptedShare,
     InputCommitment,
     KeyAdvert,
@@ -151,6 +152,18 @@ def _share(m: pb.EncryptedShare) -> EncryptedShare:
     return EncryptedShare(int(m.sender), int(m.recipient), bytes(m.sealed))
 
 
+def _dealer_pb(c: DealerCommitments) -> pb.DealerCommitments:
+    return pb.DealerCommitments(
+        sender=c.sender, self_seed=c.self_seed, mask_seed=c.mask_seed, signature=c.signature
+    )
+
+
+def _dealer(m: pb.DealerCommitments) -> DealerCommitments:
+    return DealerCommitments(
+        int(m.sender), bytes(m.self_seed), bytes(m.mask_seed), bytes(m.signature)
+    )
+
+
 def _revealed(items: Iterable[pb.RevealedShare]) -> tuple[RevealedShare, ...]:
     return tuple(RevealedShare(int(r.owner), bytes(r.share)) for r in items)
 
@@ -218,7 +231,11 @@ def silo_message_pb(message: SmallSiloMessage) -> pb.SiloMessage:
     if isinstance(message, ShareUpload):
         ctx = context_pb(message.context, Stage.SHARE_KEYS.value, message.sender)
         return pb.SiloMessage(
-            shares=pb.ShareUpload(context=ctx, shares=[_share_pb(s) for s in message.shares])
+            shares=pb.ShareUpload(
+                context=ctx,
+                shares=[_share_pb(s) for s in message.shares],
+                commitments=_dealer_pb(message.commitments),
+            )
         )
     if isinstance(message, ConsistencySignature):
         return pb.SiloMessage(consistency=_consistency_pb(message))
@@ -232,6 +249,7 @@ def silo_message_pb(message: SmallSiloMessage) -> pb.SiloMessage:
             mask_key_shares=[
                 pb.RevealedShare(owner=r.owner, share=r.share) for r in message.mask_key_shares
             ],
+            signature=message.signature,
         )
     )
 
@@ -249,7 +267,10 @@ def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMes
     if kind == "shares":
         c = m.shares.context
         return c, ShareUpload(
-            session_of(c), int(c.sender), tuple(_share(s) for s in m.shares.shares)
+            session_of(c),
+            int(c.sender),
+            tuple(_share(s) for s in m.shares.shares),
+            _dealer(m.shares.commitments),
         )
     if kind == "consistency":
         return m.consistency.context, _consistency(m.consistency, bits)
@@ -260,6 +281,7 @@ def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMes
             int(c.sender),
             _revealed(u.self_mask_shares),
             _revealed(u.mask_key_shares),
+            bytes(u.signature),
         )
     raise RemoteProtocolError("an empty silo message")
 
@@ -298,6 +320,7 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
                 recipient=message.recipient,
                 senders=list(message.senders),
                 shares=[_share_pb(s) for s in message.shares],
+                commitments=[_dealer_pb(c) for c in message.commitments],
             ),
         )
     if isinstance(message, SurvivorList):
@@ -356,6 +379,7 @@ def aggregator_message(
             int(r.recipient),
             tuple(int(s) for s in r.senders),
             tuple(_share(s) for s in r.shares),
+            tuple(_dealer(c) for c in r.commitments),
         )
     if kind == "survivors":
         s = m.survivors

@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from fedsilo.crypto import kdf, shamir
+from fedsilo.crypto import feldman, group, kdf
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import keystream_words
 from fedsilo.testing.entropy import SeededEntropy
@@ -64,10 +64,13 @@ def test_keystream_is_rfc8439_chacha20() -> None:
     assert keystream_words(bytes(32), 32, 16, offset=16).tobytes() == block1
 
 
-def test_shamir_shares_match_known_answers() -> None:
-    v = load("shamir")
-    secret = bytes.fromhex(v["secret"])
-    shares = shamir.split(secret, v["threshold"], v["holders"], SeededEntropy(v["entropy_seed"]))
+def test_feldman_shares_match_known_answers() -> None:
+    v = load("feldman")
+    secret = group.scalar_from_bytes(bytes.fromhex(v["secret"]))
+    shares, commitments = feldman.deal(
+        secret, v["threshold"], v["holders"], SeededEntropy(v["entropy_seed"])
+    )
     assert [s.to_bytes().hex() for s in shares] == v["shares"]
-    decoded = [shamir.Share.from_bytes(bytes.fromhex(h)) for h in v["shares"]]
-    assert shamir.reconstruct(decoded[1:], v["threshold"]) == secret
+    assert commitments.digest().hex() == v["commitments_sha256"]
+    decoded = [feldman.Share.from_bytes(bytes.fromhex(h)) for h in v["shares"]]
+    assert feldman.reconstruct(decoded[1:], v["threshold"]) == secret

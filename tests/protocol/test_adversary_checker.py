@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fedsilo.protocol.messages import (
+    DealerCommitments,
     EncryptedShare,
     RevealedShare,
     ShareUpload,
@@ -20,6 +21,7 @@ def unmasking(sender: int, self_owners: list[int], key_owners: list[int]) -> Unm
         sender,
         tuple(RevealedShare(o, b"") for o in self_owners),
         tuple(RevealedShare(o, b"") for o in key_owners),
+        b"",
     )
 
 
@@ -38,7 +40,7 @@ def test_t_minus_one_holders_of_one_kind_is_not_an_exposure() -> None:
 def test_colluders_count_as_holders_of_both_kinds_of_what_was_sealed_to_them() -> None:
     adversary = Adversary(colluders={4: make_federation(3).identity(1)})
     adversary.seen = [
-        ShareUpload(CTX, 1, (EncryptedShare(1, 4, b""),)),
+        ShareUpload(CTX, 1, (EncryptedShare(1, 4, b""),), DealerCommitments(1, b"", b"", b"")),
         unmasking(2, [1], []),
         unmasking(3, [], [1]),
         unmasking(5, [1], [1]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fedsilo.crypto import kdf
 from fedsilo.crypto.entropy import SystemEntropy
@@ -27,10 +26,10 @@ def test_an_attacker_recovers_the_input_when_seeds_have_only_16_bits() -> None:
     (y,) = [m.values for m in adversary.seen if isinstance(m, MaskedInput) and m.sender == 1]
     ctx = FED.context()
 
-    mask_sk = next(  # 2^16 candidate mask keys, matched against the public advert
+    mask_sk = next(  # 2^16 candidate mask-key seeds, matched against the public advert
         sk
         for v in range(1 << 16)
-        if kdf.x25519_public_bytes(sk := X25519PrivateKey.from_private_bytes(v.to_bytes(32, "big")))
+        if kdf.x25519_public_bytes(sk := payloads.mask_key(v.to_bytes(32, "big"), ctx, 1))
         == adverts[1].mask_public_key
     )
     unpaired = y.copy()
@@ -53,9 +52,12 @@ def test_real_seeds_are_full_256_bit_draws_from_the_injected_entropy() -> None:
     silo = run.silos[1]
     draws_of_32 = [d for d in recording.draws if len(d) == 32]
     assert silo._self_seed in draws_of_32
-    assert kdf.x25519_private_bytes(silo._mask_sk) in draws_of_32
+    assert silo._mask_seed in draws_of_32  # the mask key is derived from it
     assert kdf.x25519_private_bytes(silo._cipher_sk) in draws_of_32
-    assert len(set(draws_of_32)) == len(draws_of_32) == 3
+    # and the 2 (t - 1) random coefficients of the two sharing polynomials (scalars are
+    # drawn by rejection below q, so a draw may be repeated afresh), never one draw twice
+    coefficients = 2 * (FED.params.threshold - 1)
+    assert len(set(draws_of_32)) == len(draws_of_32) >= 3 + coefficients
 
 
 def test_production_entropy_is_the_operating_system_csprng() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from fedsilo.crypto import kdf, shamir
+from fedsilo.crypto import feldman, group, kdf
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import keystream_words
 from fedsilo.testing.entropy import SeededEntropy
@@ -60,15 +60,16 @@ def mask_vectors() -> dict[str, object]:
     }
 
 
-def shamir_vectors() -> dict[str, object]:
-    secret = bytes(range(100, 132))
-    shares = shamir.split(secret, 3, [1, 2, 4, 7], SeededEntropy("shamir-kav"))
+def feldman_vectors() -> dict[str, object]:
+    secret = int.from_bytes(bytes(range(100, 132)), "big") % group.Q
+    shares, commitments = feldman.deal(secret, 3, [1, 2, 4, 7], SeededEntropy("feldman-kav"))
     return {
-        "secret": secret.hex(),
+        "secret": group.scalar_to_bytes(secret).hex(),
         "threshold": 3,
         "holders": [1, 2, 4, 7],
-        "entropy_seed": "shamir-kav",
+        "entropy_seed": "feldman-kav",
         "shares": [s.to_bytes().hex() for s in shares],
+        "commitments_sha256": commitments.digest().hex(),
     }
 
 
@@ -77,7 +78,7 @@ def main() -> None:
         "encoding": encoding_vectors(),
         "kdf": kdf_vectors(),
         "mask": mask_vectors(),
-        "shamir": shamir_vectors(),
+        "feldman": feldman_vectors(),
     }
     for name, data in vectors.items():
         (HERE / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -33,12 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from fedsilo.crypto import kdf, shamir
+from fedsilo.crypto import feldman, group, kdf
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, word_dtype
 from fedsilo.crypto.sketch import CHALLENGES, SKETCH_PRIME, WideSum
 from fedsilo.errors import (
     ContextMismatchError,
     CryptoError,
+    FalseShareError,
     FedsiloError,
     LocalProtocolError,
     PartialInputError,
@@ -52,7 +53,7 @@ from fedsilo.errors import (
     UnverifiableReleaseError,
 )
 from fedsilo.protocol.chain import verify_ack
-from fedsilo.protocol.masking import payloads, records
+from fedsilo.protocol.masking import payloads, records, sharing
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import (
@@ -130,6 +131,7 @@ class MaskingAggregator:
         self._limbs = limbs_per_word(params.bits)
         self._acks: dict[int, Ack] = {}
         self._published: dict[type, Any] = {}  # the one message of each kind sent to all
+        self._false_shares: list[sharing.FalseShareEvidence] = []
         self.result: AggregateResult | None = None
         self.error: FedsiloError | None = None
         self._checks: dict[type, Callable[[Any], None]] = {
@@ -191,6 +193,12 @@ class MaskingAggregator:
             p[ReleaseBundle],
             tuple(self._acks[i] for i in sorted(self._acks)),
         )
+
+    @property
+    def false_shares(self) -> tuple[sharing.FalseShareEvidence, ...]:
+        """Evidence against every silo that revealed a share failing its commitments (the
+        share was not used; :func:`~.sharing.verify_false_share` checks it offline)."""
+        return tuple(self._false_shares)
 
     @property
     def acks(self) -> dict[int, Ack]:
@@ -333,6 +341,11 @@ class MaskingAggregator:
             ) from exc
 
     def _check_upload(self, upload: ShareUpload) -> None:
+        if upload.commitments.sender != upload.sender:
+            raise RemoteProtocolError(
+                f"silo {self._roster.name(upload.sender)!r} sent another dealer's commitments"
+            )
+        sharing.check_dealer(self._roster, self.context, upload.commitments, self._params.threshold)
         recipients = [s.recipient for s in upload.shares]
         if any(s.sender != upload.sender for s in upload.shares) or sorted(recipients) != sorted(
             set(self._adverts) - {upload.sender}
@@ -393,9 +406,15 @@ class MaskingAggregator:
             raise RemoteProtocolError(
                 f"silo {self._roster.name(message.sender)!r} revealed shares for the wrong silos"
             )
-        for revealed in (*message.self_mask_shares, *message.mask_key_shares):
-            if shamir.Share.from_bytes(revealed.share).x != message.sender:
-                raise RemoteProtocolError("a revealed share carries another holder's index")
+        dealers = {o: self._uploads[o].commitments for o in (*self_owners, *key_owners)}
+        try:
+            sharing.check_revealed(
+                self._roster, self.context, self._params.threshold, message, dealers
+            )
+        except FalseShareError as exc:
+            assert isinstance(exc.evidence, sharing.FalseShareEvidence)
+            self._false_shares.append(exc.evidence)
+            raise
 
     def _fold(self, chunk: MaskedInput) -> None:
         done = self._received.get(chunk.sender, 0)
@@ -442,6 +461,7 @@ class MaskingAggregator:
                     v,
                     senders,
                     tuple(e for u in senders for e in self._uploads[u].shares if e.recipient == v),
+                    tuple(self._uploads[u].commitments for u in senders if u != v),
                 ),
             )
             for v in senders
@@ -485,9 +505,11 @@ class MaskingAggregator:
         return [Outgoing(u, release) for u in self._survivors]
 
     def _reconstruct(self, owner: int, revealed: Iterable[tuple[int, bytes]]) -> bytes:
-        shares = [shamir.Share.from_bytes(b) for o, b in revealed if o == owner]
+        """``owner``'s seed from the first ``t`` revealed shares (each one verified against
+        its dealer's commitments when it arrived)."""
+        shares = [feldman.Share.from_bytes(b) for o, b in revealed if o == owner]
         try:
-            return shamir.reconstruct(shares, self._params.threshold)
+            return group.scalar_to_bytes(feldman.reconstruct(shares, self._params.threshold))
         except CryptoError as exc:
             raise ProtocolError(
                 f"the shares of silo {self._roster.name(owner)!r} do not reconstruct: {exc}"
@@ -497,7 +519,7 @@ class MaskingAggregator:
         secret = self._reconstruct(
             v, ((r.owner, r.share) for a in answers for r in a.mask_key_shares)
         )
-        mask_sk = kdf.x25519_from_private_bytes(secret)
+        mask_sk = payloads.mask_key(secret, self.context, v)
         if kdf.x25519_public_bytes(mask_sk) != self._adverts[v].mask_public_key:
             raise ProtocolError(
                 f"the reconstructed mask key of {self._roster.name(v)!r} does not match its "
@@ -531,7 +553,9 @@ class MaskingAggregator:
             "context": records.context_record(ctx),
             "length": self._length,
             "adverts": [records.advert_record(a) for a in self._adverts.values()],
-            "uploads": sorted(self._uploads),
+            "uploads": [
+                records.dealer_record(self._uploads[i].commitments) for i in sorted(self._uploads)
+            ],
             "view": records.view_record(self._view),
             "expected": sorted(self._expected),
             "signatures": [
@@ -567,7 +591,8 @@ class MaskingAggregator:
         def build() -> None:
             adverts = (records.advert_from(r, context) for r in record["adverts"])
             core._adverts = {a.sender: a for a in adverts}
-            core._uploads = {int(i): ShareUpload(context, int(i), ()) for i in record["uploads"]}
+            dealers = (records.dealer_from(r) for r in record["uploads"])
+            core._uploads = {c.sender: ShareUpload(context, c.sender, (), c) for c in dealers}
             core._view = records.view_from(record["view"], context)
             core._expected = frozenset(int(i) for i in record["expected"])
             sigs = tuple(records.consistency_from(r, context) for r in record["signatures"])

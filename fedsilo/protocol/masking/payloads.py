@@ -11,21 +11,28 @@ signed or bound as associated data are defined once:
 * share AEAD data: ``encode("fedsilo/v1/share-ad", ctx, "share-keys", sender, recipient)``,
   under a key derived for the direction sender -> recipient;
 * pair mask of ``u`` with ``v``: ``+PRG(s_uv)`` if ``u < v`` else ``-PRG(s_uv)``;
-  self mask of ``u``: ``+PRG(HKDF(b_u))``.
+  self mask of ``u``: ``+PRG(HKDF(b_u))``;
+* mask key of ``u``: the X25519 key ``HKDF(sigma_u, "fedsilo/v1/mask-key", ctx, u)``, so
+  the secret shared for it is the scalar ``sigma_u`` (:mod:`.sharing`);
+* dealer commitments: ``encode("fedsilo/v1/sharing", ctx, sender, C(b_u), C(sigma_u))``;
+* unmasking response: ``encode("fedsilo/v1/unmasking", ctx, sender, [(owner, share,
+  D_owner)] for the self-seed shares, the same for the mask-seed shares)``, where
+  ``D_owner`` digests the owner's dealer commitments the sender checked its share against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
-from fedsilo.crypto import aead, kdf, shamir
+from fedsilo.crypto import aead, feldman, kdf
 from fedsilo.crypto.encoding import Field, digest, encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import SignedMask
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import CryptoError
 from fedsilo.protocol.messages import (
+    DealerCommitments,
     EncryptedShare,
     InputCommitment,
     KeyAdvert,
@@ -39,7 +46,37 @@ SELF_SEED_LABEL = "fedsilo/v1/self-seed"
 INPUT_LABEL = "fedsilo/v1/input"
 CONSISTENCY_LABEL = "fedsilo/v1/consistency"
 SHARE_AD_LABEL = "fedsilo/v1/share-ad"
+MASK_KEY_LABEL = "fedsilo/v1/mask-key"
+SHARING_LABEL = "fedsilo/v1/sharing"
+DEALER_DIGEST_LABEL = "fedsilo/v1/dealer-commitments"
 SEED_BYTES = 32
+
+
+def mask_key(seed: bytes, ctx: SessionContext, owner: int) -> kdf.X25519Key:
+    """``owner``'s X25519 mask key, derived from its shared seed ``sigma_u``: a clamped
+    X25519 scalar is not a uniform field element, so the seed is what is shared."""
+    return kdf.x25519_from_private_bytes(kdf.hkdf(seed, MASK_KEY_LABEL, ctx.fields(), owner))
+
+
+def sign_dealer_commitments(
+    identity: IdentityKey,
+    ctx: SessionContext,
+    sender: int,
+    self_seed: feldman.Commitments,
+    mask_seed: feldman.Commitments,
+) -> DealerCommitments:
+    b, s = self_seed.to_bytes(), mask_seed.to_bytes()
+    return DealerCommitments(sender, b, s, identity.sign(SHARING_LABEL, ctx.fields(), sender, b, s))
+
+
+def verify_dealer_commitments(key: VerifyingKey, ctx: SessionContext, c: DealerCommitments) -> None:
+    """Verify the dealer's signature over its commitments (raises SignatureError)."""
+    key.verify(c.signature, SHARING_LABEL, ctx.fields(), c.sender, c.self_seed, c.mask_seed)
+
+
+def dealer_digest(c: DealerCommitments) -> bytes:
+    """``D_owner``: what a revealer's signed response names as the commitments it used."""
+    return digest(DEALER_DIGEST_LABEL, c.sender, c.self_seed, c.mask_seed)
 
 
 def seed_commitment(ctx: SessionContext, sender: int, seed: bytes) -> bytes:
@@ -145,10 +182,10 @@ class SurvivorView:
 
 @dataclass(frozen=True)
 class SharePair:
-    """A holder's share of one owner's mask key and of its self-mask seed."""
+    """A holder's shares of one owner's mask-key seed and of its self-mask seed."""
 
-    mask_key: shamir.Share
-    self_seed: shamir.Share
+    mask_key: feldman.Share
+    self_seed: feldman.Share
 
 
 def _share_ad(ctx: SessionContext, sender: int, recipient: int) -> bytes:
@@ -183,11 +220,11 @@ def open_share_pair(
         kdf.agree(cipher_sk, sender_cipher_pk), ctx.fields(), share.sender, share.recipient
     )
     plaintext = aead.open_sealed(key, share.sealed, _share_ad(ctx, share.sender, share.recipient))
-    if len(plaintext) != 2 * shamir.SHARE_BYTES:
+    if len(plaintext) != 2 * feldman.SHARE_BYTES:
         raise CryptoError("a decrypted share bundle has the wrong length")
     return SharePair(
-        shamir.Share.from_bytes(plaintext[: shamir.SHARE_BYTES]),
-        shamir.Share.from_bytes(plaintext[shamir.SHARE_BYTES :]),
+        feldman.Share.from_bytes(plaintext[: feldman.SHARE_BYTES]),
+        feldman.Share.from_bytes(plaintext[feldman.SHARE_BYTES :]),
     )
 
 
@@ -207,14 +244,41 @@ def self_mask(seed: bytes, ctx: SessionContext, owner: int) -> SignedMask:
 UNMASKING_LABEL = "fedsilo/v1/unmasking"
 
 
+def _unmasking_fields(message: UnmaskingShares, digests: Mapping[int, bytes]) -> tuple[Field, ...]:
+    return (
+        message.context.fields(),
+        message.sender,
+        [[r.owner, r.share, digests[r.owner]] for r in message.self_mask_shares],
+        [[r.owner, r.share, digests[r.owner]] for r in message.mask_key_shares],
+    )
+
+
+def sign_unmasking(
+    identity: IdentityKey, unsigned: UnmaskingShares, digests: Mapping[int, bytes]
+) -> UnmaskingShares:
+    """``unsigned`` signed by its sender, naming the commitments (``digests`` by owner) it
+    checked every revealed share against."""
+    signature = identity.sign(UNMASKING_LABEL, *_unmasking_fields(unsigned, digests))
+    return replace(unsigned, signature=signature)
+
+
+def verify_unmasking(
+    key: VerifyingKey, message: UnmaskingShares, digests: Mapping[int, bytes]
+) -> None:
+    """Verify a response as signed over these commitments (raises SignatureError)."""
+    key.verify(message.signature, UNMASKING_LABEL, *_unmasking_fields(message, digests))
+
+
 def unmasking_bytes(message: UnmaskingShares) -> bytes:
-    """The exact record of an unmasking response, kept in the silo's ledger."""
+    """The exact record of an unmasking response, kept in the silo's ledger (its signature
+    included: a resend after a crash must be the very same bytes)."""
     return encode(
         UNMASKING_LABEL,
         message.context.fields(),
         message.sender,
         [[r.owner, r.share] for r in message.self_mask_shares],
         [[r.owner, r.share] for r in message.mask_key_shares],
+        message.signature,
     )
 
 

@@ -23,6 +23,7 @@ from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.messages import (
     ConsistencySignature,
+    DealerCommitments,
     InputCommitment,
     KeyAdvert,
     RevealedShare,
@@ -155,6 +156,7 @@ def unmasking_record(u: UnmaskingShares) -> Record:
         "sender": u.sender,
         "self": [[s.owner, s.share.hex()] for s in u.self_mask_shares],
         "keys": [[s.owner, s.share.hex()] for s in u.mask_key_shares],
+        "signature": u.signature.hex(),
     }
 
 
@@ -166,6 +168,28 @@ def unmasking_from(r: Mapping[str, Any], ctx: SessionContext) -> UnmaskingShares
             int(r["sender"]),
             tuple(RevealedShare(int(o), bytes.fromhex(s)) for o, s in r["self"]),
             tuple(RevealedShare(int(o), bytes.fromhex(s)) for o, s in r["keys"]),
+            bytes.fromhex(r["signature"]),
+        ),
+    )
+
+
+def dealer_record(c: DealerCommitments) -> Record:
+    return {
+        "sender": c.sender,
+        "self_seed": c.self_seed.hex(),
+        "mask_seed": c.mask_seed.hex(),
+        "signature": c.signature.hex(),
+    }
+
+
+def dealer_from(r: Mapping[str, Any]) -> DealerCommitments:
+    return parsed(
+        "dealer commitments",
+        lambda: DealerCommitments(
+            int(r["sender"]),
+            bytes.fromhex(r["self_seed"]),
+            bytes.fromhex(r["mask_seed"]),
+            bytes.fromhex(r["signature"]),
         ),
     )
 

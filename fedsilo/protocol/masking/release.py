@@ -157,7 +157,7 @@ def remove_masks(
     the pair masks between each dropped silo and each survivor."""
     masks: list[SignedMask] = []
     for v, secret in sorted(mask_keys.items()):
-        mask_sk = kdf.x25519_from_private_bytes(secret)
+        mask_sk = payloads.mask_key(secret, ctx, v)
         masks += [
             payloads.pair_mask(mask_sk, adverts[u].mask_public_key, ctx, u, v) for u in survivors
         ]
@@ -190,7 +190,7 @@ def check_secrets(
             )
     for v, secret in keys.items():
         try:
-            public = kdf.x25519_public_bytes(kdf.x25519_from_private_bytes(secret))
+            public = kdf.x25519_public_bytes(payloads.mask_key(secret, ctx, v))
         except CryptoError as exc:
             raise ReleaseVerificationError(f"the released mask key of silo {v}: {exc}") from exc
         if not hmac.compare_digest(public, adverts[v].mask_public_key):

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
-from fedsilo.crypto import kdf, shamir
+from fedsilo.crypto import feldman, kdf
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.merkle import MerkleTree, words_digest
 from fedsilo.crypto.prg import UIntArray, apply_masks, word_dtype
@@ -36,7 +36,7 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking import checks, payloads, records
+from fedsilo.protocol.masking import checks, payloads, records, sharing
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import answer_challenge, limbs, verify_release
@@ -103,6 +103,7 @@ class MaskingSilo:
         self._adverts: dict[int, KeyAdvert] = {}
         self._senders: tuple[int, ...] = ()
         self._held: dict[int, payloads.SharePair] = {}  # owner -> our share of its secrets
+        self._dealers: dict[int, bytes] = {}  # owner -> digest of its commitments we checked
         self._view: SurvivorView | None = None
         self._signatures: dict[int, ConsistencySignature] = {}
         self._aggregate: AggregateResult | None = None
@@ -148,8 +149,9 @@ class MaskingSilo:
         except FedsiloError as exc:
             self._abort(exc)
         self._cipher_sk = kdf.generate_x25519(self._entropy)
-        self._mask_sk = kdf.generate_x25519(self._entropy)
-        self._self_seed = self._entropy.random_bytes(payloads.SEED_BYTES)
+        self._mask_seed = sharing.random_seed(self._entropy)
+        self._mask_sk = payloads.mask_key(self._mask_seed, ctx, self.index)
+        self._self_seed = sharing.random_seed(self._entropy)
         self._advert = payloads.sign_advert(
             self._identity,
             ctx,
@@ -206,15 +208,18 @@ class MaskingSilo:
         return [self._share_keys(sorted(adverts))]
 
     def _share_keys(self, holders: list[int]) -> ShareUpload:
-        t = self._params.threshold
-        mask_secret = kdf.x25519_private_bytes(self._mask_sk)
-        key_shares = shamir.split(mask_secret, t, holders, self._entropy)
-        seed_shares = shamir.split(self._self_seed, t, holders, self._entropy)
-        pairs = {
-            h: payloads.SharePair(k, s)
-            for h, k, s in zip(holders, key_shares, seed_shares, strict=True)
-        }
-        self._held[self.index] = pairs[self.index]
+        dealt = sharing.deal(
+            self._identity,
+            self.context,
+            self.index,
+            self._self_seed,
+            self._mask_seed,
+            self._params.threshold,
+            holders,
+            self._entropy,
+        )
+        self._held[self.index] = dealt.pairs[self.index]
+        self._dealers[self.index] = payloads.dealer_digest(dealt.commitments)
         sealed = tuple(
             payloads.seal_share_pair(
                 self._cipher_sk,
@@ -222,13 +227,13 @@ class MaskingSilo:
                 self.context,
                 self.index,
                 h,
-                pairs[h],
+                dealt.pairs[h],
                 self._entropy,
             )
             for h in holders
             if h != self.index
         )
-        return ShareUpload(self.context, self.index, sealed)
+        return ShareUpload(self.context, self.index, sealed, dealt.commitments)
 
     # --- stage 2: MaskedInput -------------------------------------------------------
 
@@ -244,14 +249,25 @@ class MaskingSilo:
         by_sender = {s.sender: s for s in message.shares}
         if len(by_sender) != len(message.shares) or set(by_sender) != senders - {self.index}:
             raise InconsistentViewError("the relayed shares do not match the share-key list")
+        dealers = {c.sender: c for c in message.commitments}
+        if len(dealers) != len(message.commitments) or set(dealers) != set(by_sender):
+            raise InconsistentViewError(
+                "the relayed dealer commitments do not match the share-key list"
+            )
         for sender, share in by_sender.items():
             if share.recipient != self.index:
                 raise InconsistentViewError("a relayed share is addressed to another silo")
             pair = payloads.open_share_pair(
                 self._cipher_sk, self._adverts[sender].cipher_public_key, self.context, share
             )
-            if pair.mask_key.x != self.index or pair.self_seed.x != self.index:
-                raise InconsistentViewError(f"silo {sender} sealed us a share for another holder")
+            self._dealers[sender] = sharing.check_received(
+                self._roster,
+                self.context,
+                self._params.threshold,
+                self.index,
+                dealers[sender],
+                pair,
+            )
             self._held[sender] = pair
         self._senders = tuple(sorted(senders))
         return self._masked_input()
@@ -327,12 +343,14 @@ class MaskingSilo:
         return [self._unmask(view)]
 
     def _unmask(self, view: SurvivorView) -> UnmaskingShares:
-        response = UnmaskingShares(
+        unsigned = UnmaskingShares(
             self.context,
             self.index,
             tuple(RevealedShare(v, self._held[v].self_seed.to_bytes()) for v in view.survivors),
             tuple(RevealedShare(v, self._held[v].mask_key.to_bytes()) for v in view.dropped),
+            b"",
         )
+        response = payloads.sign_unmasking(self._identity, unsigned, self._dealers)
         # durable before the shares leave; refuses a second session of a revealed round
         self._ledger.record_reveal(self.context.session_id, payloads.unmasking_bytes(response))
         self._response = response
@@ -399,6 +417,7 @@ class MaskingSilo:
                 str(o): [p.mask_key.to_bytes().hex(), p.self_seed.to_bytes().hex()]
                 for o, p in self._held.items()
             },
+            "dealers": {str(o): d.hex() for o, d in self._dealers.items()},
             "view": records.view_record(self._view),
             "mine": records.consistency_record(self._mine),
             "signatures": [records.consistency_record(s) for s in self._signatures.values()],
@@ -447,11 +466,12 @@ class MaskingSilo:
             self._senders = tuple(int(i) for i in state["senders"])
             self._held = {
                 int(o): payloads.SharePair(
-                    shamir.Share.from_bytes(bytes.fromhex(k)),
-                    shamir.Share.from_bytes(bytes.fromhex(b)),
+                    feldman.Share.from_bytes(bytes.fromhex(k)),
+                    feldman.Share.from_bytes(bytes.fromhex(b)),
                 )
                 for o, (k, b) in state["held"].items()
             }
+            self._dealers = {int(o): bytes.fromhex(d) for o, d in state["dealers"].items()}
             self._view = records.view_from(state["view"], ctx)
             self._mine = records.consistency_from(state["mine"], ctx)
             sigs = (records.consistency_from(r, ctx) for r in state["signatures"])

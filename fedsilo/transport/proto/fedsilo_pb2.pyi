@@ -98,13 +98,27 @@ class EncryptedShare(_message.Message):
     sealed: bytes
     def __init__(self, sender: _Optional[int] = ..., recipient: _Optional[int] = ..., sealed: _Optional[bytes] = ...) -> None: ...
 
+class DealerCommitments(_message.Message):
+    __slots__ = ("sender", "self_seed", "mask_seed", "signature")
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    SELF_SEED_FIELD_NUMBER: _ClassVar[int]
+    MASK_SEED_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    sender: int
+    self_seed: bytes
+    mask_seed: bytes
+    signature: bytes
+    def __init__(self, sender: _Optional[int] = ..., self_seed: _Optional[bytes] = ..., mask_seed: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class ShareUpload(_message.Message):
-    __slots__ = ("context", "shares")
+    __slots__ = ("context", "shares", "commitments")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENTS_FIELD_NUMBER: _ClassVar[int]
     context: Context
     shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
+    commitments: DealerCommitments
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., commitments: _Optional[_Union[DealerCommitments, _Mapping]] = ...) -> None: ...
 
 class InputCommitment(_message.Message):
     __slots__ = ("context", "total_length", "digest", "root", "signature")
@@ -161,14 +175,16 @@ class RevealedShare(_message.Message):
     def __init__(self, owner: _Optional[int] = ..., share: _Optional[bytes] = ...) -> None: ...
 
 class UnmaskingShares(_message.Message):
-    __slots__ = ("context", "self_mask_shares", "mask_key_shares")
+    __slots__ = ("context", "self_mask_shares", "mask_key_shares", "signature")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SELF_MASK_SHARES_FIELD_NUMBER: _ClassVar[int]
     MASK_KEY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     context: Context
     self_mask_shares: _containers.RepeatedCompositeFieldContainer[RevealedShare]
     mask_key_shares: _containers.RepeatedCompositeFieldContainer[RevealedShare]
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_mask_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., mask_key_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ...) -> None: ...
+    signature: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_mask_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., mask_key_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class SiloMessage(_message.Message):
     __slots__ = ("advert", "shares", "consistency", "unmasking", "commitment", "ack")
@@ -207,16 +223,18 @@ class AdvertList(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., adverts: _Optional[_Iterable[_Union[KeyAdvert, _Mapping]]] = ...) -> None: ...
 
 class ShareRelay(_message.Message):
-    __slots__ = ("context", "recipient", "senders", "shares")
+    __slots__ = ("context", "recipient", "senders", "shares", "commitments")
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     SENDERS_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENTS_FIELD_NUMBER: _ClassVar[int]
     context: Context
     recipient: int
     senders: _containers.RepeatedScalarFieldContainer[int]
     shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
-    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., recipient: _Optional[int] = ..., senders: _Optional[_Iterable[int]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ...) -> None: ...
+    commitments: _containers.RepeatedCompositeFieldContainer[DealerCommitments]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., recipient: _Optional[int] = ..., senders: _Optional[_Iterable[int]] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., commitments: _Optional[_Iterable[_Union[DealerCommitments, _Mapping]]] = ...) -> None: ...
 
 class SurvivorList(_message.Message):
     __slots__ = ("context", "survivors", "dropped", "commitments", "sum_digest")

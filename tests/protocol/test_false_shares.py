@@ -1,0 +1,148 @@
+"""Attributable unmasking: a silo that reveals a false share is named with evidence anyone
+can check with the roster's keys alone, and the round completes exactly from the others;
+with no t valid responses left, nothing (and certainly no wrong sum) is released."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from fedsilo.crypto import feldman, group
+from fedsilo.errors import CryptoError, FalseShareError, InconsistentViewError, TooFewSurvivorsError
+from fedsilo.protocol.masking import payloads
+from fedsilo.protocol.masking.sharing import (
+    MASK_SEED,
+    SELF_SEED,
+    evidence_from,
+    evidence_record,
+    verify_false_share,
+)
+from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import ShareUpload, SiloMessage, Stage, UnmaskingShares
+from fedsilo.protocol.roster import Roster, SiloEntry
+from fedsilo.testing.adversary import Adversary, RevealsFalseShare
+from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
+from tests.protocol.helpers import plain_sum
+
+FED = make_federation(7)  # t = 5
+LIAR = 2
+EVERYONE = range(1, 8)
+
+
+def public_roster() -> Roster:
+    """What an auditor holds: the roster's names and verifying keys, no private key."""
+    return Roster(tuple(SiloEntry(e.index, e.name, e.verifying_key) for e in FED.roster.silos))
+
+
+def liar(kind: str, owner: int) -> RevealsFalseShare:
+    return RevealsFalseShare(
+        colluders={LIAR: FED.identity(LIAR)}, liar=LIAR, owner=owner, kind=kind
+    )
+
+
+def test_a_false_self_seed_share_names_its_revealer_and_the_round_completes_exactly() -> None:
+    inputs = random_inputs(FED, 64)
+    run = run_aggregation(FED, inputs, adversary=liar("self", owner=3))
+    assert run.result is not None, run.aggregator_error
+    assert np.array_equal(run.result.total, plain_sum(inputs, EVERYONE, 32))
+    assert all(s.state is SiloState.DONE for s in run.silos.values())
+    (evidence,) = run.false_shares
+    assert (evidence.revealer, evidence.owner, evidence.kind) == (LIAR, 3, SELF_SEED)
+    assert verify_false_share(evidence, public_roster(), FED.params.threshold) == "silo-2"
+    assert any(isinstance(e, FalseShareError) and "'silo-2'" in str(e) for e in run.rejected)
+
+
+def test_a_false_mask_seed_share_of_a_dropped_silo_names_its_revealer() -> None:
+    inputs = random_inputs(FED, 64)
+    run = run_aggregation(
+        FED, inputs, adversary=liar("mask", owner=7), drop_at={7: Stage.MASKED_INPUT}
+    )
+    assert run.result is not None, run.aggregator_error
+    assert np.array_equal(run.result.total, plain_sum(inputs, range(1, 7), 32))
+    (evidence,) = run.false_shares
+    assert (evidence.revealer, evidence.owner, evidence.kind) == (LIAR, 7, MASK_SEED)
+    assert verify_false_share(evidence, public_roster(), FED.params.threshold) == "silo-2"
+
+
+def test_with_exactly_t_responses_one_of_them_false_nothing_is_released_and_the_liar_is_named() -> (
+    None
+):
+    run = run_aggregation(
+        FED,
+        random_inputs(FED, 64),
+        adversary=liar("self", owner=3),
+        drop_at={6: Stage.UNMASKING, 7: Stage.UNMASKING},  # 5 = t answer, one falsely
+    )
+    assert isinstance(run.aggregator_error, TooFewSurvivorsError)
+    assert run.result is None and run.verified() == {}
+    (evidence,) = run.false_shares
+    assert verify_false_share(evidence, public_roster(), FED.params.threshold) == "silo-2"
+
+
+def test_evidence_whose_share_was_put_right_again_proves_nothing() -> None:
+    run = run_aggregation(FED, random_inputs(FED, 64), adversary=liar("self", owner=3))
+    (evidence,) = run.false_shares
+    honest_response = next(
+        m for m in run.adversary.seen if isinstance(m, UnmaskingShares) and m.sender == 1
+    )
+    with pytest.raises(CryptoError):
+        verify_false_share(
+            replace(evidence, response=honest_response), public_roster(), FED.params.threshold
+        )
+
+
+def test_evidence_cannot_be_made_against_an_honest_silo_without_its_key() -> None:
+    # an aggregator forging "evidence" against silo 1 must sign the false share as silo 1
+    framing = RevealsFalseShare(colluders={1: FED.identity(2)}, liar=1, owner=3, kind="self")
+    run = run_aggregation(FED, random_inputs(FED, 64), adversary=framing)
+    assert run.false_shares == ()  # signed with the wrong key: refused as unsigned, not as false
+    assert any("not validly signed" in str(e) for e in run.rejected)
+
+
+@dataclasses.dataclass
+class DealsOffCommitments(Adversary):
+    """A colluding dealer whose signed commitments do not match the shares it sealed (one
+    coefficient's commitment moved), as a modified node would send them."""
+
+    dealer: int = 3
+
+    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
+        relayed = super().inbound(message)
+        return [self._skew(m) if isinstance(m, ShareUpload) else m for m in relayed]
+
+    def _skew(self, upload: ShareUpload) -> ShareUpload:
+        if upload.sender != self.dealer:
+            return upload
+        t = FED.params.threshold
+        b = feldman.Commitments.from_bytes(upload.commitments.self_seed, t)
+        s = feldman.Commitments.from_bytes(upload.commitments.mask_seed, t)
+        moved = feldman.Commitments(
+            (b.values[0], group.multiply(b.values[1], group.G), *b.values[2:])
+        )
+        signed = payloads.sign_dealer_commitments(
+            self.colluders[self.dealer], upload.context, self.dealer, moved, s
+        )
+        return dataclasses.replace(upload, commitments=signed)
+
+
+def test_a_dealer_whose_share_fails_its_commitments_is_named_by_the_recipient() -> None:
+    adversary = DealsOffCommitments(colluders={3: FED.identity(3)}, dealer=3)
+    run = run_aggregation(FED, random_inputs(FED, 64), adversary=adversary)
+    for i in (i for i in EVERYONE if i != 3):
+        error = run.silos[i].error
+        assert isinstance(error, InconsistentViewError), (i, error)
+        assert "silo 'silo-3' dealt this silo a share" in str(error)
+        assert "the dealer is at fault" in str(error)
+    assert run.result is None
+
+
+def test_the_evidence_survives_json_and_still_names_the_liar() -> None:
+    run = run_aggregation(FED, random_inputs(FED, 64), adversary=liar("self", owner=3))
+    (evidence,) = run.false_shares
+    parsed = evidence_from(json.loads(json.dumps(evidence_record(evidence))))
+    assert parsed == evidence
+    assert verify_false_share(parsed, public_roster(), FED.params.threshold) == "silo-2"
