@@ -25,10 +25,11 @@ from fedsilo.crypto.sketch import WideSum
 
 
 class Stage(enum.Enum):
-    """The five stages of an aggregation session, in order."""
+    """The stages of an aggregation session, in order."""
 
     ADVERTISE_KEYS = "advertise-keys"
     SHARE_KEYS = "share-keys"
+    SHARE_CHECK = "share-check"
     MASKED_INPUT = "masked-input"
     CONSISTENCY_CHECK = "consistency-check"
     UNMASKING = "unmasking"
@@ -101,6 +102,18 @@ class ShareUpload:
     sender: int
     shares: tuple[EncryptedShare, ...]
     commitments: DealerCommitments
+
+
+@dataclass(frozen=True)
+class ShareCheck:
+    """Stage 1b: the sender checked every share dealt to it against its dealer's signed
+    commitments and accuses, by roster index, each dealer whose share failed (signed: an
+    accusation is attributable to its sender). Usually ``accused`` is empty."""
+
+    context: SessionContext
+    sender: int
+    accused: tuple[int, ...]
+    signature: bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +260,16 @@ class ShareRelay:
 
 
 @dataclass(frozen=True)
+class MaskingSet:
+    """Who masks with whom (U2'): the silos that shared keys and checked their shares,
+    without any dealer accused by a signed :class:`ShareCheck` (included, for the record)."""
+
+    context: SessionContext
+    senders: tuple[int, ...]
+    checks: tuple[ShareCheck, ...]
+
+
+@dataclass(frozen=True)
 class SurvivorList:
     """Whose masked input arrived (U3), who dropped after sharing keys (U2 minus U3),
     every survivor's signed input commitment, and the digest of the non-wrapped sum
@@ -314,7 +337,7 @@ class Outgoing:
     """A message the aggregator sends to silo ``recipient``."""
 
     recipient: int
-    message: AdvertList | ShareRelay | SurvivorList | SignatureBundle | ReleaseBundle
+    message: AggregatorMessage
 
 
 @dataclass(frozen=True, eq=False)
@@ -344,6 +367,7 @@ class RoundEvidence:
 SiloMessage = (
     KeyAdvert
     | ShareUpload
+    | ShareCheck
     | MaskedInput
     | MaskedInputStream
     | InputCommitment
@@ -351,11 +375,14 @@ SiloMessage = (
     | UnmaskingShares
     | Ack
 )
-AggregatorMessage = AdvertList | ShareRelay | SurvivorList | SignatureBundle | ReleaseBundle
+AggregatorMessage = (
+    AdvertList | ShareRelay | MaskingSet | SurvivorList | SignatureBundle | ReleaseBundle
+)
 
 STAGE_OF_SILO_MESSAGE: dict[type, Stage] = {
     KeyAdvert: Stage.ADVERTISE_KEYS,
     ShareUpload: Stage.SHARE_KEYS,
+    ShareCheck: Stage.SHARE_CHECK,
     MaskedInput: Stage.MASKED_INPUT,
     MaskedInputStream: Stage.MASKED_INPUT,
     InputCommitment: Stage.MASKED_INPUT,

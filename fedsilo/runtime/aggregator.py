@@ -573,6 +573,7 @@ class AggregatorService:
         return {
             Stage.ADVERTISE_KEYS: t.advertise_keys,
             Stage.SHARE_KEYS: t.share_keys,
+            Stage.SHARE_CHECK: t.share_keys,  # checking the shares: one more ShareKeys round trip
             Stage.MASKED_INPUT: t.masked_input,
             Stage.CONSISTENCY_CHECK: t.consistency_check,
             Stage.UNMASKING: t.unmasking,

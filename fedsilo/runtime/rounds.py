@@ -11,6 +11,7 @@ from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.messages import (
     AdvertList,
     AggregateResult,
+    MaskingSet,
     ReleaseBundle,
     RoundEvidence,
     SessionContext,
@@ -23,7 +24,8 @@ from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 STAGE_OF_REPLY = {
     AdvertList: Stage.SHARE_KEYS.value,
-    ShareRelay: Stage.MASKED_INPUT.value,
+    ShareRelay: Stage.SHARE_CHECK.value,
+    MaskingSet: Stage.MASKED_INPUT.value,
     SurvivorList: Stage.CONSISTENCY_CHECK.value,
     SignatureBundle: Stage.UNMASKING.value,
     ReleaseBundle: Stage.RELEASE.value,
@@ -31,6 +33,7 @@ STAGE_OF_REPLY = {
 SILO_MESSAGE_STAGE = {
     "advert": Stage.ADVERTISE_KEYS.value,
     "shares": Stage.SHARE_KEYS.value,
+    "check": Stage.SHARE_CHECK.value,
     "commitment": Stage.MASKED_INPUT.value,
     "consistency": Stage.CONSISTENCY_CHECK.value,
     "unmasking": Stage.UNMASKING.value,

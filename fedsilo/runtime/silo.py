@@ -70,6 +70,7 @@ from fedsilo.transport.proto import fedsilo_pb2 as pb
 MAX_VECTOR_WORDS = 1 << 31
 AWAITED = [
     Stage.SHARE_KEYS,
+    Stage.SHARE_CHECK,
     Stage.MASKED_INPUT,
     Stage.CONSISTENCY_CHECK,
     Stage.UNMASKING,
@@ -359,6 +360,9 @@ class SiloNode:
         assert self._roster is not None
         quorum = self.params.quorum
         length = self.codec.vector_length(self._trainer.layout.vector_length)
+        # the current CRL first (fresh, not older, not future-dated): a silo whose
+        # certificate is revoked now cannot vouch for a round by its ack
+        revoked = self._revoked_peers()
         while self._ledger.final_round < target:
             self._apply_resets()  # a reset made at this chain position counts here
             r = self._ledger.final_round + 1
@@ -371,7 +375,7 @@ class SiloNode:
             total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
             # the download below is sized by this list: bound it before anything is fetched
             listed = bounded_survivors(
-                message.evidence.survivors.survivors, len(self.config.silos), self.params.threshold
+                message.evidence.survivors.survivors, len(self.config.silos), self.params.quorum
             )
             evidence = codec.evidence(
                 message.evidence,
@@ -392,7 +396,14 @@ class SiloNode:
                 vector_length=length,
             )
             derived = self._step.derive(self.state, result)
-            check_acks(evidence, self._roster, derived.link.head, quorum)
+            agreeing = check_acks(evidence, self._roster, derived.link.head, quorum)
+            standing = [i for i in agreeing if i not in revoked]
+            if len(standing) < quorum:
+                raise PKIError(
+                    f"round {r}: only {len(standing)} of its acks come from silos whose "
+                    f"certificates still verify ({', '.join(revoked.values())} no longer do); "
+                    f"{quorum} are needed; refusing to catch up"
+                )
             self._chain.save(derived.link, derived.state)
             self._ledger.finalize(r, derived.link.head)
             self._vault.discard_all_but()

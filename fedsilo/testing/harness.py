@@ -143,6 +143,7 @@ class RunResult:
     evidence: RoundEvidence | None = None  # what a silo that missed the round verifies
     rejected: list[FedsiloError] = field(default_factory=list)
     false_shares: tuple[FalseShareEvidence, ...] = ()  # the aggregator's evidence of liars
+    accused: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dealer -> accusers
     timings: dict[str, list[float]] = field(default_factory=dict)
 
     def silo_error(self, index: int) -> FedsiloError | None:
@@ -212,6 +213,7 @@ def run_aggregation(
     run.acks = {i: a.head for i, a in aggregator.acks.items()}
     run.evidence = aggregator.evidence
     run.false_shares = aggregator.false_shares
+    run.accused = aggregator.accused
     return run
 
 

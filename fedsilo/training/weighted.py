@@ -117,9 +117,8 @@ class SecureFedAvg:
         step and ``H_r`` rely on.
 
         First :meth:`check_sum`: a sum outside the bounds of honest encodings is refused."""
-        self.check_sum(total, count)
+        weighted = self._plausible_weighted_sum(total, count)
         weight, correct, examples = (int(v) for v in total[-len(SLOTS) :])
-        weighted = self.quantizer.dequantize_sum(total[: -len(SLOTS)], count)
         mean = weighted * (self.max_samples / weight)
         return WeightedAverage(mean, weight, Evaluation(correct, examples), count)
 
@@ -128,7 +127,16 @@ class SecureFedAvg:
         ``count`` honest encodings cannot add up to: every weight is in ``[1, max_samples]``,
         every silo's ``correct <= examples <= max_samples``, and every value word is below
         ``levels``. A modified silo can still move the sum anywhere *within* these bounds:
-        masking does not prove one input valid (``docs/threat-model.md``)."""
+        masking does not prove one input valid (``docs/threat-model.md``).
+
+        And jointly with the weight: each silo's dequantized value is ``w'·Δ`` within one
+        step, ``|w'·Δ| <= c·w'``, so ``|Σ| <= c·W / max_samples + count·step`` per
+        coordinate. Without that, a silo wrapping its weight slot to make ``W`` small could
+        scale the decoded mean far beyond the clip."""
+        self._plausible_weighted_sum(total, count)
+
+    def _plausible_weighted_sum(self, total: UIntArray, count: int) -> npt.NDArray[np.float64]:
+        """The dequantized value sum, once every check of :meth:`check_sum` has passed."""
         if count < 1 or len(total) <= len(SLOTS):
             raise ImplausibleSumError(
                 f"a sum of {count} vectors of {len(total)} words has no values to decode"
@@ -157,6 +165,20 @@ class SecureFedAvg:
                 f"(levels - 1): a silo sent values outside its quantization range; the round "
                 "is not applied"
             )
+        weighted = self.quantizer.dequantize_sum(values, count)
+        q = self.quantizer
+        limit = q.clip * weight / self.max_samples + count * q.step
+        limit += 1e-9 * limit  # float64 rounding of the dequantization
+        largest = float(np.abs(weighted).max())
+        if largest > limit:
+            coordinate = int(np.argmax(np.abs(weighted)))
+            raise ImplausibleSumError(
+                f"coordinate {coordinate} of the sum is {largest:.6g}, beyond the {limit:.6g} "
+                f"that {count} silos of summed weight {weight} can reach within the clip "
+                f"{q.clip}: a silo sent a weight that does not match its values; the round is "
+                "not applied"
+            )
+        return weighted
 
     def error_bound(self, count: int, total_weight: int) -> float:
         """A per-coordinate bound on the decoded mean's quantization error."""

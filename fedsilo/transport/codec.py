@@ -12,7 +12,8 @@ with its certificate key; the silo verifies before it parses the body.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from google.protobuf.message import DecodeError
@@ -31,11 +32,13 @@ from fedsilo.protocol.messages import (
     EncryptedShare,
     InputCommitment,
     KeyAdvert,
+    MaskingSet,
     ReleaseBundle,
     RevealedSecret,
     RevealedShare,
     RoundEvidence,
     SessionContext,
+    ShareCheck,
     ShareRelay,
     ShareUpload,
     SignatureBundle,
@@ -80,7 +83,13 @@ def session_of(c: pb.Context) -> SessionContext:
 
 
 SmallSiloMessage = (
-    KeyAdvert | ShareUpload | InputCommitment | ConsistencySignature | UnmaskingShares | Ack
+    KeyAdvert
+    | ShareUpload
+    | ShareCheck
+    | InputCommitment
+    | ConsistencySignature
+    | UnmaskingShares
+    | Ack
 )
 
 
@@ -152,6 +161,23 @@ def _share(m: pb.EncryptedShare) -> EncryptedShare:
     return EncryptedShare(int(m.sender), int(m.recipient), bytes(m.sealed))
 
 
+def _share_check_pb(c: ShareCheck) -> pb.ShareCheck:
+    return pb.ShareCheck(
+        context=context_pb(c.context, Stage.SHARE_CHECK.value, c.sender),
+        accused=list(c.accused),
+        signature=c.signature,
+    )
+
+
+def _share_check(m: pb.ShareCheck) -> ShareCheck:
+    return ShareCheck(
+        session_of(m.context),
+        int(m.context.sender),
+        tuple(int(a) for a in m.accused),
+        bytes(m.signature),
+    )
+
+
 def _dealer_pb(c: DealerCommitments) -> pb.DealerCommitments:
     return pb.DealerCommitments(
         sender=c.sender, self_seed=c.self_seed, mask_seed=c.mask_seed, signature=c.signature
@@ -217,73 +243,87 @@ def _consistency(m: pb.ConsistencySignature, bits: int) -> ConsistencySignature:
     )
 
 
+def _ack_pb(a: Ack) -> pb.RoundAck:
+    ctx = context_pb(a.context, Stage.RELEASE.value, a.sender)
+    return pb.RoundAck(context=ctx, head=a.head, signature=a.signature)
+
+
+def _ack(m: pb.RoundAck) -> Ack:
+    c = m.context
+    return Ack(session_of(c), int(c.sender), bytes(m.head), bytes(m.signature))
+
+
+def _upload_pb(u: ShareUpload) -> pb.ShareUpload:
+    return pb.ShareUpload(
+        context=context_pb(u.context, Stage.SHARE_KEYS.value, u.sender),
+        shares=[_share_pb(s) for s in u.shares],
+        commitments=_dealer_pb(u.commitments),
+    )
+
+
+def _upload(m: pb.ShareUpload) -> ShareUpload:
+    c = m.context
+    return ShareUpload(
+        session_of(c), int(c.sender), tuple(_share(s) for s in m.shares), _dealer(m.commitments)
+    )
+
+
+def _unmasking_pb(u: UnmaskingShares) -> pb.UnmaskingShares:
+    return pb.UnmaskingShares(
+        context=context_pb(u.context, Stage.UNMASKING.value, u.sender),
+        self_mask_shares=[
+            pb.RevealedShare(owner=r.owner, share=r.share) for r in u.self_mask_shares
+        ],
+        mask_key_shares=[pb.RevealedShare(owner=r.owner, share=r.share) for r in u.mask_key_shares],
+        signature=u.signature,
+    )
+
+
+def _unmasking(m: pb.UnmaskingShares) -> UnmaskingShares:
+    c = m.context
+    return UnmaskingShares(
+        session_of(c),
+        int(c.sender),
+        _revealed(m.self_mask_shares),
+        _revealed(m.mask_key_shares),
+        bytes(m.signature),
+    )
+
+
+# each small silo message: its field in the SiloMessage oneof, its encoder and decoder
+_SILO_FIELDS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    KeyAdvert: ("advert", _advert_pb),
+    ShareUpload: ("shares", _upload_pb),
+    ShareCheck: ("check", _share_check_pb),
+    InputCommitment: ("commitment", _commitment_pb),
+    ConsistencySignature: ("consistency", _consistency_pb),
+    UnmaskingShares: ("unmasking", _unmasking_pb),
+    Ack: ("ack", _ack_pb),
+}
+_SILO_DECODERS: dict[str, Callable[[Any, int], SmallSiloMessage]] = {
+    "advert": lambda m, _bits: _advert(m),
+    "shares": lambda m, _bits: _upload(m),
+    "check": lambda m, _bits: _share_check(m),
+    "commitment": lambda m, _bits: _commitment(m),
+    "consistency": _consistency,
+    "unmasking": lambda m, _bits: _unmasking(m),
+    "ack": lambda m, _bits: _ack(m),
+}
+
+
 def silo_message_pb(message: SmallSiloMessage) -> pb.SiloMessage:
     """The protobuf form of a silo's small (non-vector) message."""
-    if isinstance(message, KeyAdvert):
-        return pb.SiloMessage(advert=_advert_pb(message))
-    if isinstance(message, InputCommitment):
-        return pb.SiloMessage(commitment=_commitment_pb(message))
-    if isinstance(message, Ack):
-        ctx = context_pb(message.context, Stage.RELEASE.value, message.sender)
-        return pb.SiloMessage(
-            ack=pb.RoundAck(context=ctx, head=message.head, signature=message.signature)
-        )
-    if isinstance(message, ShareUpload):
-        ctx = context_pb(message.context, Stage.SHARE_KEYS.value, message.sender)
-        return pb.SiloMessage(
-            shares=pb.ShareUpload(
-                context=ctx,
-                shares=[_share_pb(s) for s in message.shares],
-                commitments=_dealer_pb(message.commitments),
-            )
-        )
-    if isinstance(message, ConsistencySignature):
-        return pb.SiloMessage(consistency=_consistency_pb(message))
-    ctx = context_pb(message.context, Stage.UNMASKING.value, message.sender)
-    return pb.SiloMessage(
-        unmasking=pb.UnmaskingShares(
-            context=ctx,
-            self_mask_shares=[
-                pb.RevealedShare(owner=r.owner, share=r.share) for r in message.self_mask_shares
-            ],
-            mask_key_shares=[
-                pb.RevealedShare(owner=r.owner, share=r.share) for r in message.mask_key_shares
-            ],
-            signature=message.signature,
-        )
-    )
+    name, encode_part = _SILO_FIELDS[type(message)]
+    return pb.SiloMessage(**{name: encode_part(message)})
 
 
 def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMessage]:
     """Decode a silo message; returns its wire context (stage and sender) too."""
     kind = m.WhichOneof("kind")
-    if kind == "advert":
-        return m.advert.context, _advert(m.advert)
-    if kind == "commitment":
-        return m.commitment.context, _commitment(m.commitment)
-    if kind == "ack":
-        c = m.ack.context
-        return c, Ack(session_of(c), int(c.sender), bytes(m.ack.head), bytes(m.ack.signature))
-    if kind == "shares":
-        c = m.shares.context
-        return c, ShareUpload(
-            session_of(c),
-            int(c.sender),
-            tuple(_share(s) for s in m.shares.shares),
-            _dealer(m.shares.commitments),
-        )
-    if kind == "consistency":
-        return m.consistency.context, _consistency(m.consistency, bits)
-    if kind == "unmasking":
-        c, u = m.unmasking.context, m.unmasking
-        return c, UnmaskingShares(
-            session_of(c),
-            int(c.sender),
-            _revealed(u.self_mask_shares),
-            _revealed(u.mask_key_shares),
-            bytes(u.signature),
-        )
-    raise RemoteProtocolError("an empty silo message")
+    if kind is None or kind not in _SILO_DECODERS:
+        raise RemoteProtocolError("an empty silo message")
+    part = getattr(m, kind)
+    return part.context, _SILO_DECODERS[kind](part, bits)
 
 
 def words_to_bytes(values: UIntArray) -> bytes:
@@ -311,8 +351,18 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
             recipient=recipient,
             adverts=pb.AdvertList(context=ctx, adverts=[_advert_pb(a) for a in message.adverts]),
         )
-    if isinstance(message, ShareRelay):
+    if isinstance(message, MaskingSet):
         ctx = context_pb(message.context, Stage.MASKED_INPUT.value, 0)
+        return pb.AggregatorMessage(
+            recipient=recipient,
+            masking=pb.MaskingSet(
+                context=ctx,
+                senders=list(message.senders),
+                checks=[_share_check_pb(c) for c in message.checks],
+            ),
+        )
+    if isinstance(message, ShareRelay):
+        ctx = context_pb(message.context, Stage.SHARE_CHECK.value, 0)
         return pb.AggregatorMessage(
             recipient=recipient,
             relay=pb.ShareRelay(
@@ -372,15 +422,8 @@ def aggregator_message(
         return AdvertList(
             session_of(m.adverts.context), tuple(_advert(a) for a in m.adverts.adverts)
         )
-    if kind == "relay":
-        r = m.relay
-        return ShareRelay(
-            session_of(r.context),
-            int(r.recipient),
-            tuple(int(s) for s in r.senders),
-            tuple(_share(s) for s in r.shares),
-            tuple(_dealer(c) for c in r.commitments),
-        )
+    if kind in ("masking", "relay"):
+        return _sharing_message(m)
     if kind == "survivors":
         s = m.survivors
         return SurvivorList(
@@ -394,11 +437,27 @@ def aggregator_message(
         b = m.bundle
         sigs = tuple(_consistency(c, bits) for c in b.signatures)
         return SignatureBundle(session_of(b.context), tuple(b.survivors), tuple(b.dropped), sigs)
-    if kind == "release":
-        return m.release
-    if kind == "outcome":
-        return m.outcome
+    if kind in ("release", "outcome"):
+        return m.release if kind == "release" else m.outcome
     raise RemoteProtocolError("an empty aggregator message")
+
+
+def _sharing_message(m: pb.AggregatorMessage) -> MaskingSet | ShareRelay:
+    if m.WhichOneof("kind") == "masking":
+        ms = m.masking
+        return MaskingSet(
+            session_of(ms.context),
+            tuple(int(s) for s in ms.senders),
+            tuple(_share_check(c) for c in ms.checks),
+        )
+    r = m.relay
+    return ShareRelay(
+        session_of(r.context),
+        int(r.recipient),
+        tuple(int(s) for s in r.senders),
+        tuple(_share(s) for s in r.shares),
+        tuple(_dealer(c) for c in r.commitments),
+    )
 
 
 RESULT_STAGE = "result"  # a session's released sum Y, fetched by its survivors

@@ -325,10 +325,11 @@ def test_the_masks_of_two_sessions_differ_even_if_a_silos_entropy_repeats() -> N
     adverts_a, inputs_a = adverts_and_inputs(first)
     adverts_b, inputs_b = adverts_and_inputs(second)
     for i in EVERYONE:
-        assert adverts_b[i].cipher_public_key == adverts_a[i].cipher_public_key  # it repeated
-        # the mask key is derived from its seed with the session bound in
-        assert adverts_b[i].mask_public_key != adverts_a[i].mask_public_key
-        assert adverts_b[i].seed_commitment != adverts_a[i].seed_commitment
+        # the entropy did repeat: the public keys and g^{b_u} depend on it alone ...
+        assert adverts_b[i].cipher_public_key == adverts_a[i].cipher_public_key
+        assert adverts_b[i].mask_public_key == adverts_a[i].mask_public_key
+        assert adverts_b[i].seed_commitment == adverts_a[i].seed_commitment
+        # ... but every mask is keyed with the session bound in
         assert inputs_b[i].digest != inputs_a[i].digest
 
 

@@ -18,7 +18,7 @@ from fedsilo.protocol.messages import Stage
 from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import plain_sum
 
-EARLY = (Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.MASKED_INPUT)
+EARLY = (Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.SHARE_CHECK, Stage.MASKED_INPUT)
 TOLERATED = [s for s in Stage if s is not Stage.CONSISTENCY_CHECK]
 THRESHOLDED = [*EARLY, Stage.UNMASKING]
 

@@ -64,7 +64,7 @@ def test_survivors_sum_is_exact_under_random_dropouts(n: int, data: st.DataObjec
     drop_at = {i: data.draw(st.sampled_from(tolerated)) for i in dropped}
     inputs = random_inputs(fed, 300, seed=n)
     run = run_aggregation(fed, inputs, drop_at=drop_at)
-    early = {Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.MASKED_INPUT}
+    early = {Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.SHARE_CHECK, Stage.MASKED_INPUT}
     survivors = [i for i in range(1, n + 1) if drop_at.get(i) not in early]
     assert run.result is not None
     assert list(run.result.survivors) == survivors

@@ -12,20 +12,35 @@ import numpy as np
 import pytest
 
 from fedsilo.crypto import feldman, group
-from fedsilo.errors import CryptoError, FalseShareError, InconsistentViewError, TooFewSurvivorsError
+from fedsilo.errors import (
+    CryptoError,
+    FalseShareError,
+    InconsistentViewError,
+    TooFewSurvivorsError,
+)
 from fedsilo.protocol.masking import payloads
+from fedsilo.protocol.masking.checks import check_adverts
 from fedsilo.protocol.masking.sharing import (
     MASK_SEED,
     SELF_SEED,
+    check_received,
+    deal,
     evidence_from,
     evidence_record,
+    random_seed,
     verify_false_share,
 )
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import ShareUpload, SiloMessage, Stage, UnmaskingShares
+from fedsilo.protocol.messages import (
+    ShareUpload,
+    SiloMessage,
+    Stage,
+    UnmaskingShares,
+)
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.testing.adversary import Adversary, RevealsFalseShare
-from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
+from fedsilo.testing.entropy import SeededEntropy
+from fedsilo.testing.harness import RunResult, make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import plain_sum
 
 FED = make_federation(7)  # t = 5
@@ -129,14 +144,72 @@ class DealsOffCommitments(Adversary):
         return dataclasses.replace(upload, commitments=signed)
 
 
-def test_a_dealer_whose_share_fails_its_commitments_is_named_by_the_recipient() -> None:
+def assert_the_round_goes_on_without(run: RunResult, inputs: list[np.ndarray], dealer: int) -> None:
+    others = [i for i in EVERYONE if i != dealer]
+    assert run.result is not None, run.aggregator_error
+    assert list(run.result.survivors) == others
+    assert np.array_equal(run.result.total, plain_sum(inputs, others, 32))
+    assert all(run.silos[i].state is SiloState.DONE for i in others)
+
+
+def test_a_dealer_whose_commitments_fail_is_accused_by_every_recipient_and_left_out() -> None:
+    inputs = random_inputs(FED, 64)
     adversary = DealsOffCommitments(colluders={3: FED.identity(3)}, dealer=3)
-    run = run_aggregation(FED, random_inputs(FED, 64), adversary=adversary)
+    run = run_aggregation(FED, inputs, adversary=adversary)
+    assert_the_round_goes_on_without(run, inputs, dealer=3)
     for i in (i for i in EVERYONE if i != 3):
-        error = run.silos[i].error
-        assert isinstance(error, InconsistentViewError), (i, error)
-        assert "silo 'silo-3' dealt this silo a share" in str(error)
-        assert "the dealer is at fault" in str(error)
+        assert "silo 'silo-3' dealt this silo a share" in run.silos[i].accusations[3]
+        assert "the dealer is at fault" in run.silos[i].accusations[3]
+    assert run.silos[3].state is SiloState.AWAIT_MASKING_SET  # left out: never masks
+    assert run.accused == {3: tuple(i for i in EVERYONE if i != 3)}
+
+
+@dataclasses.dataclass
+class SealsOneBadShare(Adversary):
+    """A colluding dealer that seals one recipient a share it cannot open (one flipped bit),
+    and every other recipient a good one."""
+
+    dealer: int = 3
+    recipient: int = 5
+
+    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
+        relayed = super().inbound(message)
+        return [self._spoil(m) if isinstance(m, ShareUpload) else m for m in relayed]
+
+    def _spoil(self, upload: ShareUpload) -> ShareUpload:
+        if upload.sender != self.dealer:
+            return upload
+        shares = tuple(
+            dataclasses.replace(e, sealed=bytes([e.sealed[0] ^ 1]) + e.sealed[1:])
+            if e.recipient == self.recipient
+            else e
+            for e in upload.shares
+        )
+        return dataclasses.replace(upload, shares=shares)
+
+
+def test_a_dealer_that_sends_one_bad_share_is_named_not_its_recipient_and_the_round_goes_on() -> (
+    None
+):
+    inputs = random_inputs(FED, 64)
+    run = run_aggregation(FED, inputs, adversary=SealsOneBadShare(dealer=3, recipient=5))
+    assert_the_round_goes_on_without(run, inputs, dealer=3)
+    assert set(run.silos[5].accusations) == {3}  # only the recipient of the bad share
+    assert all(not run.silos[i].accusations for i in EVERYONE if i not in (3, 5))
+    assert run.silos[5].state is SiloState.DONE  # the recipient is not blamed: it takes part
+    assert run.accused == {3: (5,)}
+
+
+def test_with_the_dealer_left_out_too_few_remain_and_nothing_is_released() -> None:
+    fed = make_federation(5)  # t = 4: without the dealer, 4 remain; one more drop is too many
+    run = run_aggregation(
+        fed,
+        random_inputs(fed, 64),
+        adversary=SealsOneBadShare(dealer=3, recipient=5),
+        drop_at={1: Stage.SHARE_CHECK},
+    )
+    assert isinstance(run.aggregator_error, TooFewSurvivorsError)
+    assert run.aggregator_error.stage == Stage.SHARE_CHECK.value
     assert run.result is None
 
 
@@ -146,3 +219,33 @@ def test_the_evidence_survives_json_and_still_names_the_liar() -> None:
     parsed = evidence_from(json.loads(json.dumps(evidence_record(evidence))))
     assert parsed == evidence
     assert verify_false_share(parsed, public_roster(), FED.params.threshold) == "silo-2"
+
+
+def test_a_recipient_refuses_commitments_that_do_not_open_to_the_dealers_advert() -> None:
+    # what every silo checks itself, against an aggregator that would relay them anyway
+    ctx = FED.context()
+    dealer_seed, other_seed = random_seed(SeededEntropy(1)), random_seed(SeededEntropy(2))
+    dealt = deal(
+        FED.identity(3), ctx, 3, dealer_seed, dealer_seed, 5, list(EVERYONE), SeededEntropy(3)
+    )
+    advert = payloads.sign_advert(
+        FED.identity(3),
+        ctx,
+        3,
+        bytes(32),
+        payloads.public_of(dealer_seed),
+        payloads.public_of(other_seed),
+    )
+    with pytest.raises(CryptoError, match="other secrets than its advert commits to"):
+        check_received(FED.roster, ctx, 5, 1, advert, dealt.commitments, dealt.pairs[1])
+
+
+@pytest.mark.parametrize("element", [1, group.P - 1], ids=["identity", "order-two"])
+def test_a_mask_public_key_outside_the_prime_order_subgroup_is_refused(element: int) -> None:
+    # a key of small order would make the pair seeds with its owner guessable
+    ctx = FED.context()
+    advert = payloads.sign_advert(
+        FED.identity(1), ctx, 1, bytes(32), group.element_to_bytes(element), bytes(384)
+    )
+    with pytest.raises(InconsistentViewError, match="prime-order subgroup"):
+        check_adverts(FED.roster, ctx, [advert])

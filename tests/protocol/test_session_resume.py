@@ -14,6 +14,7 @@ from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
     AdvertList,
+    MaskingSet,
     ReleaseBundle,
     ShareRelay,
     SignatureBundle,
@@ -25,7 +26,7 @@ from tests.protocol.helpers import recorded_messages
 
 FED = make_federation(4)
 INPUTS = random_inputs(FED, 1500)
-ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle, ReleaseBundle]
+ORDER = [AdvertList, ShareRelay, MaskingSet, SurvivorList, SignatureBundle, ReleaseBundle]
 
 
 MESSAGES = recorded_messages(FED, INPUTS)
@@ -66,7 +67,7 @@ def resumed(session: MaskingSilo, ledger: RoundLedger) -> MaskingSilo:
 
 @pytest.mark.parametrize(
     ("steps", "state"),
-    [(3, SiloState.AWAIT_SIGNATURES), (4, SiloState.AWAIT_RELEASE)],
+    [(4, SiloState.AWAIT_SIGNATURES), (5, SiloState.AWAIT_RELEASE)],
     ids=["view-signed", "revealed"],
 )
 def test_a_resumed_session_resends_exactly_what_it_sent_before_the_crash(
@@ -82,7 +83,7 @@ def test_a_resumed_session_resends_exactly_what_it_sent_before_the_crash(
 
 def test_a_session_resumed_after_signing_its_view_finishes_with_the_same_aggregate() -> None:
     store = InMemoryLedgerStore()
-    session, _ = driven(3, RoundLedger(store, genesis(FED.config_digest)))
+    session, _ = driven(4, RoundLedger(store, genesis(FED.config_digest)))
     ledger = RoundLedger(store, genesis(FED.config_digest))
     after = resumed(session, ledger)
     after.receive(MESSAGES[SignatureBundle])
@@ -95,7 +96,7 @@ def test_a_session_resumed_after_signing_its_view_finishes_with_the_same_aggrega
 
 def test_a_resumed_revealed_session_never_lets_the_silo_join_another_session_of_the_round() -> None:
     store = InMemoryLedgerStore()
-    session, _ = driven(4, RoundLedger(store, genesis(FED.config_digest)))
+    session, _ = driven(5, RoundLedger(store, genesis(FED.config_digest)))
     ledger = RoundLedger(store, genesis(FED.config_digest))
     resumed(session, ledger)
     other = MaskingSilo(
@@ -112,7 +113,7 @@ def test_a_resumed_revealed_session_never_lets_the_silo_join_another_session_of_
         other.start()
 
 
-@pytest.mark.parametrize("steps", [0, 1, 2, 5])
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 6])
 def test_only_a_session_that_signed_its_view_is_kept_for_resuming(steps: int) -> None:
     session, _ = driven(steps, fresh_ledger(FED))
     with pytest.raises(LocalProtocolError, match="not resumable"):
@@ -121,7 +122,7 @@ def test_only_a_session_that_signed_its_view_is_kept_for_resuming(steps: int) ->
 
 def test_a_snapshot_that_disagrees_with_the_ledger_is_refused() -> None:
     store = InMemoryLedgerStore()
-    session, _ = driven(3, RoundLedger(store, genesis(FED.config_digest)))
+    session, _ = driven(4, RoundLedger(store, genesis(FED.config_digest)))
     snapshot = session.snapshot()
     snapshot["view"]["dropped"] = [4]  # not the view the ledger recorded
     with pytest.raises(LocalProtocolError, match="not the one its ledger recorded"):

@@ -37,6 +37,7 @@ from fedsilo.protocol.messages import (
     ConsistencySignature,
     KeyAdvert,
     MaskedInput,
+    MaskingSet,
     ReleaseBundle,
     ShareRelay,
     SignatureBundle,
@@ -58,7 +59,7 @@ INPUTS = random_inputs(FED, 40)
 
 
 MESSAGES = recorded_messages(FED, INPUTS)
-ORDER = [AdvertList, ShareRelay, SurvivorList, SignatureBundle, ReleaseBundle]
+ORDER = [AdvertList, ShareRelay, MaskingSet, SurvivorList, SignatureBundle, ReleaseBundle]
 
 
 def silo_in_state(
@@ -81,7 +82,7 @@ def silo_in_state(
     return silo
 
 
-@pytest.mark.parametrize("steps", range(6))
+@pytest.mark.parametrize("steps", range(len(ORDER) + 1))
 @pytest.mark.parametrize("kind", ORDER, ids=lambda k: k.__name__)
 def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind: type) -> None:
     silo = silo_in_state(steps)
@@ -93,7 +94,7 @@ def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind
     assert silo.state is SiloState.ABORTED
 
 
-@given(st.lists(st.sampled_from(ORDER), min_size=1, max_size=6))
+@given(st.lists(st.sampled_from(ORDER), min_size=1, max_size=len(ORDER) + 1))
 def test_random_message_sequences_follow_the_table_or_abort(kinds: list[type]) -> None:
     silo = silo_in_state(0)
     for kind in kinds:
@@ -145,7 +146,7 @@ class FailingStore(InMemoryLedgerStore):
 
 @pytest.mark.parametrize(
     ("steps", "kind", "writes_before"),
-    [(2, SurvivorList, 1), (3, SignatureBundle, 2)],
+    [(3, SurvivorList, 1), (4, SignatureBundle, 2)],
     ids=["view", "reveal"],
 )
 def test_a_silo_sends_nothing_if_its_ledger_cannot_record_the_decision(

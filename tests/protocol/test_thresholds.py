@@ -50,3 +50,11 @@ def test_secure_defaults_hold_for_every_small_federation() -> None:
             t = default_threshold(n)
             if 2 * t > n + n_c and t >= max(3, n_c + 2):
                 MaskingParams.with_defaults(n, n_c, Q)
+
+
+def test_a_federation_whose_sharing_commitments_overflow_one_relay_is_refused_in_one_line() -> None:
+    quantizer = Quantizer(1.0, 1 << 16, 32)
+    MaskingParams.with_defaults(50, 1, quantizer)  # 50 silos fit
+    with pytest.raises(ConfigError, match=r"threshold.size: 60 silos .* MiB") as caught:
+        MaskingParams.with_defaults(60, 1, quantizer)
+    assert "\n" not in str(caught.value)

@@ -22,7 +22,6 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from fedsilo.crypto import kdf
 from fedsilo.crypto.merkle import LEAF_WORDS, MerkleTree, leaf_span, words_digest
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
@@ -30,6 +29,7 @@ from fedsilo.crypto.sketch import SKETCH_PRIME, SPOT_CHECKS, WideSum, spot_check
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.protocol.masking.payloads import SurvivorView, sign_input_commitment
 from fedsilo.protocol.masking.release import answer_challenge, check_sum, limbs, sketch_seed
+from fedsilo.protocol.masking.sharing import random_seed
 from fedsilo.protocol.messages import (
     ConsistencySignature,
     InputCommitment,
@@ -209,7 +209,7 @@ def test_a_colluder_hiding_a_forged_sum_in_its_sketch_is_caught_by_the_spot_chec
 
 
 def _forge_secret(kind: str) -> Callable[[ReleaseBundle], ReleaseBundle]:
-    other_key = kdf.x25519_private_bytes(kdf.generate_x25519(SeededEntropy("other key")))
+    other_key = random_seed(SeededEntropy("other key"))  # a well-formed seed, not silo 4's
 
     def forge(bundle: ReleaseBundle) -> ReleaseBundle:
         seeds, keys = list(bundle.self_seeds), list(bundle.mask_keys)

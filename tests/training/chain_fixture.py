@@ -85,14 +85,23 @@ def initial_model() -> FloatVector:
 
 
 def released_rounds() -> list[ReleasedRound]:
-    """``A_1 .. A_5``: each survivor's quantized coordinates in [0, levels - 1] summed, and
-    the summed weight (each at most ``max_samples``) and evaluation counts."""
+    """``A_1 .. A_5``: each survivor's quantized coordinates (as an honest encoding of its
+    weighted delta would be) summed, and the summed weight (each at most ``max_samples``)
+    and evaluation counts."""
     out = []
     for number, survivors in enumerate(SURVIVORS, 1):
         rng = np.random.default_rng([SEED, number])
         count = len(survivors)
-        coordinates = rng.integers(0, QUANTIZER.levels, (count, LAYOUT.vector_length))
         weights = rng.integers(1, MAX_SAMPLES + 1, count)
+        # as an honest encoding of w' * delta, |delta| <= clip: around the zero point, at
+        # most w' = weight / max_samples of the half range away from it
+        middle = (QUANTIZER.levels - 1) / 2
+        reach = np.floor(weights / MAX_SAMPLES * middle)[:, None]
+        low, high = np.ceil(middle - reach), np.floor(middle + reach)
+        coordinates = (low + rng.random((count, LAYOUT.vector_length)) * (high - low + 1)).astype(
+            np.int64
+        )
+        coordinates = np.minimum(coordinates, high.astype(np.int64))
         examples = rng.integers(10, 200, count)
         correct = (examples * rng.random(count)).astype(np.int64)
         slots = [weights.sum(), correct.sum(), examples.sum()]

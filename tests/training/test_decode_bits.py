@@ -19,10 +19,11 @@ def test_decoding_is_elementwise_float64_so_every_party_gets_the_same_bits(bits:
     quantizer = Quantizer(1.0, 1 << 16, bits)
     codec = SecureFedAvg(quantizer, max_samples=MAX_SAMPLES)
     rng = np.random.default_rng(3)
-    words = rng.integers(0, 5 * quantizer.levels, 1001).astype(
+    words = rng.integers(0, 5 * (quantizer.levels - 1) + 1, 1001).astype(
         np.uint32 if bits == 32 else np.uint64
     )
-    slots = np.array([2345, 10, 20], dtype=words.dtype)
+    weight = 5 * MAX_SAMPLES  # five silos at full weight: any value words are plausible
+    slots = np.array([weight, 10, 20], dtype=words.dtype)
     mean = codec.decode(np.concatenate([words, slots]), 5).mean_delta
     assert mean.dtype == np.float64
     one_by_one = [
@@ -31,6 +32,6 @@ def test_decoding_is_elementwise_float64_so_every_party_gets_the_same_bits(bits:
     ]
     assert np.array(one_by_one).tobytes() == mean[::97].tobytes()
     expected = (words.astype(np.float64) * quantizer.step - 5 * quantizer.clip) * (
-        MAX_SAMPLES / 2345
+        MAX_SAMPLES / weight
     )
     assert expected.tobytes() == mean.tobytes()

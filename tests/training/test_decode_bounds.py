@@ -90,12 +90,32 @@ def test_a_value_word_above_the_bound_is_refused_naming_it() -> None:
         CODEC.decode(released_sum(inputs), SILOS)
 
 
+def full_weight(i: int) -> np.ndarray:
+    delta = np.full(PARAMS, 0.1 * i, dtype=np.float32)
+    result = LocalResult(delta, MAX_SAMPLES, Evaluation(3, 5))
+    return CODEC.encode(result, SeededEntropy("q", i))
+
+
 def test_a_value_word_at_the_bound_decodes() -> None:
-    inputs = [honest(i) for i in range(1, SILOS + 1)]
+    inputs = [full_weight(i) for i in range(1, SILOS + 1)]
     for vector in inputs:
-        vector[0] = LEVELS - 1  # every silo at the top of its range: still plausible
+        vector[0] = LEVELS - 1  # every silo at the top of its range, at full weight
     average = CODEC.decode(released_sum(inputs), SILOS)
     assert average.mean_delta[0] > 0
+
+
+def test_a_weight_slot_wrapped_to_shrink_the_weight_under_its_values_is_refused() -> None:
+    # one modified silo makes the summed weight exactly one per silo and its own values the
+    # largest words: every bound on words and slots holds, but the decoded mean would be
+    # ~clip x max_samples per coordinate; the joint bound refuses it
+    inputs = [honest(i) for i in range(1, SILOS + 1)]
+    others = sum(100 + i for i in range(2, SILOS + 1))
+    inputs[0] = with_slot(inputs[0], "samples", SILOS - others)
+    inputs[0][:PARAMS] = LEVELS - 1
+    total = released_sum(inputs)
+    assert int(total[-len(SLOTS)]) == SILOS
+    with pytest.raises(ImplausibleSumError, match="does not match its values"):
+        CODEC.decode(total, SILOS)
 
 
 def test_a_silo_with_no_training_samples_cannot_encode_a_contribution() -> None:

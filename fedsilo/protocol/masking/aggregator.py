@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from fedsilo.crypto import feldman, group, kdf
+from fedsilo.crypto import feldman, group
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, UIntArray, word_dtype
 from fedsilo.crypto.sketch import CHALLENGES, SKETCH_PRIME, WideSum
 from fedsilo.errors import (
@@ -74,11 +74,13 @@ from fedsilo.protocol.messages import (
     InputCommitment,
     KeyAdvert,
     MaskedInput,
+    MaskingSet,
     Outgoing,
     ReleaseBundle,
     RevealedSecret,
     RoundEvidence,
     SessionContext,
+    ShareCheck,
     ShareRelay,
     ShareUpload,
     SignatureBundle,
@@ -92,6 +94,7 @@ from fedsilo.protocol.roster import Roster
 _STAGE_OF_STATE = {
     AggregatorState.COLLECT_ADVERTS: Stage.ADVERTISE_KEYS,
     AggregatorState.COLLECT_SHARES: Stage.SHARE_KEYS,
+    AggregatorState.COLLECT_CHECKS: Stage.SHARE_CHECK,
     AggregatorState.COLLECT_INPUTS: Stage.MASKED_INPUT,
     AggregatorState.COLLECT_SIGNATURES: Stage.CONSISTENCY_CHECK,
     AggregatorState.COLLECT_UNMASKING: Stage.UNMASKING,
@@ -124,6 +127,9 @@ class MaskingAggregator:
         self._inputs: dict[int, UIntArray] = {}  # each silo's y_u, kept in full mode only
         self._adverts: dict[int, KeyAdvert] = {}
         self._uploads: dict[int, ShareUpload] = {}
+        self._masking: tuple[int, ...] = ()  # U2': who masks with whom
+        # dealers accused in a signed share check, and by whom (they are left out of U2')
+        self._accused: dict[int, tuple[int, ...]] = {}
         self._survivors: tuple[int, ...] = ()
         self._dropped: tuple[int, ...] = ()
         self._view: SurvivorView | None = None
@@ -137,6 +143,7 @@ class MaskingAggregator:
         self._checks: dict[type, Callable[[Any], None]] = {
             KeyAdvert: self._check_advert,
             ShareUpload: self._check_upload,
+            ShareCheck: self._check_share_check,
             InputCommitment: self._check_commitment,
             ConsistencySignature: self._check_signature,
             UnmaskingShares: self._check_unmasking,
@@ -145,6 +152,7 @@ class MaskingAggregator:
         self._advance: dict[AggregatorState, Callable[[], list[Outgoing]]] = {
             AggregatorState.COLLECT_ADVERTS: self._after_adverts,
             AggregatorState.COLLECT_SHARES: self._after_shares,
+            AggregatorState.COLLECT_CHECKS: self._after_checks,
             AggregatorState.COLLECT_INPUTS: self._after_inputs,
             AggregatorState.COLLECT_SIGNATURES: self._after_signatures,
             AggregatorState.COLLECT_UNMASKING: self._after_unmasking,
@@ -193,6 +201,11 @@ class MaskingAggregator:
             p[ReleaseBundle],
             tuple(self._acks[i] for i in sorted(self._acks)),
         )
+
+    @property
+    def accused(self) -> dict[int, tuple[int, ...]]:
+        """Each dealer a signed share check accused, with its accusers: left out of U2'."""
+        return dict(self._accused)
 
     @property
     def false_shares(self) -> tuple[sharing.FalseShareEvidence, ...]:
@@ -340,12 +353,29 @@ class MaskingAggregator:
                 f"the advert of silo {self._roster.name(advert.sender)!r} is not validly signed"
             ) from exc
 
+    def _check_share_check(self, check: ShareCheck) -> None:
+        payloads.verify_share_check(
+            self._roster.entry(check.sender).verifying_key, self.context, check
+        )
+        if not set(check.accused) <= set(self._uploads) - {check.sender} or len(
+            set(check.accused)
+        ) != len(check.accused):
+            raise RemoteProtocolError(
+                f"silo {self._roster.name(check.sender)!r} accused silos that dealt it nothing"
+            )
+
     def _check_upload(self, upload: ShareUpload) -> None:
         if upload.commitments.sender != upload.sender:
             raise RemoteProtocolError(
                 f"silo {self._roster.name(upload.sender)!r} sent another dealer's commitments"
             )
-        sharing.check_dealer(self._roster, self.context, upload.commitments, self._params.threshold)
+        sharing.check_dealer(
+            self._roster,
+            self.context,
+            self._adverts[upload.sender],
+            upload.commitments,
+            self._params.threshold,
+        )
         recipients = [s.recipient for s in upload.shares]
         if any(s.sender != upload.sender for s in upload.shares) or sorted(recipients) != sorted(
             set(self._adverts) - {upload.sender}
@@ -467,9 +497,28 @@ class MaskingAggregator:
             for v in senders
         ]
 
+    def _after_checks(self) -> list[Outgoing]:
+        """U2': who checked its shares, less every dealer a signed check accused."""
+        checks = tuple(self._answers[s] for s in sorted(self._expected))
+        accused = {a for c in checks for a in c.accused}
+        self._masking = tuple(s for s in sorted(self._expected) if s not in accused)
+        self._accused = {
+            a: tuple(c.sender for c in checks if a in c.accused) for a in sorted(accused)
+        }
+        checks_needed = len(self._masking)
+        if checks_needed < self._params.quorum:
+            missing = self._roster.names(self._roster.indices - set(self._masking))
+            raise TooFewSurvivorsError(
+                Stage.SHARE_CHECK.value, checks_needed, self._params.quorum, missing
+            )
+        masking = MaskingSet(self.context, self._masking, checks)
+        self._published[MaskingSet] = masking
+        self._expected = frozenset(self._masking)
+        return [Outgoing(s, masking) for s in self._masking]
+
     def _after_inputs(self) -> list[Outgoing]:
         self._survivors = tuple(sorted(self._expected))
-        self._dropped = tuple(sorted(set(self._uploads) - self._expected))
+        self._dropped = tuple(sorted(set(self._masking) - self._expected))
         commitments = tuple(self._answers[s] for s in self._survivors)
         self._view = SurvivorView(self._survivors, self._dropped, commitments, self._sum.digest())
         survivors = SurvivorList(
@@ -519,8 +568,7 @@ class MaskingAggregator:
         secret = self._reconstruct(
             v, ((r.owner, r.share) for a in answers for r in a.mask_key_shares)
         )
-        mask_sk = payloads.mask_key(secret, self.context, v)
-        if kdf.x25519_public_bytes(mask_sk) != self._adverts[v].mask_public_key:
+        if payloads.public_of(secret) != self._adverts[v].mask_public_key:
             raise ProtocolError(
                 f"the reconstructed mask key of {self._roster.name(v)!r} does not match its "
                 "advert: a silo revealed a false share"
@@ -531,7 +579,7 @@ class MaskingAggregator:
         seed = self._reconstruct(
             u, ((r.owner, r.share) for a in answers for r in a.self_mask_shares)
         )
-        commitment = payloads.seed_commitment(self.context, u, seed)
+        commitment = payloads.seed_commitment(seed)
         if not hmac.compare_digest(commitment, self._adverts[u].seed_commitment):
             raise ProtocolError(
                 f"the reconstructed self-mask seed of {self._roster.name(u)!r} does not match "

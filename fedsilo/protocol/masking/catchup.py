@@ -59,10 +59,10 @@ def verify_evidence(
     if any(part.context != ctx for part in parts):
         raise ContextMismatchError("the evidence mixes messages of several sessions")
     adverts = checks.check_adverts(roster, ctx, evidence.adverts.adverts)
-    checks.need(len(adverts), params.threshold, Stage.ADVERTISE_KEYS)
+    checks.need(len(adverts), params.quorum, Stage.ADVERTISE_KEYS)
     listed = evidence.survivors
     survivors, dropped = _lists(roster, listed.survivors, listed.dropped, adverts)
-    checks.need(len(survivors), params.threshold, Stage.MASKED_INPUT)
+    checks.need(len(survivors), params.quorum, Stage.MASKED_INPUT)
     commitments = checks.check_commitments(
         roster, ctx, listed.commitments, survivors, vector_length
     )
@@ -70,7 +70,7 @@ def verify_evidence(
     bundle = evidence.bundle
     if (tuple(sorted(bundle.survivors)), tuple(sorted(bundle.dropped))) != (survivors, dropped):
         raise InconsistentViewError("the evidence's signature bundle is for other lists")
-    signatures = checks.check_signatures(roster, ctx, view, bundle.signatures, params.threshold)
+    signatures = checks.check_signatures(roster, ctx, view, bundle.signatures, params.quorum)
     total = verify_release(
         ctx=ctx,
         adverts=adverts,

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from fedsilo.errors import (
     ContextMismatchError,
+    CryptoError,
     InconsistentViewError,
     SignatureError,
     TooFewSurvivorsError,
@@ -50,6 +51,12 @@ def check_adverts(
             raise SignatureError(
                 f"the advert of silo {roster.name(sender)!r} is not signed by its "
                 "roster key: substituted or forged by the aggregator"
+            ) from exc
+        try:
+            payloads.check_mask_public_key(advert.mask_public_key)
+        except CryptoError as exc:
+            raise InconsistentViewError(
+                f"the advert of silo {roster.name(sender)!r}: {exc}"
             ) from exc
     keys = [k for a in by_sender.values() for k in (a.cipher_public_key, a.mask_public_key)]
     if len(set(keys)) != len(keys):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fedsilo.crypto import group
 from fedsilo.crypto.quantize import Quantizer, check_no_overflow
 from fedsilo.crypto.sketch import SPOT_CHECKS
 from fedsilo.errors import ConfigError
@@ -34,6 +35,10 @@ RELEASE_VERIFICATIONS = ("auto", "full", "sketch")
 # default. The digest covers "auto", so the limit is part of what "auto" means: another
 # limit needs another config value, never a silent change here.
 FULL_VERIFICATION_MAX_WORDS = 1 << 20
+# Every silo receives every other dealer's Feldman commitments (2t group elements each) in
+# one relay message; the transport carries at most 2 MiB per message. Until they stream,
+# that bounds n (about 60 silos at the default threshold).
+MAX_RELAYED_COMMITMENT_BYTES = 3 << 19  # 1.5 MiB
 
 
 def resolve_full_verification(setting: str, vector_length: int) -> bool:
@@ -100,6 +105,14 @@ class MaskingParams:
             raise ConfigError(f"at most {MAX_SILOS} silos can be summed, got {self.silos}")
         if self.spot_checks < 1:
             raise ConfigError(f"release spot checks must be at least 1, got {self.spot_checks}")
+        relay = self.silos * 2 * self.threshold * group.ELEMENT_BYTES
+        if relay > MAX_RELAYED_COMMITMENT_BYTES:
+            raise ConfigError(
+                f"threshold.size: {self.silos} silos at t = {self.threshold} would relay "
+                f"{relay / 2**20:.1f} MiB of sharing commitments to every silo, above the "
+                f"{MAX_RELAYED_COMMITMENT_BYTES / 2**20:.1f} MiB a message may carry; "
+                "use fewer silos per federation (or a lower t, within the rules)"
+            )
         if not 0 <= self.min_silos <= self.silos:
             raise ConfigError(
                 f"min_silos: {self.min_silos} silos can never take part in a federation of "

@@ -4,16 +4,16 @@ Silo and aggregator sessions both call these, so the exact bytes that are
 signed or bound as associated data are defined once:
 
 * advert signature: ``encode("fedsilo/v1/advert", ctx, sender, c_pk, s_pk, C(b_u))`` with the
-  self-seed commitment ``C(b_u) = SHA-256(encode("fedsilo/v1/self-seed", ctx, sender, b_u))``;
+  mask public key ``s_pk = g^{sigma_u}`` and the self-seed commitment ``C(b_u) = g^{b_u}`` in
+  the Schnorr group of :mod:`fedsilo.crypto.group` (each the ``C_0`` of its sharing);
 * input commitment: ``encode("fedsilo/v1/input", ctx, sender, length, D_u, root_u)``;
 * consistency signature: ``encode("fedsilo/v1/consistency", ctx, sender, survivors,
   dropped, [(v, length, D_v, root_v) for v in survivors], H(Y), z_u)``;
 * share AEAD data: ``encode("fedsilo/v1/share-ad", ctx, "share-keys", sender, recipient)``,
   under a key derived for the direction sender -> recipient;
-* pair mask of ``u`` with ``v``: ``+PRG(s_uv)`` if ``u < v`` else ``-PRG(s_uv)``;
+* pair mask of ``u`` with ``v``: ``+PRG(s_uv)`` if ``u < v`` else ``-PRG(s_uv)``, with
+  ``s_uv = HKDF(g^{sigma_u sigma_v}, "fedsilo/v1/mask-seed", ctx, min, max)``;
   self mask of ``u``: ``+PRG(HKDF(b_u))``;
-* mask key of ``u``: the X25519 key ``HKDF(sigma_u, "fedsilo/v1/mask-key", ctx, u)``, so
-  the secret shared for it is the scalar ``sigma_u`` (:mod:`.sharing`);
 * dealer commitments: ``encode("fedsilo/v1/sharing", ctx, sender, C(b_u), C(sigma_u))``;
 * unmasking response: ``encode("fedsilo/v1/unmasking", ctx, sender, [(owner, share,
   D_owner)] for the self-seed shares, the same for the mask-seed shares)``, where
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from fedsilo.crypto import aead, feldman, kdf
+from fedsilo.crypto import aead, feldman, group, kdf
 from fedsilo.crypto.encoding import Field, digest, encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import SignedMask
@@ -37,25 +37,33 @@ from fedsilo.protocol.messages import (
     InputCommitment,
     KeyAdvert,
     SessionContext,
+    ShareCheck,
     Stage,
     UnmaskingShares,
 )
 
 ADVERT_LABEL = "fedsilo/v1/advert"
-SELF_SEED_LABEL = "fedsilo/v1/self-seed"
 INPUT_LABEL = "fedsilo/v1/input"
 CONSISTENCY_LABEL = "fedsilo/v1/consistency"
 SHARE_AD_LABEL = "fedsilo/v1/share-ad"
-MASK_KEY_LABEL = "fedsilo/v1/mask-key"
 SHARING_LABEL = "fedsilo/v1/sharing"
 DEALER_DIGEST_LABEL = "fedsilo/v1/dealer-commitments"
 SEED_BYTES = 32
 
 
-def mask_key(seed: bytes, ctx: SessionContext, owner: int) -> kdf.X25519Key:
-    """``owner``'s X25519 mask key, derived from its shared seed ``sigma_u``: a clamped
-    X25519 scalar is not a uniform field element, so the seed is what is shared."""
-    return kdf.x25519_from_private_bytes(kdf.hkdf(seed, MASK_KEY_LABEL, ctx.fields(), owner))
+def public_of(seed: bytes) -> bytes:
+    """``g^s`` for a seed ``s`` (a scalar mod ``q``, 32 bytes), encoded: both the mask
+    public key (``s = sigma_u``) and the self-seed commitment (``s = b_u``) are this, which
+    is also the first Feldman commitment ``C_0`` to the polynomial that shares ``s``."""
+    return group.element_to_bytes(group.power_of_g(group.scalar_from_bytes(seed)))
+
+
+def check_mask_public_key(key: bytes) -> None:
+    """A mask public key is an element of the order-``q`` subgroup, other than 1 (raises
+    CryptoError): a key outside it would make a pair seed guessable."""
+    element = group.element_from_bytes(key)
+    if element == 1 or group.power(element, group.Q) != 1:
+        raise CryptoError("a mask public key is not an element of the prime-order subgroup")
 
 
 def sign_dealer_commitments(
@@ -74,15 +82,31 @@ def verify_dealer_commitments(key: VerifyingKey, ctx: SessionContext, c: DealerC
     key.verify(c.signature, SHARING_LABEL, ctx.fields(), c.sender, c.self_seed, c.mask_seed)
 
 
+SHARE_CHECK_LABEL = "fedsilo/v1/share-check"
+
+
+def sign_share_check(
+    identity: IdentityKey, ctx: SessionContext, sender: int, accused: tuple[int, ...]
+) -> ShareCheck:
+    signature = identity.sign(SHARE_CHECK_LABEL, ctx.fields(), sender, list(accused))
+    return ShareCheck(ctx, sender, accused, signature)
+
+
+def verify_share_check(key: VerifyingKey, ctx: SessionContext, check: ShareCheck) -> None:
+    """Verify a silo's signed share check (raises SignatureError)."""
+    key.verify(check.signature, SHARE_CHECK_LABEL, ctx.fields(), check.sender, list(check.accused))
+
+
 def dealer_digest(c: DealerCommitments) -> bytes:
     """``D_owner``: what a revealer's signed response names as the commitments it used."""
     return digest(DEALER_DIGEST_LABEL, c.sender, c.self_seed, c.mask_seed)
 
 
-def seed_commitment(ctx: SessionContext, sender: int, seed: bytes) -> bytes:
-    """``C(b_u)``: binds the self-mask seed before it is shared (hiding: ``b_u`` is 256
-    random bits), so a silo can check a reconstructed seed the aggregator hands it."""
-    return digest(SELF_SEED_LABEL, ctx.fields(), sender, seed)
+def seed_commitment(seed: bytes) -> bytes:
+    """``C(b_u) = g^{b_u}``: binds the self-mask seed before it is shared (hiding: the
+    discrete logarithm of a fresh uniform scalar), so that a silo can check a reconstructed
+    seed, and every recipient the dealer's commitments, against the signed advert."""
+    return public_of(seed)
 
 
 def sign_advert(
@@ -229,10 +253,14 @@ def open_share_pair(
 
 
 def pair_mask(
-    mask_sk: kdf.X25519Key, peer_mask_pk: bytes, ctx: SessionContext, owner: int, peer: int
+    mask_seed: bytes, peer_mask_pk: bytes, ctx: SessionContext, owner: int, peer: int
 ) -> SignedMask:
-    """The mask ``owner`` adds for its pair with ``peer`` (cancels with the peer's)."""
-    seed = kdf.derive_mask_seed(kdf.agree(mask_sk, peer_mask_pk), ctx.fields(), owner, peer)
+    """The mask ``owner`` adds for its pair with ``peer`` (cancels with the peer's): keyed by
+    the Diffie-Hellman value ``g^(sigma_owner sigma_peer)`` in the group of the sharing, so
+    that the key a silo masks with is the one its Feldman commitments bind. ``mask_seed``
+    is either end's ``sigma``, ``peer_mask_pk`` the other end's ``g^sigma``."""
+    shared = group.power(group.element_from_bytes(peer_mask_pk), group.scalar_from_bytes(mask_seed))
+    seed = kdf.derive_mask_seed(group.element_to_bytes(shared), ctx.fields(), owner, peer)
     return SignedMask(seed, 1 if owner < peer else -1)
 
 

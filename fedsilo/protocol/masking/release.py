@@ -55,7 +55,6 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from fedsilo.crypto import kdf
 from fedsilo.crypto.merkle import MerkleTree, leaf_count, leaf_span, verify_leaf, words_digest
 from fedsilo.crypto.prg import SignedMask, UIntArray, apply_masks, word_dtype
 from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, challenge_seed, sketch, spot_check_leaves
@@ -157,9 +156,8 @@ def remove_masks(
     the pair masks between each dropped silo and each survivor."""
     masks: list[SignedMask] = []
     for v, secret in sorted(mask_keys.items()):
-        mask_sk = payloads.mask_key(secret, ctx, v)
         masks += [
-            payloads.pair_mask(mask_sk, adverts[u].mask_public_key, ctx, u, v) for u in survivors
+            payloads.pair_mask(secret, adverts[u].mask_public_key, ctx, u, v) for u in survivors
         ]
     masks += [payloads.self_mask(self_seeds[u], ctx, u) for u in survivors]
     apply_masks(total, payloads.negate(masks), bits)
@@ -184,13 +182,15 @@ def check_secrets(
         )
     for u, seed in seeds.items():
         expected = adverts[u].seed_commitment
-        if not hmac.compare_digest(payloads.seed_commitment(ctx, u, seed), expected):
+        if len(seed) != payloads.SEED_BYTES or not hmac.compare_digest(
+            _public_or_empty(seed), expected
+        ):
             raise ReleaseVerificationError(
                 f"the released self-mask seed of silo {u} does not match its signed commitment"
             )
     for v, secret in keys.items():
         try:
-            public = kdf.x25519_public_bytes(payloads.mask_key(secret, ctx, v))
+            public = payloads.public_of(secret)
         except CryptoError as exc:
             raise ReleaseVerificationError(f"the released mask key of silo {v}: {exc}") from exc
         if not hmac.compare_digest(public, adverts[v].mask_public_key):
@@ -198,6 +198,14 @@ def check_secrets(
                 f"the released mask key of silo {v} does not match its signed advert"
             )
     return seeds, keys
+
+
+def _public_or_empty(seed: bytes) -> bytes:
+    """``g^seed``, or nothing for bytes that are no scalar (they then match no commitment)."""
+    try:
+        return payloads.seed_commitment(seed)
+    except CryptoError:
+        return b""
 
 
 def check_sum(

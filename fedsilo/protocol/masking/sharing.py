@@ -32,10 +32,15 @@ from typing import Any
 from fedsilo.crypto import feldman, group
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.signatures import IdentityKey
-from fedsilo.errors import CryptoError, FalseShareError, InconsistentViewError, SignatureError
+from fedsilo.errors import CryptoError, FalseShareError, SignatureError
 from fedsilo.protocol.masking import payloads, records
 from fedsilo.protocol.masking.payloads import SharePair
-from fedsilo.protocol.messages import DealerCommitments, SessionContext, UnmaskingShares
+from fedsilo.protocol.messages import (
+    DealerCommitments,
+    KeyAdvert,
+    SessionContext,
+    UnmaskingShares,
+)
 from fedsilo.protocol.roster import Roster
 
 SELF_SEED, MASK_SEED = "self-mask seed", "mask-key seed"
@@ -87,11 +92,25 @@ def parsed_commitments(
 
 
 def check_dealer(
-    roster: Roster, ctx: SessionContext, c: DealerCommitments, threshold: int
+    roster: Roster,
+    ctx: SessionContext,
+    advert: KeyAdvert,
+    c: DealerCommitments,
+    threshold: int,
 ) -> tuple[feldman.Commitments, feldman.Commitments]:
-    """The dealer signed these commitments, of the right shape (raises CryptoError)."""
+    """The dealer signed these commitments, of the right shape, and they share the very
+    secrets its signed advert committed to: ``C_0`` of the self-seed polynomial is the
+    advert's ``g^{b_u}`` and ``C_0`` of the mask-seed polynomial its mask public key
+    ``g^{sigma_u}``. Otherwise ``t`` valid shares could rebuild another secret than the one
+    the dealer masks with, and the round would fail only after everyone revealed."""
     payloads.verify_dealer_commitments(roster.entry(c.sender).verifying_key, ctx, c)
-    return parsed_commitments(c, threshold)
+    b_commit, s_commit = parsed_commitments(c, threshold)
+    if advert.sender != c.sender or (
+        group.element_to_bytes(b_commit.values[0]) != advert.seed_commitment
+        or group.element_to_bytes(s_commit.values[0]) != advert.mask_public_key
+    ):
+        raise CryptoError("the dealer's commitments share other secrets than its advert commits to")
+    return b_commit, s_commit
 
 
 def check_received(
@@ -99,20 +118,22 @@ def check_received(
     ctx: SessionContext,
     threshold: int,
     recipient: int,
+    advert: KeyAdvert,
     commitments: DealerCommitments,
     pair: SharePair,
 ) -> bytes:
     """A recipient's check of the pair a dealer sealed to it; returns the commitments'
-    digest (what its unmasking response will name). Refuses the dealer by name."""
+    digest (what its unmasking response will name). Raises
+    :class:`~fedsilo.errors.CryptoError` naming the dealer, who is at fault."""
     dealer = roster.name(commitments.sender)
     try:
-        b_commit, s_commit = check_dealer(roster, ctx, commitments, threshold)
+        b_commit, s_commit = check_dealer(roster, ctx, advert, commitments, threshold)
         if pair.self_seed.x != recipient or pair.mask_key.x != recipient:
             raise CryptoError("the shares are for another holder")
         feldman.verify_share(pair.self_seed, b_commit)
         feldman.verify_share(pair.mask_key, s_commit)
     except CryptoError as exc:
-        raise InconsistentViewError(
+        raise CryptoError(
             f"silo {dealer!r} dealt this silo a share that fails its own signed commitments "
             f"({exc}): the dealer is at fault"
         ) from exc

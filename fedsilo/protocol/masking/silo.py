@@ -25,6 +25,7 @@ from fedsilo.crypto.prg import UIntArray, apply_masks, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ContextMismatchError,
+    CryptoError,
     FedsiloError,
     InconsistentViewError,
     ListedAsDroppedError,
@@ -50,6 +51,7 @@ from fedsilo.protocol.messages import (
     InputCommitment,
     KeyAdvert,
     MaskedInputStream,
+    MaskingSet,
     ReleaseBundle,
     RevealedShare,
     SessionContext,
@@ -104,6 +106,9 @@ class MaskingSilo:
         self._senders: tuple[int, ...] = ()
         self._held: dict[int, payloads.SharePair] = {}  # owner -> our share of its secrets
         self._dealers: dict[int, bytes] = {}  # owner -> digest of its commitments we checked
+        self._relayed: tuple[int, ...] = ()  # U2: who shared keys, as the relay said
+        # dealers whose share to us failed (accused in our share check), with why
+        self._accusations: dict[int, str] = {}
         self._view: SurvivorView | None = None
         self._signatures: dict[int, ConsistencySignature] = {}
         self._aggregate: AggregateResult | None = None
@@ -115,6 +120,7 @@ class MaskingSilo:
         self._handlers: dict[type, Callable[[Any], list[SiloMessage]]] = {
             AdvertList: self._on_adverts,
             ShareRelay: self._on_share_relay,
+            MaskingSet: self._on_masking_set,
             SurvivorList: self._on_survivors,
             SignatureBundle: self._on_signatures,
             ReleaseBundle: self._on_release,
@@ -123,6 +129,12 @@ class MaskingSilo:
     @property
     def state(self) -> SiloState:
         return self._state
+
+    @property
+    def accusations(self) -> Mapping[int, str]:
+        """The dealers this silo accused in its share check (their share to it failed), with
+        the reason; none of them is in the set it masks with."""
+        return dict(self._accusations)
 
     @property
     def signed_view(self) -> SurvivorView | None:
@@ -150,15 +162,14 @@ class MaskingSilo:
             self._abort(exc)
         self._cipher_sk = kdf.generate_x25519(self._entropy)
         self._mask_seed = sharing.random_seed(self._entropy)
-        self._mask_sk = payloads.mask_key(self._mask_seed, ctx, self.index)
         self._self_seed = sharing.random_seed(self._entropy)
         self._advert = payloads.sign_advert(
             self._identity,
             ctx,
             self.index,
             kdf.x25519_public_bytes(self._cipher_sk),
-            kdf.x25519_public_bytes(self._mask_sk),
-            payloads.seed_commitment(ctx, self.index, self._self_seed),
+            payloads.public_of(self._mask_seed),
+            payloads.seed_commitment(self._self_seed),
         )
         self._state = SiloState.AWAIT_ADVERTS
         return [self._advert]
@@ -235,7 +246,7 @@ class MaskingSilo:
         )
         return ShareUpload(self.context, self.index, sealed, dealt.commitments)
 
-    # --- stage 2: MaskedInput -------------------------------------------------------
+    # --- stage 1b: ShareCheck -------------------------------------------------------
 
     def _on_share_relay(self, message: ShareRelay) -> list[SiloMessage]:
         if message.recipient != self.index:
@@ -254,21 +265,46 @@ class MaskingSilo:
             raise InconsistentViewError(
                 "the relayed dealer commitments do not match the share-key list"
             )
-        for sender, share in by_sender.items():
+        accused = []
+        for sender, share in sorted(by_sender.items()):
             if share.recipient != self.index:
                 raise InconsistentViewError("a relayed share is addressed to another silo")
-            pair = payloads.open_share_pair(
-                self._cipher_sk, self._adverts[sender].cipher_public_key, self.context, share
-            )
-            self._dealers[sender] = sharing.check_received(
-                self._roster,
-                self.context,
-                self._params.threshold,
-                self.index,
-                dealers[sender],
-                pair,
-            )
+            try:
+                pair = payloads.open_share_pair(
+                    self._cipher_sk, self._adverts[sender].cipher_public_key, self.context, share
+                )
+                self._dealers[sender] = sharing.check_received(
+                    self._roster,
+                    self.context,
+                    self._params.threshold,
+                    self.index,
+                    self._adverts[sender],
+                    dealers[sender],
+                    pair,
+                )
+            except CryptoError as exc:  # a share we cannot use: its dealer is accused
+                self._accusations[sender] = str(exc)
+                accused.append(sender)
+                continue
             self._held[sender] = pair
+        self._relayed = tuple(sorted(senders))
+        check = payloads.sign_share_check(self._identity, self.context, self.index, tuple(accused))
+        return [check]
+
+    # --- stage 2: MaskedInput -------------------------------------------------------
+
+    def _on_masking_set(self, message: MaskingSet) -> list[SiloMessage]:
+        senders = set(self._roster.check_ids(message.senders, "the masking set"))
+        if not senders <= set(self._relayed):
+            raise InconsistentViewError("the masking set names silos that did not share keys")
+        if self.index not in senders:
+            raise ListedAsDroppedError("the masking set leaves this silo out")
+        if senders & set(self._accusations):
+            named = self._roster.names(sorted(senders & set(self._accusations)))
+            raise InconsistentViewError(
+                f"the masking set keeps {', '.join(named)}, whose shares to this silo failed"
+            )
+        self._need(len(senders), Stage.SHARE_CHECK)
         self._senders = tuple(sorted(senders))
         return self._masked_input()
 
@@ -276,7 +312,7 @@ class MaskingSilo:
         masks = [payloads.self_mask(self._self_seed, self.context, self.index)]
         masks += [
             payloads.pair_mask(
-                self._mask_sk, self._adverts[v].mask_public_key, self.context, self.index, v
+                self._mask_seed, self._adverts[v].mask_public_key, self.context, self.index, v
             )
             for v in self._senders
             if v != self.index

@@ -17,7 +17,9 @@ from fedsilo.protocol.messages import (
     InputCommitment,
     KeyAdvert,
     MaskedInput,
+    MaskingSet,
     ReleaseBundle,
+    ShareCheck,
     ShareRelay,
     ShareUpload,
     SignatureBundle,
@@ -30,6 +32,7 @@ class SiloState(enum.Enum):
     NEW = "new"
     AWAIT_ADVERTS = "await-adverts"
     AWAIT_SHARES = "await-shares"
+    AWAIT_MASKING_SET = "await-masking-set"
     AWAIT_SURVIVORS = "await-survivors"
     AWAIT_SIGNATURES = "await-signatures"
     AWAIT_RELEASE = "await-release"
@@ -40,7 +43,8 @@ class SiloState(enum.Enum):
 
 SILO_TRANSITIONS: dict[tuple[SiloState, type], SiloState] = {
     (SiloState.AWAIT_ADVERTS, AdvertList): SiloState.AWAIT_SHARES,
-    (SiloState.AWAIT_SHARES, ShareRelay): SiloState.AWAIT_SURVIVORS,
+    (SiloState.AWAIT_SHARES, ShareRelay): SiloState.AWAIT_MASKING_SET,
+    (SiloState.AWAIT_MASKING_SET, MaskingSet): SiloState.AWAIT_SURVIVORS,
     (SiloState.AWAIT_SURVIVORS, SurvivorList): SiloState.AWAIT_SIGNATURES,
     (SiloState.AWAIT_SIGNATURES, SignatureBundle): SiloState.AWAIT_RELEASE,
     (SiloState.AWAIT_RELEASE, ReleaseBundle): SiloState.VERIFIED,
@@ -52,6 +56,7 @@ SILO_TRANSITIONS: dict[tuple[SiloState, type], SiloState] = {
 class AggregatorState(enum.Enum):
     COLLECT_ADVERTS = "collect-adverts"
     COLLECT_SHARES = "collect-shares"
+    COLLECT_CHECKS = "collect-checks"
     COLLECT_INPUTS = "collect-inputs"
     COLLECT_SIGNATURES = "collect-signatures"
     COLLECT_UNMASKING = "collect-unmasking"
@@ -65,6 +70,7 @@ class AggregatorState(enum.Enum):
 AGGREGATOR_ACCEPTS: dict[AggregatorState, tuple[type, ...]] = {
     AggregatorState.COLLECT_ADVERTS: (KeyAdvert,),
     AggregatorState.COLLECT_SHARES: (ShareUpload,),
+    AggregatorState.COLLECT_CHECKS: (ShareCheck,),
     AggregatorState.COLLECT_INPUTS: (MaskedInput, InputCommitment),
     AggregatorState.COLLECT_SIGNATURES: (ConsistencySignature,),
     AggregatorState.COLLECT_UNMASKING: (UnmaskingShares,),
@@ -73,7 +79,8 @@ AGGREGATOR_ACCEPTS: dict[AggregatorState, tuple[type, ...]] = {
 
 AGGREGATOR_NEXT: dict[AggregatorState, AggregatorState] = {
     AggregatorState.COLLECT_ADVERTS: AggregatorState.COLLECT_SHARES,
-    AggregatorState.COLLECT_SHARES: AggregatorState.COLLECT_INPUTS,
+    AggregatorState.COLLECT_SHARES: AggregatorState.COLLECT_CHECKS,
+    AggregatorState.COLLECT_CHECKS: AggregatorState.COLLECT_INPUTS,
     AggregatorState.COLLECT_INPUTS: AggregatorState.COLLECT_SIGNATURES,
     AggregatorState.COLLECT_SIGNATURES: AggregatorState.COLLECT_UNMASKING,
     AggregatorState.COLLECT_UNMASKING: AggregatorState.COLLECT_ACKS,

@@ -187,20 +187,42 @@ class UnmaskingShares(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., self_mask_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., mask_key_shares: _Optional[_Iterable[_Union[RevealedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class SiloMessage(_message.Message):
-    __slots__ = ("advert", "shares", "consistency", "unmasking", "commitment", "ack")
+    __slots__ = ("advert", "shares", "consistency", "unmasking", "commitment", "ack", "check")
     ADVERT_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     UNMASKING_FIELD_NUMBER: _ClassVar[int]
     COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    CHECK_FIELD_NUMBER: _ClassVar[int]
     advert: KeyAdvert
     shares: ShareUpload
     consistency: ConsistencySignature
     unmasking: UnmaskingShares
     commitment: InputCommitment
     ack: RoundAck
-    def __init__(self, advert: _Optional[_Union[KeyAdvert, _Mapping]] = ..., shares: _Optional[_Union[ShareUpload, _Mapping]] = ..., consistency: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmasking: _Optional[_Union[UnmaskingShares, _Mapping]] = ..., commitment: _Optional[_Union[InputCommitment, _Mapping]] = ..., ack: _Optional[_Union[RoundAck, _Mapping]] = ...) -> None: ...
+    check: ShareCheck
+    def __init__(self, advert: _Optional[_Union[KeyAdvert, _Mapping]] = ..., shares: _Optional[_Union[ShareUpload, _Mapping]] = ..., consistency: _Optional[_Union[ConsistencySignature, _Mapping]] = ..., unmasking: _Optional[_Union[UnmaskingShares, _Mapping]] = ..., commitment: _Optional[_Union[InputCommitment, _Mapping]] = ..., ack: _Optional[_Union[RoundAck, _Mapping]] = ..., check: _Optional[_Union[ShareCheck, _Mapping]] = ...) -> None: ...
+
+class ShareCheck(_message.Message):
+    __slots__ = ("context", "accused", "signature")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ACCUSED_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    accused: _containers.RepeatedScalarFieldContainer[int]
+    signature: bytes
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., accused: _Optional[_Iterable[int]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class MaskingSet(_message.Message):
+    __slots__ = ("context", "senders", "checks")
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    SENDERS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    context: Context
+    senders: _containers.RepeatedScalarFieldContainer[int]
+    checks: _containers.RepeatedCompositeFieldContainer[ShareCheck]
+    def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., senders: _Optional[_Iterable[int]] = ..., checks: _Optional[_Iterable[_Union[ShareCheck, _Mapping]]] = ...) -> None: ...
 
 class InputChunk(_message.Message):
     __slots__ = ("context", "offset", "total_length", "data")
@@ -311,7 +333,7 @@ class RoundEvidence(_message.Message):
     def __init__(self, context: _Optional[_Union[Context, _Mapping]] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., release: _Optional[_Union[ReleaseBundle, _Mapping]] = ..., acks: _Optional[_Iterable[_Union[RoundAck, _Mapping]]] = ...) -> None: ...
 
 class AggregatorMessage(_message.Message):
-    __slots__ = ("recipient", "adverts", "relay", "survivors", "bundle", "outcome", "release", "evidence")
+    __slots__ = ("recipient", "adverts", "relay", "survivors", "bundle", "outcome", "release", "evidence", "masking")
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     ADVERTS_FIELD_NUMBER: _ClassVar[int]
     RELAY_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +342,7 @@ class AggregatorMessage(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    MASKING_FIELD_NUMBER: _ClassVar[int]
     recipient: int
     adverts: AdvertList
     relay: ShareRelay
@@ -328,7 +351,8 @@ class AggregatorMessage(_message.Message):
     outcome: RoundOutcome
     release: ReleaseBundle
     evidence: RoundEvidence
-    def __init__(self, recipient: _Optional[int] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., relay: _Optional[_Union[ShareRelay, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., outcome: _Optional[_Union[RoundOutcome, _Mapping]] = ..., release: _Optional[_Union[ReleaseBundle, _Mapping]] = ..., evidence: _Optional[_Union[RoundEvidence, _Mapping]] = ...) -> None: ...
+    masking: MaskingSet
+    def __init__(self, recipient: _Optional[int] = ..., adverts: _Optional[_Union[AdvertList, _Mapping]] = ..., relay: _Optional[_Union[ShareRelay, _Mapping]] = ..., survivors: _Optional[_Union[SurvivorList, _Mapping]] = ..., bundle: _Optional[_Union[SignatureBundle, _Mapping]] = ..., outcome: _Optional[_Union[RoundOutcome, _Mapping]] = ..., release: _Optional[_Union[ReleaseBundle, _Mapping]] = ..., evidence: _Optional[_Union[RoundEvidence, _Mapping]] = ..., masking: _Optional[_Union[MaskingSet, _Mapping]] = ...) -> None: ...
 
 class AwaitRequest(_message.Message):
     __slots__ = ("context",)
