@@ -8,10 +8,12 @@ from pathlib import Path
 
 from fedsilo.audit.config_audit import audit_config
 from fedsilo.audit.config_rules import config_rules
+from fedsilo.audit.false_shares import audit_false_share
 from fedsilo.audit.report import Status
 from fedsilo.config.endorse import EndorsementStatus, check_endorsement, endorse
 from fedsilo.config.load import load_config
 from fedsilo.config.pin import pin_model
+from fedsilo.errors import CryptoError
 from fedsilo.pki.files import load_certificate
 
 
@@ -70,6 +72,16 @@ def _audit(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _false_share(args: argparse.Namespace) -> int:
+    config = load_config(Path(args.config))
+    try:
+        print(audit_false_share(Path(args.file), config, Path(args.certs)))
+    except CryptoError as exc:
+        print(f"NOT PROVEN: {exc}")
+        return 1
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = commands.add_parser("config", help="federation configs").add_subparsers(
         dest="config_command", required=True
@@ -108,3 +120,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--crl", help="the federation's CRL (default: found in --certs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=_audit)
+    p = audit.add_parser(
+        "false-share",
+        help="check a logged false-share evidence against the roster; exit 0 proven, 1 not",
+    )
+    p.add_argument("file", help="the aggregator's false-share log line, or its evidence")
+    p.add_argument("--config", required=True)
+    p.add_argument("--certs", required=True, help="directory with the members' certificates")
+    p.set_defaults(handler=_false_share)
