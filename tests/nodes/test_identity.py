@@ -12,7 +12,6 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -46,16 +45,6 @@ from fedsilo.transport.service import METHODS, SERVICE, AggregationStub
 from tests.nodes.live import LiveFederation
 
 NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveFederation]:
-    federation = LiveFederation(tmp_path, advertise_keys=60)
-    federation.run_rounds()
-    try:
-        yield federation
-    finally:
-        federation.close()
 
 
 def issue(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,16 +82,6 @@ def test_a_stale_crl_aborts_the_session(tmp_path: Path) -> None:
             node.run_round(1)
     finally:
         live.close()
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveFederation]:
-    federation = LiveFederation(tmp_path, advertise_keys=60)
-    federation.run_rounds()
-    try:
-        yield federation
-    finally:
-        federation.close()
 
 
 def test_an_older_crl_presented_after_a_newer_one_is_refused(live: LiveFederation) -> None:
