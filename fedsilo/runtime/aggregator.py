@@ -63,6 +63,7 @@ from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
     MaskedInput,
+    MaskingSet,
     Outgoing,
     Stage,
 )
@@ -407,6 +408,8 @@ class AggregatorService:
     # --- publishing ---------------------------------------------------------------------
 
     def _publish(self, session: SessionState, outgoing: list[Outgoing]) -> None:
+        if any(isinstance(o.message, MaskingSet) for o in outgoing):
+            self._log_accusations(session)
         released = session.core.released_sum
         if released is not None and session.result_bytes is None:
             session.result_bytes = released.to_bytes()  # Y, served before any release goes out
@@ -469,6 +472,20 @@ class AggregatorService:
             body = pb.AggregatorMessage(recipient=index, outcome=outcome).SerializeToString()
             session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body, codec.OUTCOME_STAGE)
         self._cond.notify_all()
+
+    def _log_accusations(self, session: SessionState) -> None:
+        """Who accused whom in the share check (each accusation is a signed ShareCheck, kept
+        in the masking set the silos received), and who was left out for accusing too many."""
+        names = self.roster.names
+        for dealer, accusers in session.core.accused.items():
+            self._log(
+                "dealer-accused",
+                round=session.ctx.round,
+                silo=self.roster.name(dealer),
+                by=list(names(accusers)),
+            )
+        for accuser in session.core.overruled:
+            self._log("accuser-overruled", round=session.ctx.round, silo=self.roster.name(accuser))
 
     # --- the round driver ---------------------------------------------------------------
 

@@ -129,10 +129,11 @@ class SecureFedAvg:
         ``levels``. A modified silo can still move the sum anywhere *within* these bounds:
         masking does not prove one input valid (``docs/threat-model.md``).
 
-        And jointly with the weight: each silo's dequantized value is ``w'·Δ`` within one
-        step, ``|w'·Δ| <= c·w'``, so ``|Σ| <= c·W / max_samples + count·step`` per
-        coordinate. Without that, a silo wrapping its weight slot to make ``W`` small could
-        scale the decoded mean far beyond the clip."""
+        And jointly with the weight: each silo's dequantized value is ``w'·Δ`` within a
+        rounding step, ``|w'·Δ| <= c·w'``, so ``|Σ| <= c·W / max_samples + 3·count·step`` per
+        coordinate (three steps of slack per silo). Without that, a silo wrapping its weight
+        slot to make ``W`` small could scale the decoded mean far beyond the clip; with it the
+        mean stays within ``c·(1 + 6·max_samples / (levels - 1))``."""
         self._plausible_weighted_sum(total, count)
 
     def _plausible_weighted_sum(self, total: UIntArray, count: int) -> npt.NDArray[np.float64]:
@@ -165,20 +166,25 @@ class SecureFedAvg:
                 f"(levels - 1): a silo sent values outside its quantization range; the round "
                 "is not applied"
             )
-        weighted = self.quantizer.dequantize_sum(values, count)
+        # In quantization steps, with the clip cancelled out: an honest word lies within
+        # w'(L - 1)/2 of the zero point (L - 1)/2, plus the rounding; so
+        # |2S - count(L - 1)| <= (L - 1)W/max_samples + slack, where the slack allows three
+        # steps per silo (a stochastic rounding step, and float64 rounding near 2^53 levels).
         q = self.quantizer
-        limit = q.clip * weight / self.max_samples + count * q.step
-        limit += 1e-9 * limit  # float64 rounding of the dequantization
-        largest = float(np.abs(weighted).max())
+        span = q.levels - 1
+        offset = np.abs(2.0 * values.astype(np.float64) - float(count * span))
+        limit = span * weight / self.max_samples + 6.0 * count
+        limit += 1e-12 * limit
+        largest = float(offset.max())
         if largest > limit:
-            coordinate = int(np.argmax(np.abs(weighted)))
+            coordinate = int(np.argmax(offset))
             raise ImplausibleSumError(
-                f"coordinate {coordinate} of the sum is {largest:.6g}, beyond the {limit:.6g} "
-                f"that {count} silos of summed weight {weight} can reach within the clip "
-                f"{q.clip}: a silo sent a weight that does not match its values; the round is "
-                "not applied"
+                f"coordinate {coordinate} of the sum lies {largest / 2:.6g} steps from the zero "
+                f"point, beyond the {limit / 2:.6g} that {count} silos of summed weight {weight} "
+                f"can reach within the clip {q.clip}: a silo sent a weight that does not match "
+                "its values; the round is not applied"
             )
-        return weighted
+        return self.quantizer.dequantize_sum(values, count)
 
     def error_bound(self, count: int, total_weight: int) -> float:
         """A per-coordinate bound on the decoded mean's quantization error."""

@@ -32,6 +32,7 @@ from fedsilo.protocol.masking.sharing import (
 )
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
+    ShareCheck,
     ShareUpload,
     SiloMessage,
     Stage,
@@ -249,3 +250,28 @@ def test_a_mask_public_key_outside_the_prime_order_subgroup_is_refused(element: 
     )
     with pytest.raises(InconsistentViewError, match="prime-order subgroup"):
         check_adverts(FED.roster, ctx, [advert])
+
+
+@dataclasses.dataclass
+class AccusesEveryone(Adversary):
+    """A colluding silo whose signed share check accuses every other dealer."""
+
+    accuser: int = 2
+
+    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
+        relayed = super().inbound(message)
+        return [self._accuse(m) if isinstance(m, ShareCheck) else m for m in relayed]
+
+    def _accuse(self, check: ShareCheck) -> ShareCheck:
+        if check.sender != self.accuser:
+            return check
+        others = tuple(i for i in EVERYONE if i != self.accuser)
+        return payloads.sign_share_check(
+            self.colluders[self.accuser], check.context, check.sender, others
+        )
+
+
+def test_a_silo_accusing_every_dealer_is_left_out_itself_and_the_round_goes_on() -> None:
+    inputs = random_inputs(FED, 64)
+    run = run_aggregation(FED, inputs, adversary=AccusesEveryone(colluders={2: FED.identity(2)}))
+    assert_the_round_goes_on_without(run, inputs, dealer=2)

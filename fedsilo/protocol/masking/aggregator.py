@@ -130,6 +130,7 @@ class MaskingAggregator:
         self._masking: tuple[int, ...] = ()  # U2': who masks with whom
         # dealers accused in a signed share check, and by whom (they are left out of U2')
         self._accused: dict[int, tuple[int, ...]] = {}
+        self._overruled: list[int] = []  # accusers left out for accusing too many
         self._survivors: tuple[int, ...] = ()
         self._dropped: tuple[int, ...] = ()
         self._view: SurvivorView | None = None
@@ -206,6 +207,11 @@ class MaskingAggregator:
     def accused(self) -> dict[int, tuple[int, ...]]:
         """Each dealer a signed share check accused, with its accusers: left out of U2'."""
         return dict(self._accused)
+
+    @property
+    def overruled(self) -> tuple[int, ...]:
+        """Silos left out for accusing so many dealers that too few would remain."""
+        return tuple(self._overruled)
 
     @property
     def false_shares(self) -> tuple[sharing.FalseShareEvidence, ...]:
@@ -352,6 +358,22 @@ class MaskingAggregator:
             raise SignatureError(
                 f"the advert of silo {self._roster.name(advert.sender)!r} is not validly signed"
             ) from exc
+        # the rules every silo applies to the advert list: one bad advert relayed would make
+        # every honest silo leave the session, so its sender is left out here instead
+        name = self._roster.name(advert.sender)
+        try:
+            payloads.check_mask_public_key(advert.mask_public_key)
+        except CryptoError as exc:
+            raise RemoteProtocolError(f"the advert of silo {name!r}: {exc}") from exc
+        for other in self._answers.values():
+            if {advert.cipher_public_key, advert.mask_public_key} & {
+                other.cipher_public_key,
+                other.mask_public_key,
+            }:
+                raise RemoteProtocolError(
+                    f"the advert of silo {name!r} repeats a public key of "
+                    f"{self._roster.name(other.sender)!r}"
+                )
 
     def _check_share_check(self, check: ShareCheck) -> None:
         payloads.verify_share_check(
@@ -500,8 +522,9 @@ class MaskingAggregator:
     def _after_checks(self) -> list[Outgoing]:
         """U2': who checked its shares, less every dealer a signed check accused."""
         checks = tuple(self._answers[s] for s in sorted(self._expected))
+        checks = self._without_excessive_accusers(checks)
         accused = {a for c in checks for a in c.accused}
-        self._masking = tuple(s for s in sorted(self._expected) if s not in accused)
+        self._masking = tuple(s for s in sorted(c.sender for c in checks) if s not in accused)
         self._accused = {
             a: tuple(c.sender for c in checks if a in c.accused) for a in sorted(accused)
         }
@@ -515,6 +538,20 @@ class MaskingAggregator:
         self._published[MaskingSet] = masking
         self._expected = frozenset(self._masking)
         return [Outgoing(s, masking) for s in self._masking]
+
+    def _without_excessive_accusers(self, checks: tuple[ShareCheck, ...]) -> tuple[ShareCheck, ...]:
+        """Accusations are unproven, so one silo must not empty a session by them: while the
+        accused would leave fewer than the quorum, the silo that accuses most is left out
+        itself and its accusations ignored (a dishonest dealer still loses every accuser it
+        cheated that stays in)."""
+        kept = list(checks)
+        while True:
+            accused = {a for c in kept for a in c.accused}
+            if len({c.sender for c in kept} - accused) >= self._params.quorum or not accused:
+                return tuple(kept)
+            loudest = max(kept, key=lambda c: (len(c.accused), c.sender))
+            self._overruled.append(loudest.sender)
+            kept.remove(loudest)
 
     def _after_inputs(self) -> list[Outgoing]:
         self._survivors = tuple(sorted(self._expected))

@@ -33,6 +33,7 @@ from fedsilo.errors import (
     QuantizationError,
     RemoteProtocolError,
     RosterError,
+    SignatureError,
     UnexpectedMessageError,
 )
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack
@@ -269,6 +270,14 @@ class MaskingSilo:
         for sender, share in sorted(by_sender.items()):
             if share.recipient != self.index:
                 raise InconsistentViewError("a relayed share is addressed to another silo")
+            try:  # the aggregator checked this signature: a bad one is its doing, not the dealer's
+                payloads.verify_dealer_commitments(
+                    self._roster.entry(sender).verifying_key, self.context, dealers[sender]
+                )
+            except SignatureError as exc:
+                raise InconsistentViewError(
+                    f"the aggregator relayed commitments of silo {sender} that it did not sign"
+                ) from exc
             try:
                 pair = payloads.open_share_pair(
                     self._cipher_sk, self._adverts[sender].cipher_public_key, self.context, share
