@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from fedsilo.audit.operators import silo_roster
+from fedsilo.audit.resets import config_digest_bytes
 from fedsilo.config.model import FederationConfig, MaskingScheme
 from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.sharing import FalseShareEvidence, evidence_from, verify_false_share
@@ -38,8 +39,7 @@ def audit_false_share(path: Path, config: FederationConfig, certs_dir: Path) -> 
     proves nothing (or :class:`ConfigError` if it is not evidence for this federation)."""
     evidence = load_evidence(path)
     ctx = evidence.context
-    digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
-    if ctx.federation_id != config.federation or ctx.config_digest != digest:
+    if ctx.federation_id != config.federation or ctx.config_digest != config_digest_bytes(config):
         raise ConfigError(
             f"the evidence is from federation {ctx.federation_id!r} under another config "
             f"than {config.digest()}"

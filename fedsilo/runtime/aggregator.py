@@ -137,7 +137,8 @@ class AggregatorService:
     def _signed(self, body: bytes, stage: str, kind: str = codec.MESSAGE_KIND) -> pb.Signed:
         return codec.sign(self._identity, body, kind, stage)
 
-    def _check_context(self, member: Member, c: pb.Context, stage: str) -> SessionState:
+    def _check_member_context(self, member: Member, c: pb.Context) -> None:
+        """``c`` is for this federation and config, and in ``member``'s own name."""
         if c.federation != self.config.federation:
             raise ContextMismatchError(f"message for federation {c.federation!r}")
         if bytes(c.config_digest) != self._digest:
@@ -149,6 +150,9 @@ class AggregatorService:
             raise RosterError(
                 f"{member.name} (silo {member.index}) sent a message in the name of silo {c.sender}"
             )
+
+    def _check_context(self, member: Member, c: pb.Context, stage: str) -> SessionState:
+        self._check_member_context(member, c)
         session = self._session
         if (
             session is None
@@ -383,12 +387,7 @@ class AggregatorService:
     def _check_fetch(self, member: Member, c: pb.Context) -> str:
         """The stage of a fetch that is ``member``'s own, for this federation and config, of
         a kind there is (the same gate as every other call, before anything is looked up)."""
-        if c.federation != self.config.federation or bytes(c.config_digest) != self._digest:
-            raise ContextMismatchError(
-                f"a fetch for federation {c.federation!r} under another config digest"
-            )
-        if c.sender != member.index:
-            raise RosterError(f"{member.name} fetched in the name of silo {c.sender}")
+        self._check_member_context(member, c)
         if c.stage not in FETCH_STAGES:
             raise RemoteProtocolError(
                 f"there is nothing to fetch for stage {c.stage!r} "

@@ -166,25 +166,23 @@ class SecureFedAvg:
                 f"(levels - 1): a silo sent values outside its quantization range; the round "
                 "is not applied"
             )
-        # In quantization steps, with the clip cancelled out: an honest word lies within
-        # w'(L - 1)/2 of the zero point (L - 1)/2, plus the rounding; so
-        # |2S - count(L - 1)| <= (L - 1)W/max_samples + slack, where the slack allows three
-        # steps per silo (a stochastic rounding step, and float64 rounding near 2^53 levels).
+        # An honest silo's dequantized value is w'·Δ within its rounding, |w'·Δ| <= c·w', so
+        # |Σ| <= c·W/max_samples + slack per coordinate; the slack allows three steps per
+        # silo (a stochastic rounding step, and float64 rounding near 2^53 levels).
         q = self.quantizer
-        span = q.levels - 1
-        offset = np.abs(2.0 * values.astype(np.float64) - float(count * span))
-        limit = span * weight / self.max_samples + 6.0 * count
-        limit += 1e-12 * limit
-        largest = float(offset.max())
+        weighted = q.dequantize_sum(values, count)
+        limit = (q.clip * weight / self.max_samples + 3.0 * count * q.step) * (1 + 1e-12)
+        magnitude = np.abs(weighted)
+        largest = float(magnitude.max())
         if largest > limit:
-            coordinate = int(np.argmax(offset))
+            coordinate = int(np.argmax(magnitude))
             raise ImplausibleSumError(
-                f"coordinate {coordinate} of the sum lies {largest / 2:.6g} steps from the zero "
-                f"point, beyond the {limit / 2:.6g} that {count} silos of summed weight {weight} "
-                f"can reach within the clip {q.clip}: a silo sent a weight that does not match "
-                "its values; the round is not applied"
+                f"coordinate {coordinate} of the sum is {largest:.6g}, beyond the {limit:.6g} "
+                f"that {count} silos of summed weight {weight} can reach within the clip "
+                f"{q.clip}: a silo sent a weight that does not match its values; the round is "
+                "not applied"
             )
-        return self.quantizer.dequantize_sum(values, count)
+        return weighted
 
     def error_bound(self, count: int, total_weight: int) -> float:
         """A per-coordinate bound on the decoded mean's quantization error."""

@@ -508,13 +508,7 @@ def outcome_of(ctx: SessionContext, outcome: pb.RoundOutcome) -> pb.RoundOutcome
     """``outcome`` if it is the outcome of session ``ctx``; an outcome of any other session
     (replayed from an earlier one, say) would end this one on the aggregator's word."""
     c = outcome.context
-    if (
-        c.federation != ctx.federation_id
-        or bytes(c.config_digest) != ctx.config_digest
-        or c.round != ctx.round
-        or bytes(c.session_id) != ctx.session_id
-        or c.stage != OUTCOME_STAGE
-    ):
+    if c.stage != OUTCOME_STAGE or session_of(c) != ctx:
         raise RemoteProtocolError(
             f"the aggregator sent the outcome of another session (round {c.round}, session "
             f"{bytes(c.session_id).hex()[:16]}…) in session {ctx.session_id.hex()[:16]}… of "

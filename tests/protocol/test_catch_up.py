@@ -80,6 +80,13 @@ def test_fewer_acks_than_the_quorum_are_refused(
         check_acks(few, fed.roster, head_of(fed, evidence), 3)
 
 
+def test_acks_of_silos_revoked_since_do_not_count(fed: Federation, evidence: RoundEvidence) -> None:
+    head = head_of(fed, evidence)
+    assert check_acks(evidence, fed.roster, head, N - 2, revoked=(1, 2)) == tuple(range(3, N + 1))
+    with pytest.raises(ChainMismatchError, match="revoked silos do not count"):
+        check_acks(evidence, fed.roster, head, N - 1, revoked=(1, 2))
+
+
 def test_one_silo_acking_many_times_counts_once(fed: Federation, evidence: RoundEvidence) -> None:
     repeated = dataclasses.replace(evidence, acks=(evidence.acks[0],) * N)
     with pytest.raises(ChainMismatchError, match="only 1 silos acknowledged"):

@@ -22,7 +22,7 @@ Only then does it store the state and finalize the round in its ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from fedsilo.errors import (
     ChainMismatchError,
@@ -117,14 +117,19 @@ def bounded_survivors(listed: Sequence[int], silos: int, threshold: int) -> tupl
 
 
 def check_acks(
-    evidence: RoundEvidence, roster: Roster, head: bytes, quorum: int
+    evidence: RoundEvidence,
+    roster: Roster,
+    head: bytes,
+    quorum: int,
+    revoked: Collection[int] = (),
 ) -> tuple[int, ...]:
-    """The distinct roster silos whose valid ack is over ``head``; at least ``quorum``."""
+    """The distinct roster silos whose valid ack is over ``head``; at least ``quorum``. The
+    acks of ``revoked`` silos (whose certificates no longer verify) do not count."""
     ctx = evidence.context
     agreeing: set[int] = set()
     for ack in evidence.acks:
         roster.entry(ack.sender)
-        if ack.head != head:
+        if ack.head != head or ack.sender in revoked:
             continue
         try:
             verify_ack(
@@ -143,6 +148,7 @@ def check_acks(
     if len(agreeing) < quorum:
         raise ChainMismatchError(
             f"round {ctx.round}: only {len(agreeing)} silos acknowledged the chain head this "
-            f"silo derived, {quorum} are needed; refusing to catch up on it"
+            f"silo derived{' (revoked silos do not count)' if revoked else ''}, {quorum} are "
+            "needed; refusing to catch up on it"
         )
     return tuple(sorted(agreeing))
