@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fedsilo.audit.operators import silo_roster
 from fedsilo.audit.resets import config_digest_bytes
-from fedsilo.config.model import FederationConfig, MaskingScheme
+from fedsilo.config.model import FederationConfig
 from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.sharing import FalseShareEvidence, evidence_from, verify_false_share
 
@@ -45,7 +45,7 @@ def audit_false_share(path: Path, config: FederationConfig, certs_dir: Path) -> 
             f"than {config.digest()}"
         )
     scheme = config.scheme
-    if not isinstance(scheme, MaskingScheme):
+    if scheme.kind != "masking":
         raise ConfigError("false-share evidence belongs to a masking federation")
     roster = silo_roster(config, certs_dir)
     liar = verify_false_share(evidence, roster, scheme.threshold)

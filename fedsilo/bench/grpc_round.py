@@ -26,7 +26,9 @@ from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.testing.configs import TIMEOUTS, write_local_config
 
 
-def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
+def run_grpc_bench(
+    silos: int, params: int, repeat: int, scheme: str = "masking"
+) -> dict[str, object]:
     if silos < 3 or params < 1 or repeat < 1:
         raise ConfigError("--silos must be >= 3, --params and --repeat positive")
     with tempfile.TemporaryDirectory(prefix="fedsilo-bench-") as tmp:
@@ -40,6 +42,7 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
             rounds=repeat,
             timeouts=dict.fromkeys(TIMEOUTS, 600),
             silo_prefix="b",
+            scheme=scheme,
         )
         provision_federation(root / "bench.yaml", root / "fed", dt.datetime.now(dt.UTC))
         procs = _start(root, silos, repeat)
@@ -58,7 +61,7 @@ def run_grpc_bench(silos: int, params: int, repeat: int) -> dict[str, object]:
     release = _median_round(stages, "release", repeat)
     verification = statistics.median(_verification_seconds(stages, r) for r in range(1, repeat + 1))
     return {
-        "scheme": "masking",
+        "scheme": scheme,
         "transport": "grpc",
         "silos": silos,
         "params": params,

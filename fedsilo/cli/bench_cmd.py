@@ -7,6 +7,7 @@ import json
 
 from fedsilo.bench.masking import run_masking_bench
 from fedsilo.errors import ConfigError
+from fedsilo.protocol.registry import runnable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,7 +17,12 @@ def run(args: argparse.Namespace) -> int:
         # torch and the nodes load only for the commands that need them (keeps the CLI fast)
         from fedsilo.bench.grpc_round import run_grpc_bench  # noqa: PLC0415
 
-        figures = run_grpc_bench(args.silos, args.params, args.repeat)
+        figures = run_grpc_bench(args.silos, args.params, args.repeat, args.scheme)
+    elif args.scheme != "masking":
+        raise ConfigError(
+            f"--transport memory measures the masking protocol core; bench {args.scheme} "
+            "with --transport grpc"
+        )
     else:
         figures = run_masking_bench(
             args.silos, args.params, args.dropouts, args.repeat, args.seed
@@ -24,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures))
         return 0
-    print(f"fedsilo bench: masking over {args.transport}, median of {args.repeat}")
+    print(f"fedsilo bench: {args.scheme} over {args.transport}, median of {args.repeat}")
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
@@ -36,8 +42,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench = commands.add_parser(
         "bench", help="measure one secure aggregation round against its floors"
     )
-    # Only what is built is offered: Paillier joins these choices when it lands.
-    bench.add_argument("--scheme", default="masking", choices=["masking"])
+    # only schemes a node here runs are offered (the registry's runnable schemes)
+    bench.add_argument("--scheme", default="masking", choices=runnable())
     bench.add_argument(
         "--transport",
         default="memory",

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from fedsilo.errors import ConfigError
+from fedsilo.protocol.registry import runnable
 
 DEMO_TASKS = ("breast-cancer", "digits", "credit-fraud")
 MIN_SILOS, MAX_SILOS = 3, 12
@@ -47,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"fedsilo demo: {args.silos} silos train {args.task}{data} for {args.rounds} rounds")
     print(f"  scheme {args.scheme}, every node its own process over mutual TLS on 127.0.0.1")
     print(f"  workspace {root} (development PKI: for trying fedsilo out only)")
-    space = prepare(root, args.task, args.silos, args.rounds, args.seed)
+    space = prepare(root, args.task, args.silos, args.rounds, args.seed, args.scheme)
     seconds = run_federation(space, drops, sys.stdout, sys.stdout.isatty())
     print("computing the central and single-silo baselines ...", flush=True)
     result = summarize(space, seconds)
@@ -63,7 +64,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--task", default="breast-cancer", choices=DEMO_TASKS)
     p.add_argument("--silos", type=int, default=4, help="number of silos (3 to 12)")
     p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--scheme", default="masking", choices=["masking"])
+    p.add_argument(
+        "--scheme", default="masking", choices=runnable(), help="a registered protection scheme"
+    )
     p.add_argument("--seed", type=int, default=0, help="data split and initial weights")
     p.add_argument(
         "--drop",

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from fedsilo.config.load import load_config
-from fedsilo.config.model import MaskingScheme
 from fedsilo.errors import ConfigError
 
 
@@ -33,7 +32,7 @@ def _check(args: argparse.Namespace) -> int:
     trainer.check_layout(config.model.layout_sha256)
     print(f"task {config.training.task}: layout {trainer.layout.sha256()} matches the config")
     result = trainer.local_round(1, trainer.initial_model())
-    clip = config.scheme.quantization.clip if isinstance(config.scheme, MaskingScheme) else 0.0
+    clip = config.scheme.clip
     clipped = float(np.mean(np.abs(result.delta) > clip)) if clip else 0.0
     cap = config.training.max_samples
     print(f"one local round on {args.name}'s data, nothing sent:")

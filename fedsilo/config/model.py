@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from fedsilo.config.jcs import canonical_json
+from fedsilo.protocol.scheme import FederationFacts, SchemeConfig
 
 T = TypeVar("T", int, float, str)
 
@@ -26,43 +26,6 @@ class AggregatorEntry:
     name: str
     address: str
     fingerprint: str | None
-
-
-@dataclass(frozen=True)
-class Quantization:
-    """Clip range ``[-clip, clip]`` and number of levels of the fixed-point encoding."""
-
-    clip: float
-    levels: int
-
-
-@dataclass(frozen=True)
-class MaskingScheme:
-    """Pairwise masking. ``release_verification`` is how every silo checks a released sum:
-    ``full`` (it fetches every survivor's masked vector), ``sketch`` (a linear sketch and
-    spot checks), or ``auto`` (full for vectors of at most 2^20 words; see
-    ``fedsilo.protocol.masking.params.resolve_full_verification``)."""
-
-    threshold: int
-    colluders: int
-    modulus_bits: int
-    quantization: Quantization
-    kind: str = "masking"
-    release_verification: str = "auto"
-
-
-@dataclass(frozen=True)
-class PaillierScheme:
-    """Threshold Paillier: key size, decryption threshold among silos, packing."""
-
-    key_bits: int
-    threshold: int
-    colluders: int
-    dealer: str
-    value_bits: int
-    slot_bits: int
-    clip: float
-    kind: str = "paillier"
 
 
 SERVER_OPTIMIZERS = ("fedavg", "fedadam")
@@ -109,14 +72,28 @@ class ModelPin:
 @dataclass(frozen=True)
 class Timeouts:
     """Deadlines in seconds: how long the aggregator waits for every silo to join before its
-    first round, then each stage's deadline."""
+    first round, then each stage's deadline, by the stage's timeout key (every stage of the
+    config's scheme, in the scheme's order; see :class:`fedsilo.protocol.scheme.StageSpec`)."""
 
-    advertise_keys: float
-    share_keys: float
-    masked_input: float
-    consistency_check: float
-    unmasking: float
-    join: float = 120.0
+    join: float
+    stages: tuple[tuple[str, float], ...]
+
+    def stage(self, key: str) -> float:
+        """The deadline of the stage whose timeout key is ``key``."""
+        for name, seconds in self.stages:
+            if name == key:
+                return seconds
+        raise KeyError(f"no deadline for stage {key!r}")
+
+    @property
+    def every(self) -> tuple[tuple[str, float], ...]:
+        """Every deadline, ``join`` first, each named by its key path."""
+        return (("join", self.join), *((f"stages.{k}", v) for k, v in self.stages))
+
+    @property
+    def total(self) -> float:
+        """The join window plus every stage deadline: the longest a round can take."""
+        return self.join + sum(v for _, v in self.stages)
 
 
 @dataclass(frozen=True)
@@ -127,7 +104,7 @@ class FederationConfig:
     ca_fingerprint: str | None
     aggregator: AggregatorEntry
     silos: tuple[Member, ...]
-    scheme: MaskingScheme | PaillierScheme
+    scheme: SchemeConfig
     min_silos: int
     training: TrainingPlan
     timeouts: Timeouts
@@ -143,6 +120,13 @@ class FederationConfig:
         return tuple(s.name for s in self.silos)
 
     @property
+    def facts(self) -> FederationFacts:
+        """What the scheme's rules and parameters read of the rest of the config."""
+        return FederationFacts(
+            self.silo_names, self.aggregator.name, self.training.max_samples, self.min_silos
+        )
+
+    @property
     def member_names(self) -> list[str]:
         """The aggregator and every silo, in that order."""
         return [self.aggregator.name, *self.silo_names]
@@ -152,6 +136,7 @@ class FederationConfig:
         doc = asdict(self)
         doc["silos"] = list(doc["silos"])
         doc["training"]["options"] = dict(self.training.options)
+        doc["timeouts"]["stages"] = dict(self.timeouts.stages)
         return doc
 
     def canonical_json(self) -> str:
@@ -160,12 +145,3 @@ class FederationConfig:
     def digest(self) -> str:
         """``sha256:<hex>`` over the RFC 8785 JSON of the normalized document."""
         return "sha256:" + hashlib.sha256(self.canonical_json().encode()).hexdigest()
-
-
-def default_threshold(silos: int) -> int:
-    return 2 * silos // 3 + 1
-
-
-def default_slot_bits(value_bits: int, silos: int) -> int:
-    """Value bits plus headroom for the sum of ``silos`` values."""
-    return value_bits + max(1, math.ceil(math.log2(max(silos, 2))))

@@ -22,9 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from fedsilo.audit.events import EventTail
 from fedsilo.config.load import load_config
 from fedsilo.demo.workspace import Workspace
 from fedsilo.errors import FedsiloError
+from fedsilo.protocol.events import (
+    AuditEvent,
+    RoundAborted,
+    RoundCompleted,
+    RoundFinalized,
+    RoundOpened,
+    StageAnswered,
+)
 from fedsilo.runtime.state import MODEL_FILE
 from fedsilo.tensors import flatten
 from fedsilo.training.checkpoint import load_checkpoint
@@ -87,32 +96,6 @@ class Nodes:
                 proc.wait()
 
 
-class EventTail:
-    """New JSON events from a node's log file (other lines are skipped)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self._offset, self._partial = path, 0, b""
-
-    def events(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read()
-        self._offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        out = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                out.append(event)
-        return out
-
-
 @dataclass
 class Progress:
     """What the display shows, updated from the aggregator's events."""
@@ -122,16 +105,15 @@ class Progress:
     round: int = 0
     stage: str = "starting"
 
-    def update(self, event: Mapping[str, Any]) -> bool:
+    def update(self, event: AuditEvent) -> bool:
         """Apply one event; True when it says a round's global model was written."""
-        kind = event.get("event")
-        if kind == "session":
-            self.round, self.stage = int(event["round"]), "advertise_keys"
-        elif kind == "stage" and "silo" in event:
-            self.stage = str(event["stage"])
-        elif kind == "round-aborted":
+        if isinstance(event, RoundOpened):
+            self.round, self.stage = event.round, "opened"
+        elif isinstance(event, StageAnswered):
+            self.stage = event.stage
+        elif isinstance(event, RoundAborted):
             self.stage = "aborted"
-        elif kind == "global-model":
+        elif isinstance(event, RoundCompleted):
             self.stage = "round done"
             return True
         return False
@@ -170,9 +152,9 @@ def _status(progress: Progress, nodes: Nodes, started: float) -> str:
     )
 
 
-def _round_line(space: Workspace, done: Mapping[str, Any]) -> str:
+def _round_line(space: Workspace, done: AuditEvent) -> str:
     record = json.loads(
-        (space.aggregator_state / "rounds" / f"round-{int(done['round']):06d}.json").read_text()
+        (space.aggregator_state / "rounds" / f"round-{done.round:06d}.json").read_text()
     )
     evaluation = record["evaluation"]
     accuracy = (
@@ -199,8 +181,7 @@ class SiloDrop:
         if self.round <= 1:
             return True
         return any(
-            e.get("event") == "round-final" and e.get("round") == self.round - 1
-            for e in self.tail.events()
+            isinstance(e, RoundFinalized) and e.round == self.round - 1 for e in self.tail.events()
         )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from fedsilo.config.schemes import scheme_yaml, timeouts_yaml
 from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federation
 from fedsilo.testing.ports import free_port
 
@@ -17,12 +18,13 @@ DEMO_TIMEOUTS = {
     "join": 30,
     "advertise_keys": 20,
     "share_keys": 8,
+    "share_check": 8,
     "masked_input": 8,
     "consistency_check": 8,
     "unmasking": 8,
+    "release": 8,
 }
 MAX_SAMPLES = 1000
-LEVELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Workspace:
         return ProvisionedFederation(self.config, self.fed)
 
 
-def demo_config(task: str, silos: tuple[str, ...], rounds: int, seed: int) -> str:
+def demo_config(task: str, silos: tuple[str, ...], rounds: int, seed: int, scheme: str) -> str:
     lines = [
         "# Written by `fedsilo demo`: every node runs on this machine (development PKI).",
         "federation: fedsilo-demo",
@@ -62,21 +64,14 @@ def demo_config(task: str, silos: tuple[str, ...], rounds: int, seed: int) -> st
         f"  address: 127.0.0.1:{free_port()}",
         "silos:",
         *[f"  - name: {name}" for name in silos],
-        "scheme:",
-        "  kind: masking",
-        "  colluders: 1",
-        "  modulus_bits: 32",
-        "  quantization:",
-        "    clip: 1.0",
-        f"    levels: {LEVELS}",
+        *scheme_yaml(scheme),
         "training:",
         f"  task: {task}",
         f"  rounds: {rounds}",
         f"  max_samples: {MAX_SAMPLES}",
         "  options:",
         f"    seed: {seed}",
-        "timeouts:",
-        *[f"  {stage}: {seconds}" for stage, seconds in DEMO_TIMEOUTS.items()],
+        *timeouts_yaml(DEMO_TIMEOUTS),
     ]
     return "\n".join(lines) + "\n"
 
@@ -85,13 +80,15 @@ def silo_names(task: str, silos: int) -> tuple[str, ...]:
     return tuple(f"{SILO_NAMES.get(task, 'silo')}-{i}" for i in range(1, silos + 1))
 
 
-def prepare(root: Path, task: str, silos: int, rounds: int, seed: int) -> Workspace:
+def prepare(
+    root: Path, task: str, silos: int, rounds: int, seed: int, scheme: str = "masking"
+) -> Workspace:
     """Write the config and provision a development PKI under ``root``."""
     names = silo_names(task, silos)
     space = Workspace(root, names)
     space.logs.mkdir(parents=True, exist_ok=True)
     template = root / "demo.yaml"
-    template.write_text(demo_config(task, names, rounds, seed))
+    template.write_text(demo_config(task, names, rounds, seed, scheme))
     provision_federation(template, space.fed, dt.datetime.now(dt.UTC))
     template.unlink()
     return space

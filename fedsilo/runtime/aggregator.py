@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from fedsilo.config.model import FederationConfig
+from fedsilo.config.schemes import stage_timeout
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
@@ -57,6 +58,14 @@ from fedsilo.errors import (
     UnverifiableReleaseError,
 )
 from fedsilo.pki.trust import Member
+from fedsilo.protocol.chain import aggregate_sha256
+from fedsilo.protocol.events import (
+    AggregateReleased,
+    RoundAborted,
+    RoundOpened,
+    SiloDropped,
+    StageAnswered,
+)
 from fedsilo.protocol.masking import sharing
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
@@ -249,7 +258,7 @@ class AggregatorService:
                     session, JournalEvent("submit", bytes(message.SerializeToString()))
                 )
             self.message_bytes_received += len(body)
-            self._log("stage", stage=stage, silo=member.name)
+            self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
             self._publish(session, outgoing)
 
     def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
@@ -269,7 +278,7 @@ class AggregatorService:
                     f"resume at offset {done}",
                     done,
                 )
-            self._log("stage", stage=Stage.MASKED_INPUT.value, silo=member.name)
+            self._log.emit(StageAnswered(session.ctx.round, member.name, Stage.MASKED_INPUT.value))
 
     def _fold(self, session: SessionState, member: Member, chunk: pb.InputChunk) -> None:
         length = session.plan.vector_length
@@ -407,6 +416,9 @@ class AggregatorService:
     # --- publishing ---------------------------------------------------------------------
 
     def _publish(self, session: SessionState, outgoing: list[Outgoing]) -> None:
+        for event in session.core.take_events():
+            if not session.replaying:  # logged before the crash already
+                self._log.emit(event)
         if any(isinstance(o.message, MaskingSet) for o in outgoing):
             self._log_accusations(session)
         released = session.core.released_sum
@@ -581,20 +593,11 @@ class AggregatorService:
                 self._previous = {self._session.ctx.session_id: self._session}
             self._session = session
             self._cond.notify_all()
-        self._log("session", round=plan.round, session=ctx.session_id.hex()[:32])
+        self._log.emit(RoundOpened(plan.round, ctx.session_id.hex()[:32]))
         return session
 
     def _timeout(self, stage: Stage) -> float:
-        t = self.config.timeouts
-        return {
-            Stage.ADVERTISE_KEYS: t.advertise_keys,
-            Stage.SHARE_KEYS: t.share_keys,
-            Stage.SHARE_CHECK: t.share_keys,  # checking the shares: one more ShareKeys round trip
-            Stage.MASKED_INPUT: t.masked_input,
-            Stage.CONSISTENCY_CHECK: t.consistency_check,
-            Stage.UNMASKING: t.unmasking,
-            Stage.RELEASE: t.unmasking,  # fetch Y, verify, derive the next model, ack
-        }[stage]
+        return stage_timeout(self.config, stage.value)
 
     def _drive(self, session: SessionState) -> RoundRecord:
         core = session.core
@@ -618,6 +621,8 @@ class AggregatorService:
     def _close_stage(self, session: SessionState, stage: Stage) -> None:
         missing = self.roster.names(session.core.waiting_for)
         self._log("deadline", stage=stage.value, missing=list(missing))
+        for silo in missing:
+            self._log.emit(SiloDropped(session.ctx.round, silo, stage.value))
         if session.journaled:
             self._journal_event(session, JournalEvent("close", stage=stage.value))
         # on failure the core is ABORTED and holds the error; _finish reports it
@@ -630,7 +635,7 @@ class AggregatorService:
             error = core.error or FedsiloError("the session ended without a result")
             missing = getattr(error, "missing", ())
             self._publish_outcome(session, False, str(error), ())
-            self._log("round-aborted", round=ctx.round, reason=str(error), missing=list(missing))
+            self._log.emit(RoundAborted(ctx.round, str(error), tuple(map(str, missing))))
             return RoundRecord(ctx.round, ctx.session_id, error=error, missing=tuple(missing))
         total = np.array(core.result.total, dtype=word_dtype(self.params.bits))
         self._publish_outcome(session, True, "released", core.result.survivors)
@@ -646,11 +651,13 @@ class AggregatorService:
             sum_bytes=session.result_bytes,
             inputs_bytes=session.inputs_bytes,
         )
-        self._log(
-            "round-released",
-            round=ctx.round,
-            survivors=list(record.survivors),
-            dropped=list(record.dropped),
+        self._log.emit(
+            AggregateReleased(
+                ctx.round,
+                "sha256:" + aggregate_sha256(core.result.total).hex(),
+                record.survivors,
+                record.dropped,
+            )
         )
         return record
 

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import TextIO
 
+from fedsilo.protocol.events import AuditEvent, event_name, record_of
+
 
 class EventLog:
     """Writes ``{"ts": ..., "node": ..., "event": ..., ...}`` lines."""
@@ -22,3 +24,7 @@ class EventLog:
         )
         with self._lock:
             print(line, file=self._stream, flush=True)
+
+    def emit(self, event: AuditEvent) -> None:
+        """Write one typed audit event (read back by :mod:`fedsilo.audit.events`)."""
+        self(event_name(event), **record_of(event))

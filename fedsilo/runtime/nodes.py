@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,13 +11,15 @@ from fedsilo.audit.resets import installed_resets
 from fedsilo.config.endorse import require_endorsements
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
+from fedsilo.config.schemes import scheme_params, stage_timeout
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.pki.files import certificate_der, load_certificate, load_identity_key
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import CrlFloor, TrustStore
-from fedsilo.protocol.chain import genesis
+from fedsilo.protocol.chain import aggregate_sha256, genesis
+from fedsilo.protocol.events import RoundCompleted
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
@@ -32,7 +33,7 @@ from fedsilo.runtime.memory import return_large_buffers_to_the_os
 from fedsilo.runtime.round_ledger import FileLedgerStore
 from fedsilo.runtime.rounds import RoundPlan, RoundRecord
 from fedsilo.runtime.session_vault import SessionVault
-from fedsilo.runtime.silo import SiloNode, masking_params, secure_fedavg
+from fedsilo.runtime.silo import SiloNode, secure_fedavg
 from fedsilo.runtime.state import AggregatorState
 from fedsilo.tensors import flatten
 from fedsilo.training.chain_step import ChainStep, DerivedRound, GlobalState
@@ -129,7 +130,7 @@ class AggregatorNode:
         self.service = AggregatorService(
             config=self.config,
             roster=roster,
-            params=masking_params(
+            params=scheme_params(
                 self.config, self.codec.vector_length(self.trainer.layout.vector_length)
             ),
             identity=load_identity_key(files.key),
@@ -185,7 +186,7 @@ class AggregatorNode:
             else:
                 record = self.service.run_round(RoundPlan(round_number, state.head, length))
             state = self.finish_round(state, record)
-        self.service.await_fetches(self.config.timeouts.unmasking)
+        self.service.await_fetches(stage_timeout(self.config, "release"))
 
     def finish_round(self, state: GlobalState, record: RoundRecord) -> GlobalState:
         """Derive the next state from a released round, require the silos' acks of it, and
@@ -256,7 +257,7 @@ class AggregatorNode:
             },
             "config_digest": self.config.digest(),
             "layout_sha256": self.trainer.layout.sha256(),
-            "aggregate_sha256": hashlib.sha256(aggregate).hexdigest(),
+            "aggregate_sha256": aggregate_sha256(record.total).hex(),
             "previous_head": link.previous.hex(),
             "chain_head": link.head.hex(),
             "acked_by": list(self.service.roster.names(record.acks)),
@@ -273,6 +274,8 @@ class AggregatorNode:
             optimizer_safetensors(derived.state.optimizer),
         )
         accuracy = evaluation.accuracy if evaluation.examples else None
+        acked = self.service.roster.names(record.acks)
+        self.log.emit(RoundCompleted(round_number, link.head.hex(), acked))
         self.log(
             "global-model",
             round=round_number,
@@ -309,7 +312,7 @@ class SiloRunner:
             files.ca.read_bytes(),
             files.key.read_bytes(),
             files.cert.read_bytes(),
-            Backoff(patience=max(60.0, self.config.timeouts.advertise_keys)),
+            Backoff(patience=max(60.0, *(s for _, s in self.config.timeouts.stages[:1]))),
         )
         trainer = LocalTrainer.for_plan(
             self.config.training, SiloContext(name, self.config.silo_names, data_dir)

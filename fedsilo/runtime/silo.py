@@ -21,27 +21,27 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import grpc
-
-from fedsilo.config.model import FederationConfig, MaskingScheme
+from fedsilo.config.model import FederationConfig
+from fedsilo.config.schemes import scheme_of, scheme_params
 from fedsilo.crypto.entropy import Entropy, SystemEntropy
 from fedsilo.crypto.prg import UIntArray, word_dtype
-from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import (
     ConfigError,
     ContextMismatchError,
     FedsiloError,
+    NotJoinableError,
     PKIError,
     ProtocolError,
     ReleaseVerificationError,
     RemoteProtocolError,
+    UnexpectedMessageError,
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
+from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.masking.catchup import bounded_survivors, check_acks, verify_evidence
-from fedsilo.protocol.masking.params import MaskingParams, resolve_full_verification
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
@@ -64,7 +64,7 @@ from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
-from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient, RemoteRefusedError
+from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
@@ -105,34 +105,11 @@ class _Stopwatch:
         return time.perf_counter() - self._wall, time.thread_time() - self._cpu
 
 
-class NotJoinableError(ProtocolError):
-    """The announced session was joined before a restart and cannot be resumed."""
-
-
-def masking_params(config: FederationConfig, vector_length: int | None = None) -> MaskingParams:
-    """The masking parameters of ``config``; with the masked vector's ``vector_length``
-    (model parameters plus slots) also its release verification mode, which every party
-    resolves the same way from the same config."""
-    scheme = config.scheme
-    if not isinstance(scheme, MaskingScheme):
-        raise ConfigError("this node runs the masking scheme; the config names another")
-    quantizer = Quantizer(scheme.quantization.clip, scheme.quantization.levels, scheme.modulus_bits)
-    full = vector_length is not None and resolve_full_verification(
-        scheme.release_verification, vector_length
-    )
-    return MaskingParams(
-        len(config.silos),
-        scheme.threshold,
-        scheme.colluders,
-        quantizer,
-        full_verification=full,
-        min_silos=config.min_silos,
-    )
-
-
 def secure_fedavg(config: FederationConfig) -> SecureFedAvg:
     """The weighted-update encoding, refused if any part of the sum could wrap."""
-    codec = SecureFedAvg(masking_params(config).quantizer, config.training.max_samples)
+    scheme_params(config)  # the scheme's rules first: a node refuses what it cannot run
+    quantizer = scheme_of(config).quantizer(config.scheme)
+    codec = SecureFedAvg(quantizer, config.training.max_samples)
     codec.check_capacity(len(config.silos))
     return codec
 
@@ -175,13 +152,13 @@ class SiloNode:
         self._vault, self._disputes = vault, disputes
         self._entropy = entropy or SystemEntropy()
         self.codec = secure_fedavg(config)
-        self.params = masking_params(config, self.codec.vector_length(trainer.layout.vector_length))
+        self.params = scheme_params(config, self.codec.vector_length(trainer.layout.vector_length))
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
         self._state: GlobalState | None = None  # loaded at connect, after the layout checks
         self._trained: tuple[int, LocalResult] | None = None
         self._resets: tuple[ResetRecord, ...] = ()
-        self._patience = sum(vars(config.timeouts).values()) + 30.0
+        self._patience = config.timeouts.total + 30.0
         self._aggregator_key: VerifyingKey | None = None
         self._roster: Roster | None = None
         # the certificates served at join (DER), re-verified before every session
@@ -501,17 +478,15 @@ class SiloNode:
             session = self._joined(ctx)
             try:
                 self._send(ctx, session.start())
-            except RemoteRefusedError as exc:
+            except (ContextMismatchError, UnexpectedMessageError) as exc:
                 late = ("no longer open", "is not accepted in state")
-                if exc.code != grpc.StatusCode.FAILED_PRECONDITION or not any(
-                    text in exc.details for text in late
-                ):
+                if not any(text in str(exc) for text in late):
                     raise
                 # the session went past its adverts before we arrived (we started late, or
                 # were restored from a backup): we never joined it; wait for the next one
                 raise NotJoinableError(
                     f"session {ctx.session_id.hex()[:16]}… no longer takes adverts "
-                    f"({exc.details}); this silo waits for the next session"
+                    f"({exc}); this silo waits for the next session"
                 ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = AWAITED
@@ -608,7 +583,7 @@ class SiloNode:
         self._vault.discard_all_but()
         self._state = derived.state
         survivors = session.aggregate.survivors
-        self._log("round-final", silo=self.name, round=ctx.round, survivors=len(survivors))
+        self._log.emit(RoundFinalized(ctx.round, self.name, derived.link.head.hex()))
         return RoundResult(ctx.round, survivors, session.aggregate.total)
 
     def _send(self, ctx: SessionContext, messages: list[SiloMessage]) -> None:

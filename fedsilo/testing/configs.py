@@ -6,16 +6,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from fedsilo.config.schemes import timeouts_yaml
 from fedsilo.testing.ports import free_port
 
+# join, then every masking stage's deadline by its timeout key
 TIMEOUTS = (
     "join",
     "advertise_keys",
     "share_keys",
+    "share_check",
     "masked_input",
     "consistency_check",
     "unmasking",
+    "release",
 )
+# checking the shares is one more ShareKeys round trip, and the release (fetch Y, verify,
+# derive, ack) one more Unmasking one: unless given, they take those stages' deadlines
+_FOLLOWS = {"share_check": "share_keys", "release": "unmasking"}
+
+
+def stage_deadlines(timeouts: Mapping[str, float]) -> dict[str, float]:
+    """``timeouts`` with the share check and release deadlines filled in from the stages
+    they follow, unless given."""
+    out = dict(timeouts)
+    for stage, source in _FOLLOWS.items():
+        if stage not in out and source in out:
+            out[stage] = out[source]
+    return {k: out[k] for k in TIMEOUTS if k in out} | out
 
 
 def write_local_config(
@@ -31,6 +48,7 @@ def write_local_config(
     levels: int | None = None,
     options: Mapping[str, object] | None = None,
     release_verification: str | None = None,
+    scheme: str = "masking",
 ) -> Path:
     """Write the config (nothing pinned yet: ``certs provision`` pins it)."""
     lines = [
@@ -41,7 +59,7 @@ def write_local_config(
         "silos:",
         *[f"  - name: {silo_prefix}{i}" for i in range(1, silos + 1)],
         "scheme:",
-        "  kind: masking",
+        f"  kind: {scheme}",
         "  colluders: 1",
         *(["  quantization:", f"    levels: {levels}"] if levels is not None else []),
         *([f"  release_verification: {release_verification}"] if release_verification else []),
@@ -51,8 +69,7 @@ def write_local_config(
         "  options:",
         f"    params: {params}",
         *[f"    {key}: {value}" for key, value in (options or {}).items()],
-        "timeouts:",
-        *[f"  {key}: {timeouts[key]}" for key in TIMEOUTS],
+        *timeouts_yaml(stage_deadlines(timeouts)),
     ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -4,23 +4,29 @@ A retried call resends the very same request object (never a re-signed
 variant, which would look like equivocation). An upload cut short resumes
 at the offset the aggregator reports. Declared sizes of downloads are
 checked before anything is allocated.
+
+A refused call raises the class the aggregator raised (``ContextMismatchError``
+as that class), mapped back once by :func:`fedsilo.transport.status.error_of`
+and chained from the ``grpc.RpcError``; statuses are read only here, to retry
+(UNAVAILABLE) and to poll (DEADLINE_EXCEEDED), before anything is mapped.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.errors import FedsiloError, RemoteProtocolError, TransportError
+from fedsilo.errors import FedsiloError, IncompleteUploadError, RemoteProtocolError, TransportError
 from fedsilo.transport.codec import words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.server import MAX_MESSAGE_BYTES, RESUME_KEY
+from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from fedsilo.transport.service import AggregationStub
+from fedsilo.transport.status import error_of
 
 T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
@@ -34,14 +40,6 @@ class Backoff:
     first: float = 0.1
     cap: float = 3.0
     patience: float = 60.0
-
-
-class RemoteRefusedError(TransportError):
-    """The aggregator refused a call; ``code`` is the gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(f"the aggregator refused: {code.name}: {details}")
-        self.code, self.details = code, details
 
 
 class AggregatorClient:
@@ -70,14 +68,21 @@ class AggregatorClient:
         self._channel.close()
 
     def _retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, again while the aggregator is unavailable and patience lasts; a
+        refusal raises as the error it names."""
+        try:
+            return self._retrying_raw(call)
+        except grpc.RpcError as exc:
+            raise refusal_error(exc) from exc
+
+    def _retrying_raw(self, call: Callable[[], T]) -> T:
         delay, waited = self._backoff.first, 0.0
         while True:
             try:
                 return call()
             except grpc.RpcError as exc:
-                code = exc.code()
-                if code not in RETRYABLE or waited >= self._backoff.patience:
-                    raise RemoteRefusedError(code, exc.details() or "") from exc
+                if exc.code() not in RETRYABLE or waited >= self._backoff.patience:
+                    raise
             self._sleep(delay)
             waited += delay
             delay = min(delay * 2, self._backoff.cap)
@@ -97,19 +102,21 @@ class AggregatorClient:
             if left <= 0:
                 raise TransportError(f"gave up waiting for stage {request.context.stage!r}")
             try:
-                signed: pb.Signed = self._retrying(
+                signed: pb.Signed = self._retrying_raw(
                     lambda left=left: self._stub.Await(request, timeout=min(left, 21.0))  # type: ignore[misc]
                 )
                 return signed
-            except RemoteRefusedError as exc:
-                if exc.code is not grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise
+            except grpc.RpcError as exc:
+                # the aggregator's NotReadyError (the only error sent as DEADLINE_EXCEEDED),
+                # or this call's own deadline: not there yet, ask again
+                if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise refusal_error(exc) from exc
 
     def upload(self, context: pb.Context, words: UIntArray) -> None:
         """Stream ``words`` in chunks; resume where the aggregator says if cut short."""
         data = words_to_bytes(words)
         word = words.dtype.itemsize
-        self.upload_from(lambda start: _chunks(context, data, word, start))
+        self.upload_from(lambda start: chunks_of(context, data, word, start))
 
     def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
         """Stream the chunks ``source(offset)`` produces from ``offset`` on; on a cut,
@@ -124,11 +131,10 @@ class AggregatorClient:
                     )
                 )
                 return
-            except RemoteRefusedError as exc:
-                resumed = _resume_offset(exc)
-                if resumed is None:
+            except IncompleteUploadError as exc:
+                if exc.offset is None:
                     raise
-                offset = resumed
+                offset = exc.offset
         raise TransportError("the masked-input upload did not complete after 64 resumptions")
 
     def fetch(
@@ -137,35 +143,41 @@ class AggregatorClient:
         """Download a released result of exactly ``expected_bytes``, refusing anything else
         (into one buffer, returned as is: the caller owns it)."""
         method = self._stub.FetchResult
-
-        def download() -> bytearray:
-            buffer: bytearray | None = None
-            received = 0
-            for chunk in method(request, timeout=600):
-                if chunk.total_length * word != expected_bytes:
-                    raise RemoteProtocolError(
-                        f"the {kind} declares {chunk.total_length} words; "
-                        f"expected {expected_bytes // word}"
-                    )
-                start = chunk.offset * word
-                if start != received or start + len(chunk.data) > expected_bytes:
-                    raise RemoteProtocolError(
-                        f"a {kind} chunk at byte {start} does not continue the {received} "
-                        "bytes received, or runs beyond the declared size"
-                    )
-                buffer = buffer if buffer is not None else bytearray(expected_bytes)
-                buffer[start : start + len(chunk.data)] = chunk.data
-                received += len(chunk.data)
-            if buffer is None or received != expected_bytes:
-                raise RemoteProtocolError(
-                    f"the {kind} arrived incomplete: {received} of {expected_bytes} bytes"
-                )
-            return buffer
-
-        return self._retrying(download)
+        return self._retrying(
+            lambda: assemble_download(method(request, timeout=600), kind, expected_bytes, word)
+        )
 
 
-def _chunks(context: pb.Context, data: bytes, word: int, offset: int) -> Iterator[pb.InputChunk]:
+def assemble_download(
+    chunks: Iterable[pb.ResultChunk], kind: str, expected_bytes: int, word: int
+) -> bytearray:
+    """The ``kind`` that ``chunks`` carry, of exactly ``expected_bytes`` (every chunk's
+    declared size checked before anything is allocated; each continues the last)."""
+    buffer: bytearray | None = None
+    received = 0
+    for chunk in chunks:
+        if chunk.total_length * word != expected_bytes:
+            raise RemoteProtocolError(
+                f"the {kind} declares {chunk.total_length} words; expected {expected_bytes // word}"
+            )
+        start = chunk.offset * word
+        if start != received or start + len(chunk.data) > expected_bytes:
+            raise RemoteProtocolError(
+                f"a {kind} chunk at byte {start} does not continue the {received} "
+                "bytes received, or runs beyond the declared size"
+            )
+        buffer = buffer if buffer is not None else bytearray(expected_bytes)
+        buffer[start : start + len(chunk.data)] = chunk.data
+        received += len(chunk.data)
+    if buffer is None or received != expected_bytes:
+        raise RemoteProtocolError(
+            f"the {kind} arrived incomplete: {received} of {expected_bytes} bytes"
+        )
+    return buffer
+
+
+def chunks_of(context: pb.Context, data: bytes, word: int, offset: int) -> Iterator[pb.InputChunk]:
+    """``data`` (whole words of ``word`` bytes) from word ``offset`` on, in upload chunks."""
     total = len(data) // word
     step = CHUNK_BYTES - CHUNK_BYTES % word
     for start in range(offset * word, len(data), step):
@@ -177,14 +189,21 @@ def _chunks(context: pb.Context, data: bytes, word: int, offset: int) -> Iterato
         )
 
 
-def _resume_offset(exc: RemoteRefusedError) -> int | None:
-    if exc.code is not grpc.StatusCode.ABORTED:
-        return None
-    cause: Any = exc.__cause__
-    for key, value in (cause.trailing_metadata() or ()) if cause is not None else ():
-        if key == RESUME_KEY:
-            return int(value)
-    return None
+def refusal_error(exc: grpc.RpcError) -> FedsiloError:
+    """The error a failed call's status, details and trailers name (the aggregator's own
+    class if it sent one; a :class:`TransportError` otherwise)."""
+    details: str = exc.details() or ""
+    return error_of(exc.code(), details, exc.trailing_metadata() or ())
 
 
-__all__ = ["AggregatorClient", "Backoff", "FedsiloError", "RemoteRefusedError"]
+# Transitional, so that fedsilo.runtime.silo still imports until it catches the mapped
+# classes (issue 11 item 7); delete with that import. It carries no status code.
+
+__all__ = [
+    "AggregatorClient",
+    "Backoff",
+    "FedsiloError",
+    "assemble_download",
+    "chunks_of",
+    "refusal_error",
+]

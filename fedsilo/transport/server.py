@@ -2,8 +2,9 @@
 
 Every call is authenticated from the TLS auth context (the peer
 certificate, checked against the pinned roster and the CRL) before anything
-is decoded. Errors become gRPC status codes with a one-line message; the
-sender gets a typed error and the service keeps serving everyone else.
+is decoded. An error becomes the refusal :mod:`fedsilo.transport.status` gives its
+class (a status, the one-line message, the class's name in the trailers); the sender
+gets the same typed error back and the service keeps serving everyone else.
 """
 
 from __future__ import annotations
@@ -14,80 +15,20 @@ from typing import Any, TypeVar
 
 import grpc
 
-from fedsilo.errors import (
-    AuditError,
-    CheckpointError,
-    ConfigError,
-    ContextMismatchError,
-    CryptoError,
-    DurabilityError,
-    EquivocationError,
-    FedsiloError,
-    IncompleteUploadError,
-    LocalProtocolError,
-    NotReadyError,
-    PartialInputError,
-    PKIError,
-    ProtocolError,
-    RemoteProtocolError,
-    ResetRefusedError,
-    RosterError,
-    SignatureError,
-    TooFewSurvivorsError,
-    TransportError,
-    UnexpectedMessageError,
-    UnverifiableReleaseError,
-)
+from fedsilo.errors import FedsiloError
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.service import generic_handler
+from fedsilo.transport.status import refusal_of
 
 T = TypeVar("T")
 MAX_MESSAGE_BYTES = (2 << 20) + (64 << 10)  # a 2 MiB chunk plus its envelope
-RESUME_KEY = "fedsilo-resume-offset"
 AWAIT_CAP_SECONDS = 20.0
 # A fixed 4 MiB HTTP/2 window per stream instead of bandwidth-delay probing: buffered
 # bytes per silo stay bounded (aggregator memory stays O(params)), and 4 MiB per
 # round trip still moves ~100 MB/s per stream across a 40 ms WAN.
 FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 4 << 20)]
-
-# Every error a call can raise, most specific first. A peer's fault is never INTERNAL:
-# INTERNAL means the aggregator itself failed (its disk, its checkpoints, a bug).
-_STATUS: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (PKIError, grpc.StatusCode.PERMISSION_DENIED),  # not a roster member, revoked, expired
-    (RosterError, grpc.StatusCode.PERMISSION_DENIED),  # speaking in another silo's name
-    (SignatureError, grpc.StatusCode.UNAUTHENTICATED),  # a body its sender's key did not sign
-    (ContextMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
-    (UnexpectedMessageError, grpc.StatusCode.FAILED_PRECONDITION),
-    (EquivocationError, grpc.StatusCode.ALREADY_EXISTS),
-    (IncompleteUploadError, grpc.StatusCode.ABORTED),
-    (NotReadyError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (RemoteProtocolError, grpc.StatusCode.INVALID_ARGUMENT),
-    (CryptoError, grpc.StatusCode.INVALID_ARGUMENT),  # a malformed key, share or vector
-    (PartialInputError, grpc.StatusCode.ABORTED),
-    (TooFewSurvivorsError, grpc.StatusCode.ABORTED),  # the session ended: too few remain
-    (UnverifiableReleaseError, grpc.StatusCode.ABORTED),
-    (ResetRefusedError, grpc.StatusCode.FAILED_PRECONDITION),
-    (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
-    (LocalProtocolError, grpc.StatusCode.INTERNAL),
-    (ProtocolError, grpc.StatusCode.FAILED_PRECONDITION),
-    (DurabilityError, grpc.StatusCode.INTERNAL),
-    (CheckpointError, grpc.StatusCode.INTERNAL),
-    (AuditError, grpc.StatusCode.FAILED_PRECONDITION),
-    (TransportError, grpc.StatusCode.UNAVAILABLE),
-    (FedsiloError, grpc.StatusCode.INTERNAL),
-]
-# the errors that are the aggregator's own failure, and only those, are INTERNAL
-OWN_FAULTS: tuple[type[FedsiloError], ...] = (
-    LocalProtocolError,
-    DurabilityError,
-    CheckpointError,
-)
-
-
-def status_of(exc: Exception) -> grpc.StatusCode:
-    return next(code for kind, code in _STATUS if isinstance(exc, kind))
 
 
 class AggregationServicer:
@@ -98,11 +39,10 @@ class AggregationServicer:
         try:
             member = self._trust.authenticate_peer(dict(context.auth_context()))
             return work(member)
-        except IncompleteUploadError as exc:
-            context.set_trailing_metadata(((RESUME_KEY, str(exc.offset)),))
-            context.abort(status_of(exc), str(exc))
         except FedsiloError as exc:
-            context.abort(status_of(exc), str(exc))
+            refusal = refusal_of(exc)
+            context.set_trailing_metadata(refusal.trailers)
+            context.abort(refusal.status, refusal.message)
         raise AssertionError("unreachable")  # context.abort raises
 
     def Join(self, request: pb.JoinRequest, context: grpc.ServicerContext) -> pb.JoinReply:

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 from fedsilo.audit.operators import silo_roster
+from fedsilo.config.schemes import scheme_params
 from fedsilo.pki.files import load_identity_key
 from fedsilo.protocol.masking import records
 from fedsilo.protocol.masking.sharing import evidence_record
 from fedsilo.protocol.messages import UnmaskingShares
-from fedsilo.runtime.silo import masking_params
 from fedsilo.testing.adversary import RevealsFalseShare
 from fedsilo.testing.harness import Federation, random_inputs, run_aggregation
 from tests.cli_helpers import fedsilo
@@ -27,7 +27,7 @@ def logged_evidence(tmp_path: Path) -> tuple[Path, Path, dict[str, object], Unma
     fed = Federation(
         silo_roster(config, certs),
         identities,
-        masking_params(config, 16),
+        scheme_params(config, 16),
         config.federation,
         bytes.fromhex(config.digest().removeprefix("sha256:")),
     )

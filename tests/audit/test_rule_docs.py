@@ -43,7 +43,7 @@ def test_the_rule_table_lists_exactly_the_rules_the_auditor_emits(tmp_path: Path
     (fed / "st-marys" / "st-marys.crt").unlink()  # `cert.present` speaks only when one is missing
     emitted |= {r.rule for r in audit_config(pinned, NOW, fed).results}
     assert emitted == documented_rules()
-    assert len(documented_rules()) == 32
+    assert len(documented_rules()) == 36
 
 
 def test_a_provisioned_config_pins_the_layout_and_the_initial_model(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_the_digest_covers_the_server_step_and_the_initial_model_pin() -> None:
         lambda d: d["training"].__setitem__("rounds", 6),
         lambda d: d["silos"][0].__setitem__("organisation", "St Mary's"),
         lambda d: d["silos"].reverse(),  # roster order fixes indices and mask signs
-        lambda d: d.__setitem__("timeouts", {"unmasking": 121}),
+        lambda d: d.__setitem__("timeouts", {"stages": {"unmasking": 121}}),
         lambda d: d["training"].__setitem__("server_optimizer", "fedadam"),
         lambda d: d["training"].__setitem__("server_lr", 0.5),
         lambda d: d.__setitem__("model", {"layout_sha256": "sha256:" + "1" * 64}),

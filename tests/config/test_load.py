@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from fedsilo.config.load import ConfigProblemsError, load_config
-from fedsilo.config.model import MaskingScheme, ModelPin, PaillierScheme
-from fedsilo.errors import ConfigError
-from fedsilo.runtime.silo import masking_params
+from fedsilo.config.load import load_config
+from fedsilo.config.model import ModelPin
+from fedsilo.config.schemes import scheme_params
+from fedsilo.errors import ConfigError, ConfigProblemsError
+from fedsilo.protocol.masking.scheme import MaskingScheme
+from fedsilo.protocol.paillier.scheme import PaillierScheme
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = sorted((ROOT / "federation_configs").glob("*.yaml"))
@@ -148,5 +150,5 @@ def test_a_bad_max_resets_is_reported_with_its_key(
 def test_every_node_enforces_min_silos_as_its_quorum(tmp_path: Path) -> None:
     text = HOSPITALS.read_text().replace("scheme:\n", "min_silos: 4\nscheme:\n", 1)
     config = load_config(write(tmp_path, text))
-    params = masking_params(config)
+    params = scheme_params(config)
     assert (params.threshold, params.min_silos, params.quorum) == (3, 4, 4)

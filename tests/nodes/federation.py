@@ -15,10 +15,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from fedsilo.audit.events import parse_events
 from fedsilo.config.load import load_config
+from fedsilo.protocol.events import AuditEvent
 from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federation
 from fedsilo.testing.configs import write_local_config
 from fedsilo.training.synthetic import SyntheticVectorTask
@@ -27,6 +30,7 @@ from tests.nodes.zygote import Zygote, ZygoteProcess
 
 REPO = Path(__file__).resolve().parents[2]
 NodeProcess = subprocess.Popen[str] | ZygoteProcess
+E = TypeVar("E", bound=AuditEvent)
 
 
 @functools.cache
@@ -170,6 +174,24 @@ class Federation:
             if line.startswith("{"):
                 out.append(json.loads(line))
         return out
+
+    def audit(self, name: str) -> list[AuditEvent]:
+        """The typed audit events node ``name`` wrote, through the one reader."""
+        return parse_events(self.log(name).splitlines())
+
+    def wait_for(self, name: str, kind: type[E], timeout: float = 60, **fields: object) -> E:
+        """The first audit event of type ``kind`` node ``name`` wrote with ``fields``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.audit(name):
+                if isinstance(event, kind) and all(
+                    getattr(event, k) == v for k, v in fields.items()
+                ):
+                    return event
+            time.sleep(0.01)
+        raise AssertionError(
+            f"{name} never wrote {kind.__name__} {fields}:\n{self.log(name)[-3000:]}"
+        )
 
     def wait_for_event(self, name: str, timeout: float = 60, **match: object) -> dict[str, object]:
         deadline = time.monotonic() + timeout

@@ -14,14 +14,25 @@ from pathlib import Path
 import grpc
 import pytest
 
-from fedsilo.errors import FedsiloError
+from fedsilo.audit.events import parse_events
+from fedsilo.errors import (
+    ContextMismatchError,
+    EquivocationError,
+    FedsiloError,
+    NotReadyError,
+    RemoteProtocolError,
+    RosterError,
+    SignatureError,
+    UnexpectedMessageError,
+)
+from fedsilo.protocol.events import RoundOpened
 from fedsilo.protocol.messages import Ack, ConsistencySignature, KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.transport import codec
-from fedsilo.transport.client import AggregatorClient, Backoff, RemoteRefusedError
+from fedsilo.transport.client import AggregatorClient, Backoff, refusal_error
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.server import RESUME_KEY
+from fedsilo.transport.status import ERROR_KEY, RESUME_KEY
 from tests.nodes.live import LiveFederation
 
 HONEST = ["s1", "s2", "s3", "s4"]
@@ -46,7 +57,7 @@ def upload_raw(client: AggregatorClient, chunks: list[pb.InputChunk]) -> None:
     try:
         client._stub.UploadInput(iter(chunks), timeout=10)
     except grpc.RpcError as exc:
-        raise RemoteRefusedError(exc.code(), exc.details() or "") from exc
+        raise refusal_error(exc) from exc
 
 
 def chunk(a: pb.SessionAnnouncement, **fields: object) -> pb.InputChunk:
@@ -56,14 +67,24 @@ def chunk(a: pb.SessionAnnouncement, **fields: object) -> pb.InputChunk:
 
 
 def refused(
-    live: LiveFederation, action: object, code: grpc.StatusCode, text: str, quiet: bool = True
+    live: LiveFederation,
+    action: object,
+    error: type[FedsiloError],
+    code: grpc.StatusCode,
+    text: str,
+    quiet: bool = True,
 ) -> None:
-    """``action`` is refused with ``code``; with no honest silo active, nothing changed."""
+    """``action`` raises the aggregator's ``error``, that very class, sent as ``code``;
+    with no honest silo active, nothing changed."""
     before = live.node.service.state_digest()
-    with pytest.raises(RemoteRefusedError) as caught:
+    with pytest.raises(error) as caught:
         action()  # type: ignore[operator]
-    assert caught.value.code == code, caught.value
-    assert text in caught.value.details
+    assert type(caught.value) is error, repr(caught.value)
+    assert str(caught.value).startswith("the aggregator refused: ")
+    assert text in str(caught.value)
+    wire = caught.value.__cause__
+    assert isinstance(wire, grpc.RpcError)
+    assert wire.code() == code, wire
     if quiet:
         assert live.node.service.state_digest() == before
 
@@ -79,6 +100,7 @@ def test_a_chunk_of_the_wrong_length_is_refused(live: LiveFederation) -> None:
     refused(
         live,
         lambda: upload_raw(client, [chunk(a, data=bytes(5))]),
+        RemoteProtocolError,
         grpc.StatusCode.INVALID_ARGUMENT,
         "whole number",
     )
@@ -90,6 +112,7 @@ def test_a_chunk_beyond_the_declared_size_is_refused(live: LiveFederation) -> No
     refused(
         live,
         lambda: upload_raw(client, [chunk(a, offset=a.vector_length - 1)]),
+        RemoteProtocolError,
         grpc.StatusCode.INVALID_ARGUMENT,
         "beyond",
     )
@@ -103,6 +126,7 @@ def test_a_declared_size_beyond_the_limit_is_refused_before_allocation(
     refused(
         live,
         lambda: upload_raw(client, [chunk(a, total_length=10**12)]),
+        RemoteProtocolError,
         grpc.StatusCode.INVALID_ARGUMENT,
         "declared",
     )
@@ -115,6 +139,7 @@ def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederati
     refused(
         live,
         lambda: client.submit(codec.silo_message_pb(early)),
+        UnexpectedMessageError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "not accepted in state collect-adverts",
     )
@@ -131,6 +156,7 @@ def test_a_badly_signed_advert_gets_a_specific_status_not_internal(live: LiveFed
     refused(
         live,
         lambda: client.submit(codec.silo_message_pb(forged)),
+        SignatureError,
         grpc.StatusCode.UNAUTHENTICATED,
         "the advert of silo 's5' is not validly signed",
         quiet=False,  # the forger is excluded from the stage
@@ -144,6 +170,7 @@ def test_an_ack_before_the_release_is_refused_and_changes_nothing(live: LiveFede
     refused(
         live,
         lambda: client.submit(codec.silo_message_pb(ack)),
+        UnexpectedMessageError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "not accepted in state collect-adverts",
     )
@@ -159,6 +186,7 @@ def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) 
     refused(
         live,
         lambda: client.fetch("result", fetch_request(a, codec.RESULT_STAGE), 10, 1),
+        NotReadyError,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         "no released aggregate for that session",
     )
@@ -166,19 +194,40 @@ def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) 
 
 
 @pytest.mark.parametrize(
-    ("stage", "sender", "code", "text"),
+    ("stage", "sender", "error", "code", "text"),
     [
-        ("release", 5, grpc.StatusCode.INVALID_ARGUMENT, "nothing to fetch for stage 'release'"),
-        (codec.RESULT_STAGE, 1, grpc.StatusCode.PERMISSION_DENIED, "in the name of silo 1"),
+        (
+            "release",
+            5,
+            RemoteProtocolError,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "nothing to fetch for stage 'release'",
+        ),
+        (
+            codec.RESULT_STAGE,
+            1,
+            RosterError,
+            grpc.StatusCode.PERMISSION_DENIED,
+            "in the name of silo 1",
+        ),
     ],
     ids=["an unknown stage", "another silo's name"],
 )
 def test_a_fetch_outside_the_gate_is_refused_before_anything_is_looked_up(
-    live: LiveFederation, stage: str, sender: int, code: grpc.StatusCode, text: str
+    live: LiveFederation,
+    stage: str,
+    sender: int,
+    error: type[FedsiloError],
+    code: grpc.StatusCode,
+    text: str,
 ) -> None:
     client, a = rogue(live)
     refused(
-        live, lambda: client.fetch("result", fetch_request(a, stage, sender), 10, 1), code, text
+        live,
+        lambda: client.fetch("result", fetch_request(a, stage, sender), 10, 1),
+        error,
+        code,
+        text,
     )
     finish_without_s5(live)
 
@@ -205,6 +254,7 @@ def test_a_different_body_for_the_same_stage_is_refused_as_equivocation(
     refused(
         live,
         lambda: client.submit(codec.silo_message_pb(second)),
+        EquivocationError,
         grpc.StatusCode.ALREADY_EXISTS,
         "different",
     )
@@ -230,6 +280,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_p
         refused(
             live,
             lambda: client.submit(codec.silo_message_pb(recorded)),
+            ContextMismatchError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",
             quiet=False,
@@ -240,6 +291,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_p
         refused(
             live,
             lambda: client.submit(codec.silo_message_pb(moved)),
+            ContextMismatchError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",
             quiet=False,
@@ -262,7 +314,9 @@ class TruncatingClient(AggregatorClient):
                 self._stub.UploadInput(iter([next(source(0))]), timeout=10)
             except grpc.RpcError as exc:
                 assert exc.code() == grpc.StatusCode.ABORTED
-                self.resumed_at = int(dict(exc.trailing_metadata())[RESUME_KEY])
+                trailers = dict(exc.trailing_metadata())
+                assert trailers[ERROR_KEY] == "incomplete-upload"
+                self.resumed_at = int(trailers[RESUME_KEY])
         super().upload_from(source)
 
 
@@ -339,11 +393,15 @@ def test_a_restarted_aggregator_resumes_after_the_last_completed_round(tmp_path:
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while '"event": "session"' not in log.getvalue():
+        while not (opened := opened_rounds(log.getvalue())):
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        sessions = [line for line in log.getvalue().splitlines() if '"event": "session"' in line]
-        assert '"round": 2' in sessions[0]  # round 1 is not run again
+        assert opened[0] == 2  # round 1 is not run again
     finally:
         restarted.stop(grace=0)
         thread.join(10)
+
+
+def opened_rounds(log: str) -> list[int]:
+    """The rounds whose sessions the aggregator opened, in order (through the one reader)."""
+    return [e.round for e in parse_events(log.splitlines()) if isinstance(e, RoundOpened)]

@@ -44,11 +44,11 @@ def test_a_silo_restored_from_an_older_backup_catches_up_before_it_takes_part(
         # it sent nothing in round 2 after the restore: a late advert is refused, and it waits
         restored_at = float(str(after[0]["ts"]))
         agg = fed.events("agg")
-        round_3 = next(e for e in agg if e["event"] == "session" and e["round"] == 3)
+        round_3 = next(e for e in agg if e["event"] == "round-opened" and e["round"] == 3)
         late = [
             e
             for e in agg
-            if e["event"] == "stage"
+            if e["event"] == "stage-answered"
             and e["silo"] == "s1"
             and restored_at < float(str(e["ts"])) < float(str(round_3["ts"]))
         ]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fedsilo.protocol.events import AggregateReleased, RoundOpened, StageAnswered
 from fedsilo.runtime.round_ledger import FileLedgerStore
 from fedsilo.runtime.state import AggregatorState
 from tests.nodes.federation import Federation
@@ -46,9 +47,9 @@ def assert_one_session_completed_by_everyone(fed: Federation) -> None:
     every silo, the crashed one too, finalized the chain head the aggregator derived."""
     record = fed.released(1)
     assert record is not None and record["survivors"] == SILOS
-    sessions = [e for e in fed.events("agg") if e["event"] == "session"]
+    sessions = [e for e in fed.audit("agg") if isinstance(e, RoundOpened)]
     assert len(sessions) == 1, sessions
-    assert str(record["session"]).startswith(str(sessions[0]["session"]))
+    assert str(record["session"]).startswith(sessions[0].session)
     for silo in SILOS:
         kept = FileLedgerStore(fed.root / f"state-{silo}" / "ledger.json").load()
         assert kept is not None and kept.final_round == 1, silo
@@ -116,7 +117,7 @@ def test_a_silo_killed_after_revealing_resumes_the_same_session(
 def test_an_aggregator_killed_after_an_unmasking_response_resumes_the_same_session(
     uninterrupted: np.ndarray, federation: Federation
 ) -> None:
-    federation.start_crashing("agg", {"event": "stage", "stage": "unmasking"})
+    federation.start_crashing("agg", {"event": "stage-answered", "stage": "unmasking"})
     for silo in SILOS:
         federation.start_silo(silo)
     assert federation.wait("agg", timeout=60) == -9, federation.log("agg")
@@ -147,9 +148,8 @@ def disk_fails_before_revealing(federation: Federation) -> None:
     last = federation.log("s3").strip().splitlines()[-1]
     assert last.startswith("fedsilo: error: ") and "durab" in last.lower(), last
     # s3 is gone, so whatever the aggregator has from it now is all it will ever have
-    federation.wait_for_event("agg", event="round-released", round=1)
-    events = federation.events("agg")
-    unmasked = {e["silo"] for e in events if e["event"] == "stage" and e["stage"] == "unmasking"}
+    released = federation.wait_for("agg", AggregateReleased, round=1)
+    events = federation.audit("agg")
+    unmasked = {e.silo for e in events if isinstance(e, StageAnswered) and e.stage == "unmasking"}
     assert "s3" not in unmasked and len(unmasked) >= 3
-    released = next(e for e in events if e["event"] == "round-released")
-    assert released["survivors"] == SILOS  # its input was in; the others unmasked it
+    assert list(released.contributors) == SILOS  # its input was in; the others unmasked it

@@ -25,7 +25,7 @@ SILOS = [f"s{i}" for i in range(1, 6)]  # t = 4
 
 def halted_round_one(fed: Federation) -> None:
     """Round 1 unmasked by t silos, the aggregator killed and its journal lost."""
-    fed.start_crashing("agg", {"event": "stage", "stage": "unmasking"}, count=4)
+    fed.start_crashing("agg", {"event": "stage-answered", "stage": "unmasking"}, count=4)
     for silo in SILOS:
         fed.start_silo(silo)
     assert fed.wait("agg", timeout=60) == -9, fed.log("agg")

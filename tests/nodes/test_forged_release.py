@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from fedsilo.audit.operators import silo_roster
+from fedsilo.config.schemes import scheme_params
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.pki.files import load_certificate
 from fedsilo.runtime.disputes import PARTS, check_dispute
 from fedsilo.runtime.round_ledger import FileLedgerStore
-from fedsilo.runtime.silo import masking_params, secure_fedavg
+from fedsilo.runtime.silo import secure_fedavg
 from tests.nodes.federation import Federation
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def test_a_forged_sum_is_refused_by_every_silo_which_keeps_checkable_evidence(
                     dispute,
                     aggregator_key=VerifyingKey.from_public_key(agg_cert.public_key()),
                     roster=silo_roster(config, tmp_path / "fed"),
-                    params=masking_params(config, length),
+                    params=scheme_params(config, length),
                     federation=config.federation,
                     config_digest=bytes.fromhex(config.digest().removeprefix("sha256:")),
                     vector_length=length,

@@ -20,7 +20,14 @@ import h2.connection
 import h2.events
 import pytest
 
-from fedsilo.errors import PKIError, SignatureError
+from fedsilo.errors import (
+    ContextMismatchError,
+    FedsiloError,
+    PKIError,
+    RosterError,
+    SignatureError,
+    TransportError,
+)
 from fedsilo.pki.ca import CertificateAuthority, init_ca
 from fedsilo.pki.files import (
     certificate_der,
@@ -38,7 +45,6 @@ from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import SiloRunner
 from fedsilo.transport import codec
-from fedsilo.transport.client import RemoteRefusedError
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 from fedsilo.transport.service import METHODS, SERVICE, AggregationStub
@@ -79,13 +85,31 @@ def join(live: LiveFederation, pems: tuple[bytes, bytes, bytes], name: str = "s1
         client.close()
 
 
-def assert_refused(live: LiveFederation, pems: tuple[bytes, bytes, bytes], name: str = "s1") -> str:
+# how each refusal reaches the silo: the aggregator's PKIError, or no TLS session at all
+REFUSED_BY = {
+    PKIError: (grpc.StatusCode.PERMISSION_DENIED, "the aggregator refused: "),
+    TransportError: (grpc.StatusCode.UNAVAILABLE, "cannot reach the aggregator: "),
+}
+
+
+def assert_refused(
+    live: LiveFederation,
+    pems: tuple[bytes, bytes, bytes],
+    name: str = "s1",
+    error: type[FedsiloError] = PKIError,
+) -> str:
+    """Joining with ``pems`` raises ``error`` (that class) and changes nothing; returns
+    its message."""
     before = live.node.service.state_digest()
-    with pytest.raises(RemoteRefusedError) as caught:
+    with pytest.raises(error) as caught:
         join(live, pems, name)
-    assert caught.value.code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAVAILABLE)
+    code, prefix = REFUSED_BY[error]
+    assert type(caught.value) is error, repr(caught.value)
+    assert str(caught.value).startswith(prefix)
+    wire = caught.value.__cause__
+    assert isinstance(wire, grpc.RpcError) and wire.code() == code, wire
     assert live.node.service.state_digest() == before
-    return caught.value.details
+    return str(caught.value)
 
 
 def test_a_genuine_silo_is_accepted(live: LiveFederation) -> None:
@@ -94,15 +118,17 @@ def test_a_genuine_silo_is_accepted(live: LiveFederation) -> None:
 
 def test_a_certificate_from_another_ca_is_refused(live: LiveFederation) -> None:
     init_ca("node-test", live.root / "rogue-ca", NOW)
-    assert_refused(live, issue(live, "s1", ca_dir=live.root / "rogue-ca"))
+    assert_refused(live, issue(live, "s1", ca_dir=live.root / "rogue-ca"), error=TransportError)
 
 
 def test_an_expired_certificate_is_refused(live: LiveFederation) -> None:
-    assert_refused(live, issue(live, "s1", now=NOW - dt.timedelta(days=40), days=30))
+    expired = issue(live, "s1", now=NOW - dt.timedelta(days=40), days=30)
+    assert_refused(live, expired, error=TransportError)  # by the TLS handshake
 
 
 def test_a_not_yet_valid_certificate_is_refused(live: LiveFederation) -> None:
-    assert_refused(live, issue(live, "s1", now=NOW + dt.timedelta(days=2)))
+    early = issue(live, "s1", now=NOW + dt.timedelta(days=2))
+    assert_refused(live, early, error=TransportError)  # by the TLS handshake
 
 
 def test_a_revoked_certificate_is_refused(live: LiveFederation) -> None:
@@ -132,7 +158,7 @@ def test_a_certificate_other_than_the_pinned_one_is_refused(live: LiveFederation
 def test_the_ca_certificate_presented_as_a_leaf_is_refused(live: LiveFederation) -> None:
     ca_dir = live.root / "fed" / "ca"
     pems = (live.pem("s1")[0], (ca_dir / "ca.key").read_bytes(), (ca_dir / "ca.crt").read_bytes())
-    assert_refused(live, pems)
+    assert_refused(live, pems, error=TransportError)  # no TLS session starts
 
 
 def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> None:
@@ -154,10 +180,13 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     advert = live.rogue_session("s2", announcement).start()[0]  # silo 2's advert...
     assert isinstance(advert, KeyAdvert)
     before = live.node.service.state_digest()
-    with pytest.raises(RemoteRefusedError) as caught:
+    with pytest.raises(RosterError) as caught:
         client.submit(codec.silo_message_pb(advert))  # ...sent over silo 1's connection
-    assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
-    assert "in the name of" in caught.value.details
+    assert type(caught.value) is RosterError
+    assert str(caught.value).startswith("the aggregator refused: ")
+    assert "in the name of" in str(caught.value)
+    wire = caught.value.__cause__
+    assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.PERMISSION_DENIED
     assert live.node.service.state_digest() == before
     client.close()
 
@@ -239,14 +268,18 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     other = "ab" * 32
     client = live.client("s1")
     before = live.node.service.state_digest()
-    with pytest.raises(RemoteRefusedError) as caught:
+    with pytest.raises(ContextMismatchError) as caught:  # that class, not a TransportError
         client.join(
             pb.JoinRequest(
                 federation=config.federation, config_digest=bytes.fromhex(other), name="s1"
             )
         )
-    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
-    assert f"sha256:{other}" in caught.value.details and config.digest() in caught.value.details
+    assert type(caught.value) is ContextMismatchError
+    message = str(caught.value)
+    assert message.startswith("the aggregator refused: config digest mismatch: ")
+    assert f"sha256:{other}" in message and config.digest() in message
+    wire = caught.value.__cause__
+    assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert live.node.service.state_digest() == before
     client.close()
 

@@ -11,10 +11,22 @@ import numpy as np
 import pytest
 
 from fedsilo.crypto.quantize import Quantizer
+from fedsilo.protocol.events import (
+    AggregateReleased,
+    InputAccepted,
+    RoundCompleted,
+    RoundFinalized,
+    RoundOpened,
+    StageAnswered,
+    is_audit_record,
+)
 from tests.nodes.federation import Federation
 
 pytestmark = pytest.mark.slow
 SILOS = [f"s{i}" for i in range(1, 6)]
+# the only 256-bit values a log line may hold: public digests, in audit events' own fields
+# (a silo's signed input digest, the released aggregate's digest, the chain head it acked)
+PUBLIC_DIGESTS = {"digest": "sha256:[0-9a-f]{64}", "head": "[0-9a-f]{64}"}
 
 
 @pytest.fixture
@@ -39,6 +51,27 @@ def test_five_silos_complete_an_aggregation_equal_to_the_plaintext_sum(
     # auto: full release verification at this size, so every y_u was served and kept
     assert (federation.root / "agg-state" / "rounds" / "inputs-000001.bin").is_file()
     assert_logs_are_structured_and_carry_no_vectors_or_secrets(federation, ["agg", *SILOS])
+    assert_the_audit_events_tell_the_round(federation)
+
+
+def assert_the_audit_events_tell_the_round(federation: Federation) -> None:
+    """Round opened, every silo's input accepted under the digest it signed, the release
+    with its digest and contributors, the round completed on the head every silo holds."""
+    record = federation.released()
+    assert record is not None
+    events = federation.audit("agg")
+    kinds = [type(e) for e in events]
+    assert kinds.index(RoundOpened) < kinds.index(AggregateReleased) < kinds.index(RoundCompleted)
+    accepted = {e.silo: e.digest for e in events if isinstance(e, InputAccepted)}
+    assert sorted(accepted) == SILOS and len(set(accepted.values())) == len(SILOS)
+    released = next(e for e in events if isinstance(e, AggregateReleased))
+    assert released.digest == "sha256:" + str(record["aggregate_sha256"])
+    assert list(released.contributors) == SILOS and released.dropped == ()
+    completed = next(e for e in events if isinstance(e, RoundCompleted))
+    assert completed.head == record["chain_head"] and sorted(completed.acked_by) == SILOS
+    for silo in SILOS:
+        (final,) = [e for e in federation.audit(silo) if isinstance(e, RoundFinalized)]
+        assert (final.round, final.silo, final.head) == (1, silo, record["chain_head"])
 
 
 def test_sketch_release_verification_completes_the_same_aggregation(tmp_path: Path) -> None:
@@ -75,8 +108,11 @@ def assert_logs_are_structured_and_carry_no_vectors_or_secrets(
         for line in lines:
             event = json.loads(line)  # every line is one JSON object
             assert {"ts", "node", "event"} <= set(event), line
-            for value in event.values():  # short scalars and name lists only: a key,
+            for key, value in event.items():  # short scalars and name lists only: a key,
                 text = json.dumps(value)  # a share or a vector could never fit
+                if key in PUBLIC_DIGESTS and is_audit_record(event):
+                    assert re.fullmatch(PUBLIC_DIGESTS[key], str(value)), line
+                    continue
                 assert len(text) < 200 and not re.search(r"[0-9a-f]{64}", text), line
 
 
@@ -86,7 +122,7 @@ def test_killing_one_silo_after_share_keys_still_yields_the_survivors_exact_sum(
     federation.start_aggregator()
     for silo in SILOS:
         federation.start_silo(silo)
-    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s3")
+    federation.wait_for("agg", StageAnswered, stage="share-keys", silo="s3")
     federation.kill("s3")
     assert federation.wait("agg") == 0, federation.log("agg")
     record = federation.released()
@@ -103,9 +139,9 @@ def test_falling_below_t_aborts_loudly_naming_the_missing_silos_and_releases_not
     federation.start_aggregator()
     for silo in SILOS:
         federation.start_silo(silo)
-    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s4")
+    federation.wait_for("agg", StageAnswered, stage="share-keys", silo="s4")
     federation.kill("s4")
-    federation.wait_for_event("agg", event="stage", stage="share-keys", silo="s5")
+    federation.wait_for("agg", StageAnswered, stage="share-keys", silo="s5")
     federation.kill("s5")
     code = federation.wait("agg")
     final = federation.log("agg").strip().splitlines()[-1]
@@ -120,7 +156,7 @@ def test_sigterm_shuts_the_aggregator_down_gracefully(federation: Federation) ->
     import signal
 
     federation.start_aggregator()
-    federation.wait_for_event("agg", event="session")
+    federation.wait_for("agg", RoundOpened)
     federation.procs["agg"].send_signal(signal.SIGTERM)
     assert federation.wait("agg", timeout=20) == 0
     assert federation.wait_for_event("agg", event="shutdown", signal="SIGTERM")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fedsilo.protocol.events import InputAccepted, RoundOpened, StageAnswered
 from tests.nodes.federation import Federation
 
 pytestmark = pytest.mark.slow
@@ -47,9 +48,10 @@ def assert_no_second_sum(fed: Federation) -> None:
     events = fed.events("agg")
     outcome = {e["session"]: e["unmasked"] for e in events if e["event"] == "attack-session"}
     assert outcome == {"A": True, "B": False}  # the attack got as far as it can
-    sessions = [i for i, e in enumerate(events) if e["event"] == "session"]
+    audit = fed.audit("agg")
+    sessions = [i for i, e in enumerate(audit) if isinstance(e, RoundOpened)]
     assert len(sessions) == 2
-    in_b = [e for e in events[sessions[1] :] if e["event"] == "stage"]
+    in_b = [e for e in audit[sessions[1] :] if isinstance(e, StageAnswered | InputAccepted)]
     assert in_b == []  # no silo sent session B anything: no advert, input or share
 
 

@@ -19,14 +19,20 @@ import numpy as np
 import pytest
 import yaml
 
-from fedsilo.config.load import ConfigProblemsError, config_from_document
+from fedsilo.config.load import config_from_document
 from fedsilo.crypto.merkle import LEAF_WORDS, leaf_span
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.errors import ConfigError, LocalProtocolError, ReleaseVerificationError
+from fedsilo.errors import (
+    ConfigError,
+    ConfigProblemsError,
+    LocalProtocolError,
+    ReleaseVerificationError,
+)
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.catchup import verify_evidence
 from fedsilo.protocol.masking.params import FULL_VERIFICATION_MAX_WORDS, resolve_full_verification
+from fedsilo.protocol.masking.scheme import MaskingScheme
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
@@ -344,7 +350,8 @@ def _hospitals(**scheme: object) -> dict[str, object]:
 
 def test_release_verification_defaults_to_auto_and_the_config_digest_covers_it() -> None:
     default = config_from_document(_hospitals())
-    assert default.scheme.release_verification == "auto"  # type: ignore[union-attr]
+    assert isinstance(default.scheme, MaskingScheme)
+    assert default.scheme.release_verification == "auto"
     assert default.document()["scheme"]["release_verification"] == "auto"  # in the digest
     digests = {
         value: config_from_document(_hospitals(release_verification=value)).digest()

@@ -84,10 +84,14 @@ def silo_in_state(
 
 @pytest.mark.parametrize("steps", range(len(ORDER) + 1))
 @pytest.mark.parametrize("kind", ORDER, ids=lambda k: k.__name__)
-def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind: type) -> None:
+def test_every_message_in_the_silo_table_moves_to_its_target_and_any_other_aborts(
+    steps: int, kind: type
+) -> None:
     silo = silo_in_state(steps)
-    if (silo.state, kind) in SILO_TRANSITIONS:
+    target = SILO_TRANSITIONS.get((silo.state, kind))
+    if target is not None:
         silo.receive(MESSAGES[kind])
+        assert silo.state is target
         return
     with pytest.raises(UnexpectedMessageError):
         silo.receive(MESSAGES[kind])
@@ -98,14 +102,14 @@ def test_every_message_not_in_the_silo_table_aborts_the_session(steps: int, kind
 def test_random_message_sequences_follow_the_table_or_abort(kinds: list[type]) -> None:
     silo = silo_in_state(0)
     for kind in kinds:
-        allowed = (silo.state, kind) in SILO_TRANSITIONS
+        target = SILO_TRANSITIONS.get((silo.state, kind))
         try:
             silo.receive(MESSAGES[kind])
         except FedsiloError:
-            assert not allowed
+            assert target is None
             assert silo.state is SiloState.ABORTED
             return
-        assert allowed
+        assert silo.state is target
 
 
 def test_an_aborted_silo_refuses_everything_and_keeps_its_first_error() -> None:

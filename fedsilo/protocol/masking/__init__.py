@@ -31,8 +31,9 @@ Invariants an honest silo keeps (each enforced in :mod:`.silo`):
 """
 
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.params import MaskingParams, check_thresholds, default_threshold
+from fedsilo.protocol.masking.params import MaskingParams, check_thresholds
 from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.thresholds import default_threshold
 
 __all__ = [
     "MaskingAggregator",

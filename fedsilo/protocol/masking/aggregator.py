@@ -53,6 +53,7 @@ from fedsilo.errors import (
     UnverifiableReleaseError,
 )
 from fedsilo.protocol.chain import verify_ack
+from fedsilo.protocol.events import AuditEvent, InputAccepted
 from fedsilo.protocol.masking import payloads, records, sharing
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
@@ -139,6 +140,7 @@ class MaskingAggregator:
         self._acks: dict[int, Ack] = {}
         self._published: dict[type, Any] = {}  # the one message of each kind sent to all
         self._false_shares: list[sharing.FalseShareEvidence] = []
+        self._events: list[AuditEvent] = []  # drained by take_events()
         self.result: AggregateResult | None = None
         self.error: FedsiloError | None = None
         self._checks: dict[type, Callable[[Any], None]] = {
@@ -162,6 +164,11 @@ class MaskingAggregator:
     @property
     def state(self) -> AggregatorState:
         return self._state
+
+    def take_events(self) -> list[AuditEvent]:
+        """The audit events since the last call (each returned once)."""
+        events, self._events = self._events, []
+        return events
 
     @property
     def waiting_for(self) -> frozenset[int]:
@@ -415,6 +422,13 @@ class MaskingAggregator:
             )
         payloads.verify_input_commitment(
             self._roster.entry(commitment.sender).verifying_key, self.context, commitment
+        )
+        self._events.append(
+            InputAccepted(
+                self.context.round,
+                self._roster.name(commitment.sender),
+                "sha256:" + commitment.digest.hex(),
+            )
         )
 
     def _check_signature(self, sig: ConsistencySignature) -> None:

@@ -1,15 +1,12 @@
 """Parameters of a masking session and the rules that make them safe.
 
-* ``n >= 3``;
-* ``2t > n + n_C``: otherwise the aggregator can show two disjoint groups of
-  honest silos different survivor lists and collect, for one silo, both its
-  self-mask shares and its mask-key shares;
-* ``t >= max(3, n_C + 2)``: every silo sees the aggregate and can subtract
-  its own update, so at least three survivors must remain, at least two of
-  them honest beyond the colluders;
-* ``n * levels < 2^k``: the sum can never wrap.
+* the t-of-n rules every threshold scheme shares (:mod:`fedsilo.protocol.thresholds`);
+* ``n * levels < 2^k`` and ``n * max_samples < 2^k``: the sum can never wrap;
+* at most :data:`MAX_SILOS` silos, and sharing commitments that fit one relay.
 
-The default threshold is ``floor(2n/3) + 1``.
+Each rule is one :class:`~fedsilo.protocol.scheme.Finding`-producing function
+here, read by the auditor and the nodes alike; :class:`MaskingParams` refuses
+to exist unless they pass.
 
 How a silo checks a released sum ``Y`` (``scheme.release_verification``) is
 resolved here too, from the config value and the vector length
@@ -27,6 +24,8 @@ from fedsilo.crypto import group
 from fedsilo.crypto.quantize import Quantizer, check_no_overflow
 from fedsilo.crypto.sketch import SPOT_CHECKS
 from fedsilo.errors import ConfigError
+from fedsilo.protocol.scheme import Finding, Verdict, fails, passes
+from fedsilo.protocol.thresholds import default_threshold, threshold_findings
 
 MAX_SILOS = 255  # the non-wrapped sum Y keeps one carry byte per word
 RELEASE_VERIFICATIONS = ("auto", "full", "sketch")
@@ -57,29 +56,63 @@ def resolve_full_verification(setting: str, vector_length: int) -> bool:
     return setting == "full"
 
 
-def default_threshold(silos: int) -> int:
-    """``floor(2n/3) + 1``: tolerates a third of the silos dropping."""
-    return 2 * silos // 3 + 1
-
-
 def check_thresholds(silos: int, threshold: int, colluders: int) -> None:
     """Raise :class:`ConfigError` naming the first violated threshold rule."""
-    if silos < 3:
-        raise ConfigError(f"threshold.minimum-silos: a federation needs n >= 3 silos, got {silos}")
-    if colluders < 0:
-        raise ConfigError(f"threshold.colluders: n_C cannot be negative, got {colluders}")
-    if threshold > silos:
-        raise ConfigError(f"threshold.range: t = {threshold} exceeds the n = {silos} silos")
-    if 2 * threshold <= silos + colluders:
-        raise ConfigError(
-            f"threshold.majority: need 2t > n + n_C, got 2*{threshold} <= {silos} + {colluders}; "
-            f"raise t to at least {(silos + colluders) // 2 + 1} or declare fewer colluders"
+    _raise_first_failure(threshold_findings(silos, threshold, colluders))
+
+
+def overflow_finding(silos: int, levels: int, bits: int, max_samples: int) -> Finding:
+    """``n x levels`` and ``n x max_samples`` stay below ``2^bits``: no part of the sum wraps."""
+    weights = silos * max_samples
+    if weights >= 1 << bits:
+        return fails(
+            "quantization.overflow",
+            f"n x max_samples = {weights} >= 2^{bits}: the summed weight wraps",
+            f"lower training.max_samples below {(1 << bits) // silos} or use modulus_bits: 64",
         )
-    floor = max(3, colluders + 2)
-    if threshold < floor:
-        raise ConfigError(
-            f"threshold.survivors: need t >= max(3, n_C + 2) = {floor}, got t = {threshold}"
+    if silos * levels >= 1 << bits:
+        return fails(
+            "quantization.overflow",
+            f"n x levels = {silos * levels} >= 2^{bits}: the sum wraps",
+            f"use fewer levels (< {(1 << bits) // silos}) or modulus_bits: 64",
         )
+    return passes(
+        "quantization.overflow",
+        f"n x levels = {silos * levels} and n x max_samples = {weights} < 2^{bits}",
+    )
+
+
+def size_findings(silos: int, threshold: int) -> list[Finding]:
+    """At most :data:`MAX_SILOS` silos, and every dealer's commitments fit one relay."""
+    relay = silos * 2 * threshold * group.ELEMENT_BYTES
+    return [
+        passes("roster.size", f"{silos} silos (at most {MAX_SILOS} can be summed)")
+        if silos <= MAX_SILOS
+        else fails(
+            "roster.size",
+            f"at most {MAX_SILOS} silos can be summed, got {silos}",
+            "split the federation",
+        ),
+        passes(
+            "threshold.size",
+            f"{relay / 2**20:.2f} MiB of sharing commitments per relay "
+            f"(at most {MAX_RELAYED_COMMITMENT_BYTES / 2**20:.1f} MiB)",
+        )
+        if relay <= MAX_RELAYED_COMMITMENT_BYTES
+        else fails(
+            "threshold.size",
+            f"{silos} silos at t = {threshold} would relay "
+            f"{relay / 2**20:.1f} MiB of sharing commitments to every silo, above the "
+            f"{MAX_RELAYED_COMMITMENT_BYTES / 2**20:.1f} MiB a message may carry",
+            "use fewer silos per federation (or a lower t, within the rules)",
+        ),
+    ]
+
+
+def _raise_first_failure(findings: list[Finding]) -> None:
+    for finding in findings:
+        if finding.verdict is Verdict.FAIL:
+            raise ConfigError(f"{finding.rule}: {finding.reason}; {finding.fix}")
 
 
 @dataclass(frozen=True)
@@ -101,18 +134,9 @@ class MaskingParams:
     def __post_init__(self) -> None:
         check_thresholds(self.silos, self.threshold, self.colluders)
         check_no_overflow(self.silos, self.quantizer.levels, self.quantizer.bits)
-        if self.silos > MAX_SILOS:
-            raise ConfigError(f"at most {MAX_SILOS} silos can be summed, got {self.silos}")
+        _raise_first_failure(size_findings(self.silos, self.threshold))
         if self.spot_checks < 1:
             raise ConfigError(f"release spot checks must be at least 1, got {self.spot_checks}")
-        relay = self.silos * 2 * self.threshold * group.ELEMENT_BYTES
-        if relay > MAX_RELAYED_COMMITMENT_BYTES:
-            raise ConfigError(
-                f"threshold.size: {self.silos} silos at t = {self.threshold} would relay "
-                f"{relay / 2**20:.1f} MiB of sharing commitments to every silo, above the "
-                f"{MAX_RELAYED_COMMITMENT_BYTES / 2**20:.1f} MiB a message may carry; "
-                "use fewer silos per federation (or a lower t, within the rules)"
-            )
         if not 0 <= self.min_silos <= self.silos:
             raise ConfigError(
                 f"min_silos: {self.min_silos} silos can never take part in a federation of "
@@ -124,7 +148,7 @@ class MaskingParams:
         cls, silos: int, colluders: int, quantizer: Quantizer, threshold: int | None = None
     ) -> MaskingParams:
         """Parameters with the default threshold unless one is given."""
-        t = default_threshold(silos) if threshold is None else threshold
+        t = default_threshold(silos, colluders) if threshold is None else threshold
         return cls(silos=silos, threshold=t, colluders=colluders, quantizer=quantizer)
 
     @property

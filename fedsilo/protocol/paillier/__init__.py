@@ -1,0 +1,1 @@
+"""Threshold Paillier aggregation: its config section and rules (sessions: issue 12)."""

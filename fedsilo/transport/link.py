@@ -1,0 +1,54 @@
+"""The transport interface: what a silo node needs of its connection to the aggregator,
+and what an aggregator node needs of the transport that serves it.
+
+Two implementations keep the same contract: mutual-TLS gRPC
+(:class:`fedsilo.transport.client.AggregatorClient`, :mod:`fedsilo.transport.server`)
+and in-memory (:mod:`fedsilo.transport.memory`). The transport conformance suite
+(``tests/transport/test_transport_conformance.py``) runs over both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from fedsilo.crypto.prg import UIntArray
+from fedsilo.pki.trust import TrustStore
+from fedsilo.transport.handlers import AggregatorHandlers
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+
+
+class AggregatorLink(Protocol):
+    """A silo's connection to the aggregator. A refused call raises the
+    :class:`~fedsilo.errors.FedsiloError` class the aggregator raised."""
+
+    def join(self, request: pb.JoinRequest) -> pb.JoinReply: ...
+
+    def submit(self, message: pb.SiloMessage) -> None: ...
+
+    def await_signed(self, request: pb.AwaitRequest, patience: float) -> pb.Signed: ...
+
+    def upload(self, context: pb.Context, words: UIntArray) -> None: ...
+
+    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None: ...
+
+    def fetch(
+        self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
+    ) -> bytearray: ...
+
+    def close(self) -> None: ...
+
+
+class ServingTransport(Protocol):
+    """What serves the aggregator's handlers to the silos."""
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, grace: float) -> None: ...
+
+
+# how an aggregator node builds its serving transport from its trust store and handlers
+Serve = Callable[[TrustStore, AggregatorHandlers], ServingTransport]

@@ -1,0 +1,142 @@
+"""The in-memory transport: the aggregator's handlers called in this process, no socket.
+
+It has the contract of the mutual-TLS gRPC transport (:class:`AggregatorClient` on
+the silo's side, the servicer on the aggregator's), so nodes and tests run a whole
+federation in one process:
+
+* every request and reply is serialized to bytes and parsed back, so the two sides
+  share no object, exactly as over the wire, and the signed envelopes and protocol
+  signatures they carry are the same bytes;
+* every call is authenticated against the trust store (pinned roster and CRL) from
+  the certificate the client was made with, as the servicer does from the TLS
+  context; there is no TLS, so there is no proof that the caller holds that
+  certificate's key: this transport is for one process whose parts trust each
+  other (tests, the bench), never for a network;
+* a refusal travels through the same error table as over gRPC
+  (:mod:`fedsilo.transport.status`), so a silo sees the class the aggregator raised;
+* an await polls, an upload cut short resumes at the offset the aggregator names,
+  and a download is checked against its declared size, as over gRPC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from fedsilo.crypto.prg import UIntArray
+from fedsilo.errors import FedsiloError, IncompleteUploadError, NotReadyError, TransportError
+from fedsilo.pki.identity import Role
+from fedsilo.pki.trust import Member, TrustStore
+from fedsilo.transport.client import assemble_download, chunks_of
+from fedsilo.transport.handlers import AggregatorHandlers
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.status import error_of, refusal_of
+
+M = TypeVar("M", bound=Message)
+T = TypeVar("T")
+AWAIT_SLICE_SECONDS = 20.0
+
+
+def _copied(message: M) -> M:
+    """``message`` as the other side would parse it off the wire."""
+    copy = type(message)()
+    copy.ParseFromString(message.SerializeToString())
+    return copy
+
+
+class InMemoryAggregator:
+    """The aggregator's side: authenticates each call and hands it to ``handlers``."""
+
+    def __init__(self, trust: TrustStore, handlers: AggregatorHandlers) -> None:
+        self._trust, self._handlers = trust, handlers
+
+    def client(self, certificate_der: bytes) -> InMemoryClient:
+        """A silo's connection, presenting the certificate ``certificate_der``."""
+        return InMemoryClient(self, certificate_der)
+
+    def call(self, certificate_der: bytes, work: Callable[[Member], T]) -> T:
+        """``work`` for the silo behind ``certificate_der``; a refusal is mapped to the
+        error a silo would see over gRPC."""
+        try:
+            member, _ = self._trust.verify_der(certificate_der, Role.SILO)
+            return work(member)
+        except FedsiloError as exc:
+            refusal = refusal_of(exc)
+            raise error_of(refusal.status, refusal.message, refusal.trailers) from exc
+
+    @property
+    def handlers(self) -> AggregatorHandlers:
+        return self._handlers
+
+
+class InMemoryClient:
+    """A silo's connection to an :class:`InMemoryAggregator` (the silo-side contract of
+    :class:`fedsilo.transport.client.AggregatorClient`)."""
+
+    def __init__(self, server: InMemoryAggregator, certificate_der: bytes) -> None:
+        self._server, self._der = server, certificate_der
+
+    def _call(self, work: Callable[[Member], T]) -> T:
+        return self._server.call(self._der, work)
+
+    def close(self) -> None:
+        """Nothing to release: there is no channel."""
+
+    def join(self, request: pb.JoinRequest) -> pb.JoinReply:
+        sent = _copied(request)
+        return _copied(self._call(lambda m: self._server.handlers.join(m, sent)))
+
+    def submit(self, message: pb.SiloMessage) -> None:
+        sent = _copied(message)
+        self._call(lambda m: self._server.handlers.submit(m, sent))
+
+    def await_signed(self, request: pb.AwaitRequest, patience: float) -> pb.Signed:
+        """Ask until the aggregator has the awaited message, for up to ``patience`` seconds."""
+        deadline = time.monotonic() + patience
+        sent = _copied(request)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransportError(f"gave up waiting for stage {request.context.stage!r}")
+            wait = min(left, AWAIT_SLICE_SECONDS)
+            try:
+                return _copied(
+                    self._call(lambda m, w=wait: self._server.handlers.await_message(m, sent, w))  # type: ignore[misc]
+                )
+            except NotReadyError:
+                continue
+
+    def upload(self, context: pb.Context, words: UIntArray) -> None:
+        """Send ``words`` in chunks; resume where the aggregator says if cut short."""
+        data = words.astype(words.dtype.newbyteorder("<"), copy=False).tobytes()
+        word = words.dtype.itemsize
+        self.upload_from(lambda start: chunks_of(context, data, word, start))
+
+    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+        """The chunks ``source(offset)`` produces, from the offset the aggregator asks."""
+        offset = 0
+        for _ in range(64):
+            chunks = (_copied(c) for c in source(offset))
+            try:
+                self._call(lambda m, c=chunks: self._server.handlers.upload(m, c))  # type: ignore[misc]
+                return
+            except IncompleteUploadError as exc:
+                if exc.offset is None:
+                    raise
+                offset = exc.offset
+        raise TransportError("the masked-input upload did not complete after 64 resumptions")
+
+    def fetch(
+        self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
+    ) -> bytearray:
+        """A released result of exactly ``expected_bytes``, refusing anything else."""
+        sent = _copied(request)
+
+        def download(member: Member) -> bytearray:
+            chunks = self._server.handlers.result_chunks(member, sent)
+            return assemble_download((_copied(c) for c in chunks), kind, expected_bytes, word)
+
+        return self._call(download)

@@ -1,0 +1,77 @@
+"""The scheme registry is closed: the test kit is the only other way in, and only when
+the test kit is enabled in the process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedsilo.errors import ConfigError
+from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.scheme import MASKING, Masking
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.registry import registered, scheme_named
+from fedsilo.protocol.scheme import AggregatorSession, SiloSession
+from fedsilo.testing.entropy import SeededEntropy
+from fedsilo.testing.harness import fresh_ledger, make_federation, random_inputs
+from fedsilo.testing.schemes import ENABLE_VARIABLE, register_test_scheme, registered_test_scheme
+
+ROOT = Path(__file__).parents[2]
+
+
+class Renamed(Masking):
+    kind = "renamed-masking"
+
+
+def test_a_test_scheme_is_refused_unless_the_test_kit_is_enabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ENABLE_VARIABLE, raising=False)
+    with pytest.raises(ConfigError, match="test kit enabled"):
+        register_test_scheme(Renamed())
+    assert "renamed-masking" not in registered()
+
+
+def test_a_test_scheme_registered_with_the_kit_enabled_is_found_then_withdrawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ENABLE_VARIABLE, "enabled")
+    with registered_test_scheme(Renamed()) as scheme:
+        assert scheme_named("renamed-masking") is scheme
+    with pytest.raises(ConfigError, match="got 'renamed-masking'"):
+        scheme_named("renamed-masking")
+
+
+def test_a_test_scheme_cannot_take_a_product_scheme_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENABLE_VARIABLE, "enabled")
+    with pytest.raises(ConfigError, match="product scheme"):
+        register_test_scheme(Masking())
+    assert scheme_named("masking") is MASKING
+
+
+def test_no_product_module_opens_the_registry() -> None:
+    for path in (ROOT / "fedsilo").rglob("*.py"):
+        if path.parent.name == "testing" or path.name == "registry.py":
+            continue
+        text = path.read_text()
+        assert "_admit(" not in text and "_withdraw(" not in text, path
+
+
+def test_masking_sessions_are_sessions_of_the_seam() -> None:
+    fed = make_federation(4)
+    aggregator = MaskingAggregator(
+        context=fed.context(), roster=fed.roster, params=fed.params, vector_length=8
+    )
+    silo = MaskingSilo(
+        context=fed.context(),
+        roster=fed.roster,
+        params=fed.params,
+        index=1,
+        identity=fed.identity(1),
+        entropy=SeededEntropy(0, 1, 1),
+        ledger=fresh_ledger(fed),
+        quantized_input=random_inputs(fed, 8)[0],
+    )
+    assert isinstance(aggregator, AggregatorSession)
+    assert isinstance(silo, SiloSession)
