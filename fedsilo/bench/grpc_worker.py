@@ -21,13 +21,19 @@ from typing import Any
 import grpc
 import numpy as np
 
+from fedsilo.config.load import load_config
 from fedsilo.crypto.prg import UIntArray
+from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.runtime.events import EventLog
-from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
+from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner, grpc_serve
 from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.transport import codec
+from fedsilo.transport.client import AggregatorClient
+from fedsilo.transport.handlers import AggregatorHandlers
+from fedsilo.transport.link import ServingTransport
 from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.server import GrpcServing
 
 SERVICE = "fedsilo.bench.Plain"
 
@@ -41,6 +47,39 @@ def files(root: Path, name: str, config_name: str) -> NodeFiles:
         fed / "ca" / "ca.crt",
         fed / "ca" / "crl.pem",
     )
+
+
+class CountingHandlers:
+    """The aggregator's handlers, counting what the silos send on the way in: masked-input
+    chunk bytes, and every other message's bytes (keys, shares, sketches, signatures)."""
+
+    def __init__(self, inner: AggregatorHandlers) -> None:
+        self._inner, self._lock = inner, threading.Lock()
+        self.input_bytes = 0
+        self.message_bytes = 0
+
+    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
+        return self._inner.join(member, request)
+
+    def submit(self, member: Member, message: pb.SiloMessage) -> None:
+        with self._lock:
+            self.message_bytes += message.ByteSize()
+        self._inner.submit(member, message)
+
+    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+        self._inner.upload(member, self._counted(chunks))
+
+    def _counted(self, chunks: Iterator[pb.InputChunk]) -> Iterator[pb.InputChunk]:
+        for chunk in chunks:
+            with self._lock:
+                self.input_bytes += chunk.ByteSize()
+            yield chunk
+
+    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
+        return self._inner.await_message(member, request, timeout)
+
+    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
+        return self._inner.result_chunks(member, request)
 
 
 class PlainRounds:
@@ -129,12 +168,21 @@ class PlainRounds:
 
 def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
     log = EventLog("bench-aggregator", sys.stderr)
-    node = AggregatorNode(
-        files(root, "agg", config_name), root / "fed", root / "agg-state", None, log
-    )
+    node_files = files(root, "agg", config_name)
+    config = load_config(node_files.config)
+    grpc_on_address = grpc_serve(node_files, config.aggregator.address, 3 * len(config.silos) + 8)
+    counters: list[CountingHandlers] = []
+
+    def serve(trust: TrustStore, handlers: AggregatorHandlers) -> ServingTransport:
+        counters.append(CountingHandlers(handlers))
+        return grpc_on_address(trust, counters[0])
+
+    node = AggregatorNode(node_files, root / "fed", root / "agg-state", None, log, serve=serve)
+    (counted,) = counters
     task = SyntheticVectorTask(node.config.training)
     plain = PlainRounds(node, len(node.config.silos), task.params)
-    node.server.add_generic_rpc_handlers((plain.handler(),))
+    assert isinstance(node.serving, GrpcServing)  # the plain round is served beside it
+    node.serving.server.add_generic_rpc_handlers((plain.handler(),))
     node.start()
     state = node.resume_state()
     results: dict[str, Any] = {"plain": [], "secure": [], "bytes": [], "message_bytes": []}
@@ -142,8 +190,8 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
         for r in range(1, repeat + 1):
             plain.wait_done(r)
             results["plain"].append(plain.done_at[r] - plain.released_at[("plain", r)])
-            before = node.service.bytes_received
-            messages_before = node.service.message_bytes_received
+            before = counted.input_bytes
+            messages_before = counted.message_bytes
             record = node.service.run_round(
                 RoundPlan(r, state.head, node.codec.vector_length(task.params))
             )
@@ -152,8 +200,8 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
             node.service.await_fetches(600)
             results["secure"].append(time.perf_counter() - plain.released_at[("secure", r)])
             state = node.finish_round(state, record)  # the chain moves on, as in a federation
-            results["bytes"].append(node.service.bytes_received - before)
-            results["message_bytes"].append(node.service.message_bytes_received - messages_before)
+            results["bytes"].append(counted.input_bytes - before)
+            results["message_bytes"].append(counted.message_bytes - messages_before)
             (root / f"aggregate-{r}.u32").write_bytes(codec.words_to_bytes(record.total))
             results.setdefault("survivors", []).append(list(record.survivors))
         results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -163,10 +211,17 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
 
 
 def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
-    runner = SiloRunner(
-        files(root, name, config_name), name, root / f"state-{name}", EventLog(name, sys.stderr)
+    node_files = files(root, name, config_name)
+    client = AggregatorClient(
+        load_config(node_files.config).aggregator.address,
+        node_files.ca.read_bytes(),
+        node_files.key.read_bytes(),
+        node_files.cert.read_bytes(),
     )
-    channel = runner.client._channel
+    runner = SiloRunner(
+        node_files, name, root / f"state-{name}", EventLog(name, sys.stderr), client=client
+    )
+    channel = client.channel  # the plain round's calls share the silo's mTLS channel
     ready = channel.unary_unary(
         f"/{SERVICE}/Ready", pb.AwaitRequest.SerializeToString, pb.Ack.FromString
     )

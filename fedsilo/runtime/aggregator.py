@@ -34,13 +34,13 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import stage_timeout
-from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import WideSum
@@ -106,6 +106,20 @@ FETCH_STAGES = (
 )
 
 
+@dataclass(frozen=True)
+class SessionProgress:
+    """A snapshot of the open session: which round and session, the protocol state, who
+    it still waits for, the masked-input words folded per silo (roster order), and every
+    accepted message as ``stage/silo``."""
+
+    round: int
+    session_id: bytes
+    state: str
+    waiting_for: tuple[str, ...]
+    received_words: tuple[int, ...]
+    accepted: tuple[str, ...]
+
+
 class AggregatorService:
     """Shared state between the gRPC servicer threads and the round driver."""
 
@@ -138,8 +152,6 @@ class AggregatorService:
         self._previous: dict[bytes, SessionState] = {}
         self._stopping = False
         self._joined: set[str] = set()
-        self.bytes_received = 0  # masked-input bytes from silos (benchmarks: bytes per param)
-        self.message_bytes_received = 0  # every other silo message (keys, shares, sketches...)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -179,23 +191,23 @@ class AggregatorService:
         with self._cond:
             return None if self._session is None else self._session.ctx.session_id
 
-    def state_digest(self) -> str:
-        """A digest of the protocol state, to show that a refused call changed nothing."""
+    @property
+    def progress(self) -> SessionProgress | None:
+        """Where the open session stands (None before the first one): for monitoring, and
+        to show that a refused call changed nothing."""
         with self._cond:
             s = self._session
             if s is None:
-                return "idle"
+                return None
             core = s.core
-            received = [core.received(i) for i in range(1, self.roster.size + 1)]
-            total = core.sum_digest()
-            return encode(
+            return SessionProgress(
+                s.ctx.round,
                 s.ctx.session_id,
                 core.state.value,
-                sorted(core.waiting_for),
-                received,
-                sorted(f"{k[0]}/{k[1]}" for k in s.accepted),
-                total,
-            ).hex()
+                self.roster.names(sorted(core.waiting_for)),
+                tuple(core.received(i) for i in range(1, self.roster.size + 1)),
+                tuple(sorted(f"{k[0]}/{self.roster.name(k[1])}" for k in s.accepted)),
+            )
 
     # --- handlers called by the servicer --------------------------------------------------
 
@@ -257,7 +269,6 @@ class AggregatorService:
                 self._journal_event(
                     session, JournalEvent("submit", bytes(message.SerializeToString()))
                 )
-            self.message_bytes_received += len(body)
             self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
             self._publish(session, outgoing)
 
@@ -315,7 +326,6 @@ class AggregatorService:
             MaskedInput(session.ctx, member.index, int(chunk.offset), length, values)
         )
         session.chunk_digests[key] = digest
-        self.bytes_received += chunk.ByteSize()
         self._publish(session, outgoing)
 
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:

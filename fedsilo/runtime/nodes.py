@@ -44,8 +44,17 @@ from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.task import SiloContext
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.link import AggregatorLink, Serve
 from fedsilo.transport.roster import trust_store
-from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
+from fedsilo.transport.server import GrpcServing, server_credentials
+
+
+def grpc_serve(files: NodeFiles, address: str, workers: int) -> Serve:
+    """Mutual-TLS gRPC on ``address`` with the node's key, certificate and CA."""
+    credentials = server_credentials(
+        files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
+    )
+    return lambda trust, handlers: GrpcServing(trust, handlers, address, credentials, workers)
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,16 @@ class AggregatorNode:
     """The aggregator: serves silos over mTLS and runs the configured rounds."""
 
     def __init__(
-        self, files: NodeFiles, certs_dir: Path, state_dir: Path, listen: str | None, log: EventLog
+        self,
+        files: NodeFiles,
+        certs_dir: Path,
+        state_dir: Path,
+        listen: str | None,
+        log: EventLog,
+        serve: Serve | None = None,
     ) -> None:
+        """``serve`` builds the transport that serves the silos (default: mutual-TLS gRPC
+        on ``listen``, or the config's address)."""
         self.config = load_checked_config(files)
         return_large_buffers_to_the_os()
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -142,19 +159,15 @@ class AggregatorNode:
             archive=self.state,
             resets=self.resets,
         )
-        credentials = server_credentials(
-            files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
-        )
-        address = listen or self.config.aggregator.address
-        self.server, self.port = build_server(
-            AggregationServicer(self.trust, self.service),
-            address,
-            credentials,
-            workers=3 * len(self.config.silos) + 8,
-        )
+        if serve is None:
+            serve = grpc_serve(
+                files, listen or self.config.aggregator.address, 3 * len(self.config.silos) + 8
+            )
+        self.serving = serve(self.trust, self.service)
+        self.port = self.serving.port
 
     def start(self) -> None:
-        self.server.start()
+        self.serving.start()
         self.log("listening", port=self.port)
 
     def resume_state(self) -> GlobalState:
@@ -286,7 +299,7 @@ class AggregatorNode:
 
     def stop(self, grace: float = 2.0) -> None:
         self.service.stop()
-        self.server.stop(grace).wait()
+        self.serving.stop(grace)
 
 
 class SiloRunner:
@@ -299,7 +312,10 @@ class SiloRunner:
         state_dir: Path,
         log: EventLog,
         data_dir: Path | None = None,
+        client: AggregatorLink | None = None,
     ) -> None:
+        """``client`` is the connection to the aggregator (default: mutual-TLS gRPC to the
+        config's address with this silo's certificate)."""
         self.config = load_checked_config(files)
         state_dir.mkdir(parents=True, exist_ok=True)
         trust = trust_store(self.config, files.ca, files.crl, crl_floor=_crl_floor(state_dir))
@@ -307,7 +323,7 @@ class SiloRunner:
         member = trust.verify(cert, Role.SILO)
         if member.name != name:
             raise ConfigError(f"{files.cert} belongs to {member.name}, not {name}")
-        self.client = AggregatorClient(
+        self.client: AggregatorLink = client or AggregatorClient(
             self.config.aggregator.address,
             files.ca.read_bytes(),
             files.key.read_bytes(),

@@ -64,7 +64,8 @@ from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
-from fedsilo.transport.client import CHUNK_BYTES, AggregatorClient
+from fedsilo.transport.client import CHUNK_BYTES
+from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
@@ -130,7 +131,7 @@ class SiloNode:
         config: FederationConfig,
         name: str,
         identity: IdentityKey,
-        client: AggregatorClient,
+        client: AggregatorLink,
         trust: TrustStore,
         trainer: LocalTrainer,
         ledger: RoundLedger,

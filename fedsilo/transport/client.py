@@ -64,6 +64,11 @@ class AggregatorClient:
         self._stub = AggregationStub(self._channel)
         self._backoff, self._sleep = backoff, sleep
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The mutual-TLS channel to the aggregator (the bench sends its plain round on it)."""
+        return self._channel
+
     def close(self) -> None:
         self._channel.close()
 

@@ -52,6 +52,7 @@ class InMemoryAggregator:
 
     def __init__(self, trust: TrustStore, handlers: AggregatorHandlers) -> None:
         self._trust, self._handlers = trust, handlers
+        self._stopped = False
 
     def client(self, certificate_der: bytes) -> InMemoryClient:
         """A silo's connection, presenting the certificate ``certificate_der``."""
@@ -69,7 +70,21 @@ class InMemoryAggregator:
 
     @property
     def handlers(self) -> AggregatorHandlers:
+        if self._stopped:
+            raise TransportError("the in-memory aggregator has stopped")
         return self._handlers
+
+    # --- the serving side of fedsilo.transport.link.ServingTransport ---------------------
+
+    @property
+    def port(self) -> int:
+        return 0  # no port: nothing listens
+
+    def start(self) -> None:
+        self._stopped = False
+
+    def stop(self, grace: float) -> None:
+        self._stopped = True
 
 
 class InMemoryClient:

@@ -76,6 +76,33 @@ def server_credentials(key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Any:
     )
 
 
+class GrpcServing:
+    """The aggregator's handlers served over mutual TLS (the gRPC side of
+    :class:`fedsilo.transport.link.ServingTransport`)."""
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        handlers: AggregatorHandlers,
+        address: str,
+        credentials: Any,
+        workers: int,
+    ) -> None:
+        self.server, self._port = build_server(
+            AggregationServicer(trust, handlers), address, credentials, workers
+        )
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float) -> None:
+        self.server.stop(grace).wait()
+
+
 def build_server(
     servicer: AggregationServicer, address: str, credentials: Any, workers: int
 ) -> tuple[grpc.Server, int]:

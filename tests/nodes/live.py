@@ -1,5 +1,5 @@
-"""An aggregator node served in this process (real gRPC, real mTLS on 127.0.0.1),
-silos as threads, and helpers to act as a rogue member."""
+"""An aggregator node served in this process (real gRPC over real mTLS on 127.0.0.1, or
+the in-memory transport), silos as threads, and helpers to act as a rogue member."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.errors import FedsiloError
 from fedsilo.pki.files import load_identity_key
+from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.silo import MaskingSilo
@@ -29,16 +32,29 @@ from fedsilo.training.task import SiloContext
 from fedsilo.training.weighted import SLOTS
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.handlers import AggregatorHandlers
+from fedsilo.transport.link import AggregatorLink
+from fedsilo.transport.memory import InMemoryAggregator
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.roster import trust_store
 from tests.nodes.federation import Federation
 
 NOW = dt.datetime.now(dt.UTC)
+DER = Encoding.DER
+
+
+TRANSPORTS = ("grpc", "memory")
 
 
 class LiveFederation:
     def __init__(
-        self, root: Path, silos: int = 5, params: int = 20_000, rounds: int = 1, **timeouts: float
+        self,
+        root: Path,
+        silos: int = 5,
+        params: int = 20_000,
+        rounds: int = 1,
+        transport: str = "grpc",
+        **timeouts: float,
     ) -> None:
         times = {
             "join": 0.5,  # tests drive sessions by hand: open round 1 at once
@@ -51,12 +67,20 @@ class LiveFederation:
         self.fed = Federation.provisioned(root, silos=silos, params=params, rounds=rounds, **times)
         self.root = root
         self.log_stream = io.StringIO()
+        self.transport = transport
+        self.hub: InMemoryAggregator | None = None
+
+        def in_memory(trust: TrustStore, handlers: AggregatorHandlers) -> InMemoryAggregator:
+            self.hub = InMemoryAggregator(trust, handlers)
+            return self.hub
+
         self.node = AggregatorNode(
             self.files("agg"),
             root / "fed",
             root / "agg-state",
             self.fed.config.aggregator.address,
             EventLog("aggregator", self.log_stream),
+            serve=in_memory if transport == "memory" else None,
         )
         self.node.start()
         self.error: Exception | None = None
@@ -92,7 +116,7 @@ class LiveFederation:
         thread.start()
         self.threads.append(thread)
         deadline = time.monotonic() + 10
-        while self.node.service.state_digest() == "idle":
+        while self.node.service.progress is None:
             assert time.monotonic() < deadline, "no session opened"
             time.sleep(0.01)
 
@@ -106,6 +130,7 @@ class LiveFederation:
                         name,
                         self.root / f"state-{name}",
                         EventLog(name, io.StringIO()),
+                        client=self.client(name) if self.hub is not None else None,
                     ).run()
                 except Exception as exc:
                     self.silo_errors[name] = exc
@@ -116,8 +141,12 @@ class LiveFederation:
 
     def client(
         self, name: str | None = None, pems: tuple[bytes, bytes, bytes] | None = None
-    ) -> AggregatorClient:
+    ) -> AggregatorLink:
+        """A connection for silo ``name`` (or the identity ``pems``) over this federation's
+        transport."""
         ca, key, cert = pems or self.pem(name or "s1")
+        if self.hub is not None:
+            return self.hub.client(x509.load_pem_x509_certificate(cert).public_bytes(DER))
         return AggregatorClient(self.address, ca, key, cert, Backoff(patience=0))
 
     def finish(self, timeout: float = 60) -> None:
@@ -128,7 +157,7 @@ class LiveFederation:
     def close(self) -> None:
         self.node.stop(grace=0)
 
-    def announcement(self, client: AggregatorClient, name: str) -> pb.SessionAnnouncement:
+    def announcement(self, client: AggregatorLink, name: str) -> pb.SessionAnnouncement:
         index = int(name.removeprefix("s"))
         config = self.fed.config
         request = pb.AwaitRequest(
@@ -165,7 +194,7 @@ class LiveFederation:
         )
 
     def manual_silo(
-        self, name: str, client: AggregatorClient | None = None, crl: Path | None = None
+        self, name: str, client: AggregatorLink | None = None, crl: Path | None = None
     ) -> SiloNode:
         """A real silo node for ``name`` that the test drives round by round, with the client
         the test chooses and (with ``crl``) its own CRL file instead of the federation's."""

@@ -1,5 +1,9 @@
 """Bad input over the wire: the sender gets a typed error, the others are still served,
-and the round's result is still exact. Silo s5 is played by the test."""
+and the round's result is still exact. Silo s5 is played by the test.
+
+Every test that uses only the transport interface runs over both transports (mutual-TLS
+gRPC and in-memory): this is the transport conformance suite. Those that cut a gRPC
+stream by hand are gRPC's alone."""
 
 from __future__ import annotations
 
@@ -30,17 +34,18 @@ from fedsilo.protocol.messages import Ack, ConsistencySignature, KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.transport import codec
-from fedsilo.transport.client import AggregatorClient, Backoff, refusal_error
+from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import ERROR_KEY, RESUME_KEY
-from tests.nodes.live import LiveFederation
+from tests.nodes.live import TRANSPORTS, LiveFederation
 
 HONEST = ["s1", "s2", "s3", "s4"]
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveFederation]:
-    federation = LiveFederation(tmp_path)
+@pytest.fixture(params=TRANSPORTS)
+def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveFederation]:
+    federation = LiveFederation(tmp_path, transport=request.param)
     federation.run_rounds()
     try:
         yield federation
@@ -48,16 +53,14 @@ def live(tmp_path: Path) -> Iterator[LiveFederation]:
         federation.close()
 
 
-def rogue(live: LiveFederation) -> tuple[AggregatorClient, pb.SessionAnnouncement]:
+def rogue(live: LiveFederation) -> tuple[AggregatorLink, pb.SessionAnnouncement]:
     client = live.client("s5")
     return client, live.announcement(client, "s5")
 
 
-def upload_raw(client: AggregatorClient, chunks: list[pb.InputChunk]) -> None:
-    try:
-        client._stub.UploadInput(iter(chunks), timeout=10)
-    except grpc.RpcError as exc:
-        raise refusal_error(exc) from exc
+def upload_raw(client: AggregatorLink, chunks: list[pb.InputChunk]) -> None:
+    """Send exactly ``chunks`` (from any offset the aggregator asks: the same ones)."""
+    client.upload_from(lambda start: iter(chunks))
 
 
 def chunk(a: pb.SessionAnnouncement, **fields: object) -> pb.InputChunk:
@@ -76,17 +79,20 @@ def refused(
 ) -> None:
     """``action`` raises the aggregator's ``error``, that very class, sent as ``code``;
     with no honest silo active, nothing changed."""
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     with pytest.raises(error) as caught:
         action()  # type: ignore[operator]
     assert type(caught.value) is error, repr(caught.value)
     assert str(caught.value).startswith("the aggregator refused: ")
     assert text in str(caught.value)
     wire = caught.value.__cause__
-    assert isinstance(wire, grpc.RpcError)
-    assert wire.code() == code, wire
+    if live.transport == "grpc":
+        assert isinstance(wire, grpc.RpcError)
+        assert wire.code() == code, wire
+    else:  # in memory, the cause is the very error the aggregator raised
+        assert type(wire) is error, repr(wire)
     if quiet:
-        assert live.node.service.state_digest() == before
+        assert live.node.service.progress == before
 
 
 def finish_without_s5(live: LiveFederation) -> None:
@@ -237,9 +243,9 @@ def test_an_identical_resend_is_accepted_once_and_is_idempotent(live: LiveFedera
     advert = live.rogue_session("s5", a).start()[0]
     assert isinstance(advert, KeyAdvert)
     client.submit(codec.silo_message_pb(advert))
-    after_first = live.node.service.state_digest()
+    after_first = live.node.service.progress
     client.submit(codec.silo_message_pb(advert))
-    assert live.node.service.state_digest() == after_first
+    assert live.node.service.progress == after_first
     finish_without_s5(live)  # s5 then falls silent and is dropped at ShareKeys
 
 
@@ -261,8 +267,11 @@ def test_a_different_body_for_the_same_stage_is_refused_as_equivocation(
     finish_without_s5(live)
 
 
-def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_path: Path) -> None:
-    live = LiveFederation(tmp_path, rounds=2)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_message_replayed_into_another_session_or_later_round_is_refused(
+    tmp_path: Path, transport: str
+) -> None:
+    live = LiveFederation(tmp_path, rounds=2, transport=transport)
     live.run_rounds()
     try:
         client, a = rogue(live)
@@ -276,7 +285,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(tmp_p
         while live.fed.released(1) is None or live.node.service.session_id == first:
             assert time.monotonic() < deadline, "round 2 never opened"
             live.threads[0].join(0.05)
-        # honest silos are busy with round 2 meanwhile, so the state digest moves
+        # honest silos are busy with round 2 meanwhile, so the session progress moves
         refused(
             live,
             lambda: client.submit(codec.silo_message_pb(recorded)),

@@ -1,7 +1,7 @@
 """Who may talk to the aggregator, and to whom a silo listens: one test per case.
 
 Every refused attempt must leave the protocol state exactly as it was
-(a state digest is compared before and after).
+(the session progress is compared before and after).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def assert_refused(
 ) -> str:
     """Joining with ``pems`` raises ``error`` (that class) and changes nothing; returns
     its message."""
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     with pytest.raises(error) as caught:
         join(live, pems, name)
     code, prefix = REFUSED_BY[error]
@@ -108,7 +108,7 @@ def assert_refused(
     assert str(caught.value).startswith(prefix)
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == code, wire
-    assert live.node.service.state_digest() == before
+    assert live.node.service.progress == before
     return str(caught.value)
 
 
@@ -162,7 +162,7 @@ def test_the_ca_certificate_presented_as_a_leaf_is_refused(live: LiveFederation)
 
 
 def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> None:
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     credentials = grpc.ssl_channel_credentials(live.pem("s1")[0])
     with (
         grpc.secure_channel(live.address, credentials) as channel,
@@ -171,7 +171,7 @@ def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> 
         stub = AggregationStub(channel)
         stub.Join(pb.JoinRequest(name="s1"), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert live.node.service.state_digest() == before
+    assert live.node.service.progress == before
 
 
 def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFederation) -> None:
@@ -179,7 +179,7 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     announcement = live.announcement(client, "s1")
     advert = live.rogue_session("s2", announcement).start()[0]  # silo 2's advert...
     assert isinstance(advert, KeyAdvert)
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     with pytest.raises(RosterError) as caught:
         client.submit(codec.silo_message_pb(advert))  # ...sent over silo 1's connection
     assert type(caught.value) is RosterError
@@ -187,7 +187,7 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     assert "in the name of" in str(caught.value)
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert live.node.service.state_digest() == before
+    assert live.node.service.progress == before
     client.close()
 
 
@@ -267,7 +267,7 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     config = live.fed.config
     other = "ab" * 32
     client = live.client("s1")
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     with pytest.raises(ContextMismatchError) as caught:  # that class, not a TransportError
         client.join(
             pb.JoinRequest(
@@ -280,7 +280,7 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     assert f"sha256:{other}" in message and config.digest() in message
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert live.node.service.state_digest() == before
+    assert live.node.service.progress == before
     client.close()
 
 
@@ -334,9 +334,9 @@ def call_over_tls12(live: LiveFederation, method: str, request: bytes) -> dict[s
 def test_a_tls_1_2_client_with_a_genuine_certificate_is_refused_on_every_call(
     live: LiveFederation, method: str
 ) -> None:
-    before = live.node.service.state_digest()
+    before = live.node.service.progress
     request = next(m for m in METHODS if m.name == method).request()
     trailers = call_over_tls12(live, method, request.SerializeToString())
     assert trailers.get("grpc-status") == str(grpc.StatusCode.PERMISSION_DENIED.value[0])
     assert "not TLS 1.3" in trailers.get("grpc-message", "")
-    assert live.node.service.state_digest() == before
+    assert live.node.service.progress == before

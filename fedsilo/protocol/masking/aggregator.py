@@ -26,7 +26,6 @@ session: one faulty silo must not sink a round the others can finish.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -176,10 +175,6 @@ class MaskingAggregator:
         if self._state not in AGGREGATOR_ACCEPTS:
             return frozenset()
         return self._expected - self._complete()
-
-    def sum_digest(self) -> bytes:
-        """SHA-256 of the running sum (to show that a refused message changed nothing)."""
-        return hashlib.sha256(self._sum.to_bytes()).digest()
 
     @property
     def released_sum(self) -> WideSum | None:
