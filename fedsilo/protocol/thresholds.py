@@ -19,7 +19,11 @@ config loading, the nodes (through a scheme's parameters) and the auditor.
 
 from __future__ import annotations
 
-from fedsilo.protocol.scheme import Finding, fails, passes, warns
+from typing import Any
+
+from fedsilo.protocol import fields
+from fedsilo.protocol.fields import Reader
+from fedsilo.protocol.scheme import FederationFacts, Finding, fails, passes, warns
 
 
 def default_threshold(silos: int, colluders: int = 0) -> int:
@@ -28,6 +32,21 @@ def default_threshold(silos: int, colluders: int = 0) -> int:
     secure the rules, not the default, say so)."""
     lowest_secure = max(3, colluders + 2, (silos + colluders) // 2 + 1)
     return min(silos, max(2 * silos // 3 + 1, lowest_secure))
+
+
+def read_threshold(
+    reader: Reader, section: dict[str, Any], facts: FederationFacts
+) -> tuple[int, int]:
+    """``scheme.threshold`` (default: :func:`default_threshold`) and ``scheme.colluders``."""
+    colluders = reader.get(section, "colluders", "scheme", fields.integer(0, 10_000)) or 0
+    threshold = reader.get(
+        section,
+        "threshold",
+        "scheme",
+        fields.integer(1, 10_000),
+        default=default_threshold(facts.silos, colluders),
+    )
+    return threshold or 0, colluders
 
 
 def threshold_findings(n: int, t: int, n_c: int) -> list[Finding]:

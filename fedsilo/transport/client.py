@@ -30,6 +30,7 @@ from fedsilo.transport.status import error_of
 
 T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
+MAX_RESUMPTIONS = 64
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE}
 
 
@@ -127,20 +128,9 @@ class AggregatorClient:
         """Stream the chunks ``source(offset)`` produces from ``offset`` on; on a cut,
         resume at the offset the aggregator reports (``source`` must reproduce the
         same bytes from any offset)."""
-        offset = 0
-        for _ in range(64):
-            try:
-                self._retrying(
-                    lambda start=offset: self._stub.UploadInput(  # type: ignore[misc]
-                        source(start), timeout=600
-                    )
-                )
-                return
-            except IncompleteUploadError as exc:
-                if exc.offset is None:
-                    raise
-                offset = exc.offset
-        raise TransportError("the masked-input upload did not complete after 64 resumptions")
+        resuming(
+            lambda start: self._retrying(lambda: self._stub.UploadInput(source(start), timeout=600))
+        )
 
     def fetch(
         self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
@@ -179,6 +169,23 @@ def assemble_download(
             f"the {kind} arrived incomplete: {received} of {expected_bytes} bytes"
         )
     return buffer
+
+
+def resuming(send: Callable[[int], object]) -> None:
+    """``send(offset)`` from offset 0, again from the offset the aggregator names each time
+    it reports the upload incomplete, at most :data:`MAX_RESUMPTIONS` times."""
+    offset = 0
+    for _ in range(MAX_RESUMPTIONS):
+        try:
+            send(offset)
+            return
+        except IncompleteUploadError as exc:
+            if exc.offset is None:
+                raise
+            offset = exc.offset
+    raise TransportError(
+        f"the masked-input upload did not complete after {MAX_RESUMPTIONS} resumptions"
+    )
 
 
 def chunks_of(context: pb.Context, data: bytes, word: int, offset: int) -> Iterator[pb.InputChunk]:

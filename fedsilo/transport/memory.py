@@ -27,10 +27,10 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.errors import FedsiloError, IncompleteUploadError, NotReadyError, TransportError
+from fedsilo.errors import FedsiloError, NotReadyError, TransportError
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import Member, TrustStore
-from fedsilo.transport.client import assemble_download, chunks_of
+from fedsilo.transport.client import assemble_download, chunks_of, resuming
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import error_of, refusal_of
@@ -132,17 +132,12 @@ class InMemoryClient:
 
     def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
         """The chunks ``source(offset)`` produces, from the offset the aggregator asks."""
-        offset = 0
-        for _ in range(64):
+
+        def send(offset: int) -> None:
             chunks = (_copied(c) for c in source(offset))
-            try:
-                self._call(lambda m, c=chunks: self._server.handlers.upload(m, c))  # type: ignore[misc]
-                return
-            except IncompleteUploadError as exc:
-                if exc.offset is None:
-                    raise
-                offset = exc.offset
-        raise TransportError("the masked-input upload did not complete after 64 resumptions")
+            self._call(lambda m: self._server.handlers.upload(m, chunks))
+
+        resuming(send)
 
     def fetch(
         self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int

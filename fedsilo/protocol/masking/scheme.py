@@ -29,7 +29,7 @@ from fedsilo.protocol.scheme import (
     Scheme,
     StageSpec,
 )
-from fedsilo.protocol.thresholds import default_threshold, dropout_findings, threshold_findings
+from fedsilo.protocol.thresholds import dropout_findings, read_threshold, threshold_findings
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,10 @@ class Masking(Scheme):
     ) -> MaskingScheme:
         r = reader
         m = r.mapping(section, "scheme", KEYS)
-        colluders = r.get(m, "colluders", "scheme", fields.integer(0, 10_000)) or 0
+        threshold, colluders = read_threshold(r, m, facts)
         q = r.mapping(m.get("quantization", {}), "scheme.quantization", {"clip", "levels"})
         return MaskingScheme(
-            threshold=r.get(
-                m,
-                "threshold",
-                "scheme",
-                fields.integer(1, 10_000),
-                default=default_threshold(facts.silos, colluders),
-            )
-            or 0,
+            threshold=threshold,
             colluders=colluders,
             modulus_bits=r.get(m, "modulus_bits", "scheme", fields.one_of(32, 64), default=32)
             or 32,

@@ -26,7 +26,7 @@ from fedsilo.protocol.scheme import (
     passes,
     warns,
 )
-from fedsilo.protocol.thresholds import default_threshold, dropout_findings, threshold_findings
+from fedsilo.protocol.thresholds import dropout_findings, read_threshold, threshold_findings
 
 
 @dataclass(frozen=True)
@@ -65,18 +65,11 @@ class Paillier(Scheme):
     ) -> PaillierScheme:
         r = reader
         m = r.mapping(section, "scheme", KEYS)
-        colluders = r.get(m, "colluders", "scheme", fields.integer(0, 10_000)) or 0
+        threshold, colluders = read_threshold(r, m, facts)
         value_bits = r.get(m, "value_bits", "scheme", fields.integer(2, 64), default=16) or 16
         return PaillierScheme(
             key_bits=r.get(m, "key_bits", "scheme", fields.integer(512, 16384), default=3072) or 0,
-            threshold=r.get(
-                m,
-                "threshold",
-                "scheme",
-                fields.integer(1, 10_000),
-                default=default_threshold(facts.silos, colluders),
-            )
-            or 0,
+            threshold=threshold,
             colluders=colluders,
             dealer=r.get(m, "dealer", "scheme", fields.name) or "",
             value_bits=value_bits,
