@@ -14,7 +14,8 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,19 @@ import grpc
 import numpy as np
 
 from fedsilo.config.load import load_config
+from fedsilo.config.model import TrainingPlan
+from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner, grpc_serve
 from fedsilo.runtime.rounds import RoundPlan
+from fedsilo.runtime.silo import secure_fedavg
+from fedsilo.tensors import FloatVector
+from fedsilo.training.local import LocalTrainer
 from fedsilo.training.synthetic import SyntheticVectorTask
+from fedsilo.training.task import SiloContext, load_task
+from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient
 from fedsilo.transport.handlers import AggregatorHandlers
@@ -210,16 +218,45 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
         node.stop(grace=1)
 
 
+class BarrierTrainer(LocalTrainer):
+    """Local rounds that end at a barrier: every silo of the bench starts its secure round
+    together, right after training and before encoding, as the plain round does."""
+
+    def __init__(
+        self, plan: TrainingPlan, silo: SiloContext, barrier: Callable[[int], None]
+    ) -> None:
+        super().__init__(load_task(plan), plan, silo)
+        self._barrier = barrier
+        self.rounds: list[int] = []
+
+    def local_round(self, round_number: int, model: FloatVector) -> LocalResult:
+        result = super().local_round(round_number, model)
+        self.rounds.append(round_number)
+        self._barrier(round_number)
+        return result
+
+
+@dataclass(frozen=True)
+class KeepingFedAvg(SecureFedAvg):
+    """The config's update encoding, keeping each round's quantized input in a file (this
+    process's own, for the bench to check the released sum bit for bit)."""
+
+    keep: Callable[[UIntArray], None] = lambda quantized: None
+
+    def encode(self, result: LocalResult, entropy: Entropy) -> UIntArray:
+        quantized = super().encode(result, entropy)
+        self.keep(quantized)
+        return quantized
+
+
 def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
     node_files = files(root, name, config_name)
+    config = load_config(node_files.config)
     client = AggregatorClient(
-        load_config(node_files.config).aggregator.address,
+        config.aggregator.address,
         node_files.ca.read_bytes(),
         node_files.key.read_bytes(),
         node_files.cert.read_bytes(),
-    )
-    runner = SiloRunner(
-        node_files, name, root / f"state-{name}", EventLog(name, sys.stderr), client=client
     )
     channel = client.channel  # the plain round's calls share the silo's mTLS channel
     ready = channel.unary_unary(
@@ -231,7 +268,7 @@ def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
     fetch = channel.unary_stream(
         f"/{SERVICE}/Fetch", pb.ResultRequest.SerializeToString, pb.ResultChunk.FromString
     )
-    task = SyntheticVectorTask(runner.config.training)
+    task = SyntheticVectorTask(config.training)
 
     def barrier(kind: str, r: int) -> None:
         ready(
@@ -240,11 +277,24 @@ def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
             wait_for_ready=True,
         )
 
-    def keep(r: int, quantized: UIntArray) -> None:
+    trainer = BarrierTrainer(
+        config.training, SiloContext(name, config.silo_names), lambda r: barrier("secure", r)
+    )
+
+    def keep(quantized: UIntArray) -> None:
+        r = trainer.rounds[-1]
         (root / f"q-{name}-{r}.u32").write_bytes(codec.words_to_bytes(quantized))
 
-    runner.node.before_session = lambda r: barrier("secure", r)
-    runner.node.on_quantized = keep
+    standard = secure_fedavg(config)
+    runner = SiloRunner(
+        node_files,
+        name,
+        root / f"state-{name}",
+        EventLog(name, sys.stderr),
+        client=client,
+        trainer=trainer,
+        codec=KeepingFedAvg(standard.quantizer, standard.max_samples, keep),
+    )
     try:
         for r in range(1, repeat + 1):
             delta = task.update(name, r).astype("<f4").tobytes()

@@ -42,6 +42,7 @@ from fedsilo.training.global_state import optimizer_safetensors
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.task import SiloContext
+from fedsilo.training.weighted import SecureFedAvg
 from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.link import AggregatorLink, Serve
@@ -313,9 +314,13 @@ class SiloRunner:
         log: EventLog,
         data_dir: Path | None = None,
         client: AggregatorLink | None = None,
+        trainer: LocalTrainer | None = None,
+        codec: SecureFedAvg | None = None,
     ) -> None:
         """``client`` is the connection to the aggregator (default: mutual-TLS gRPC to the
-        config's address with this silo's certificate)."""
+        config's address with this silo's certificate); ``trainer`` runs the local rounds
+        (default: the config's task on ``data_dir``); ``codec`` encodes each local result
+        (default: the config's)."""
         self.config = load_checked_config(files)
         state_dir.mkdir(parents=True, exist_ok=True)
         trust = trust_store(self.config, files.ca, files.crl, crl_floor=_crl_floor(state_dir))
@@ -330,7 +335,7 @@ class SiloRunner:
             files.cert.read_bytes(),
             Backoff(patience=max(60.0, *(s for _, s in self.config.timeouts.stages[:1]))),
         )
-        trainer = LocalTrainer.for_plan(
+        trainer = trainer or LocalTrainer.for_plan(
             self.config.training, SiloContext(name, self.config.silo_names, data_dir)
         )
         digest = bytes.fromhex(self.config.digest().removeprefix("sha256:"))
@@ -349,6 +354,7 @@ class SiloRunner:
             ),
             log=log,
             disputes=DisputeStore(state_dir / "disputes"),
+            codec=codec,
         )
 
     def run(self) -> None:

@@ -140,7 +140,10 @@ class SiloNode:
         log: EventLog,
         disputes: DisputeStore,
         entropy: Entropy | None = None,
+        codec: SecureFedAvg | None = None,
     ) -> None:
+        """``codec`` encodes the local result as the integer vector to protect (default:
+        :func:`secure_fedavg` of ``config``; it is refused if it disagrees with it)."""
         if name not in config.silo_names:
             raise ConfigError(f"{name!r} is not a silo of {config.federation}")
         self.config, self.name, self.index = (
@@ -152,7 +155,13 @@ class SiloNode:
         self._trainer, self._ledger, self._chain, self._log = trainer, ledger, chain, log
         self._vault, self._disputes = vault, disputes
         self._entropy = entropy or SystemEntropy()
-        self.codec = secure_fedavg(config)
+        expected = secure_fedavg(config)
+        self.codec = codec or expected
+        if (self.codec.quantizer, self.codec.max_samples) != (
+            expected.quantizer,
+            expected.max_samples,
+        ):
+            raise ConfigError("the update encoding given to the silo is not the config's")
         self.params = scheme_params(config, self.codec.vector_length(trainer.layout.vector_length))
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
@@ -165,10 +174,6 @@ class SiloNode:
         # the certificates served at join (DER), re-verified before every session
         self._aggregator_certificate = b""
         self._silo_certificates: tuple[tuple[int, str, bytes], ...] = ()
-        # Observation points for benchmarks: called after local training, before the
-        # session starts, and with the quantized input (which never leaves this process).
-        self.before_session: Callable[[int], None] | None = None
-        self.on_quantized: Callable[[int, UIntArray], None] | None = None
 
     @property
     def ledger(self) -> RoundLedger:
@@ -450,11 +455,7 @@ class SiloNode:
             )
         result = self._local_result(ctx.round)
         assert self._roster is not None
-        if self.before_session is not None:
-            self.before_session(ctx.round)
         quantized = self.codec.encode(result, self._entropy)  # fresh rounding per session
-        if self.on_quantized is not None:
-            self.on_quantized(ctx.round, quantized)
         session = MaskingSilo(
             context=ctx,
             roster=self._roster,
