@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from fedsilo.config.ports import free_port
 from fedsilo.config.schemes import scheme_yaml, timeouts_yaml
 from fedsilo.runtime.provisioning import ProvisionedFederation, provision_federation
-from fedsilo.testing.ports import free_port
 
 SILO_NAMES = {"breast-cancer": "hospital", "credit-fraud": "bank", "digits": "school"}
 # Short deadlines: every node runs here, and a killed silo costs one deadline per round.

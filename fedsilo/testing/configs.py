@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from fedsilo.config.ports import free_port
 from fedsilo.config.schemes import timeouts_yaml
-from fedsilo.testing.ports import free_port
 
 # join, then every masking stage's deadline by its timeout key
 TIMEOUTS = (

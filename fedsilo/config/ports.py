@@ -1,4 +1,5 @@
-"""A free TCP port on 127.0.0.1, for tests and benchmarks that start servers."""
+"""A free TCP port on 127.0.0.1, for a federation run on this machine (the demo, the
+bench, the tests) to write into its config."""
 
 from __future__ import annotations
 
