@@ -56,6 +56,10 @@ from typing import Self
 class FedsiloError(Exception):
     """Root of every error fedsilo raises on purpose."""
 
+    # True for an error a peer reported (rebuilt from its name at the transport boundary):
+    # this process did not decide it, so nothing may treat it as its own decision
+    from_peer: bool = False
+
     @classmethod
     def relayed(cls, message: str) -> Self:
         """This error as a peer reported it: only ``message`` crossed the wire.

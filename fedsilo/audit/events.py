@@ -18,7 +18,7 @@ from fedsilo.protocol.events import AuditEvent, event_of, is_audit_record
 def _record(line: str | bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past any event's depth
         return None
     return record if isinstance(record, dict) else None
 

@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         code: int = args.handler(args)
     except (ConfigError, PKIError, CryptoError) as exc:
         print(f"fedsilo: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        # the usage code points the operator at their own input: not for what a peer said
+        return EXIT_FAILURE if exc.from_peer else EXIT_USAGE
     except FedsiloError as exc:
         print(f"fedsilo: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

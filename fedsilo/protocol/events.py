@@ -133,13 +133,15 @@ def record_of(event: AuditEvent) -> dict[str, Any]:
 
 
 def is_audit_record(record: Mapping[str, Any]) -> bool:
-    return record.get("event") in _BY_NAME
+    name = record.get("event")
+    return isinstance(name, str) and name in _BY_NAME
 
 
 def event_of(record: Mapping[str, Any]) -> AuditEvent:
     """The typed event of one record (extra keys, such as a timestamp, are ignored);
     :class:`RemoteProtocolError` if it is no audit event or a field is missing or mistyped."""
-    kind = _BY_NAME.get(str(record.get("event")))
+    name = record.get("event")
+    kind = _BY_NAME.get(name) if isinstance(name, str) else None
     if kind is None:
         raise RemoteProtocolError(f"not an audit event: {record.get('event')!r}")
     values = {}

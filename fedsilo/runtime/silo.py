@@ -27,6 +27,7 @@ from fedsilo.crypto.entropy import Entropy, SystemEntropy
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import (
+    ChainMismatchError,
     ConfigError,
     ContextMismatchError,
     FedsiloError,
@@ -328,6 +329,8 @@ class SiloNode:
             try:
                 outcome = self._run_session(ctx, announcement)
             except NotJoinableError as exc:  # joined before a crash, or arrived too late
+                if exc.from_peer:  # only this silo decides that; never the aggregator's say
+                    raise
                 self._log("session-skipped", silo=self.name, reason=str(exc))
                 previous = ctx.session_id
                 continue
@@ -452,6 +455,12 @@ class SiloNode:
             raise NotJoinableError(
                 f"session {ctx.session_id.hex()[:16]}… was joined before a restart and had not "
                 "signed a view (or was abandoned): this silo waits for the next session"
+            )
+        if self.state.head != ctx.chain_head or self.state.round + 1 != ctx.round:
+            raise ChainMismatchError(
+                f"round {ctx.round} continues H_{ctx.round - 1} = {ctx.chain_head.hex()[:16]}…, "
+                f"but this silo's model is the one after round {self.state.round} "
+                f"(H = {self.state.head.hex()[:16]}…); it trains on nothing else"
             )
         result = self._local_result(ctx.round)
         assert self._roster is not None
@@ -581,9 +590,11 @@ class SiloNode:
             raise FedsiloError(f"round {ctx.round}: the session ended unverified")
         derived = self._step.derive(self.state, session.aggregate)
         self._chain.save(derived.link, derived.state)  # durable before the ledger moves on
-        self._send(ctx, session.acknowledge(derived.link))
-        self._vault.discard_all_but()
+        acks = session.acknowledge(derived.link)  # the ledger is final for this round here
+        # at once, before anything can fail: the next round trains on what the ledger holds
         self._state = derived.state
+        self._send(ctx, acks)
+        self._vault.discard_all_but()
         survivors = session.aggregate.survivors
         self._log.emit(RoundFinalized(ctx.round, self.name, derived.link.head.hex()))
         return RoundResult(ctx.round, survivors, session.aggregate.total)

@@ -4,7 +4,8 @@ and what an aggregator node needs of the transport that serves it.
 Two implementations keep the same contract: mutual-TLS gRPC
 (:class:`fedsilo.transport.client.AggregatorClient`, :mod:`fedsilo.transport.server`)
 and in-memory (:mod:`fedsilo.transport.memory`). The transport conformance suite
-(``tests/transport/test_transport_conformance.py``) runs over both.
+(every case of ``tests/nodes/test_bad_input.py`` that uses only this interface) runs
+over both.
 """
 
 from __future__ import annotations

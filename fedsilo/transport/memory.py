@@ -27,12 +27,13 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.errors import FedsiloError, NotReadyError, TransportError
+from fedsilo.errors import FedsiloError, NotReadyError, RemoteProtocolError, TransportError
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.client import assemble_download, chunks_of, resuming
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from fedsilo.transport.status import error_of, refusal_of
 
 M = TypeVar("M", bound=Message)
@@ -41,9 +42,16 @@ AWAIT_SLICE_SECONDS = 20.0
 
 
 def _copied(message: M) -> M:
-    """``message`` as the other side would parse it off the wire."""
+    """``message`` as the other side would parse it off the wire, refused above the
+    gRPC transport's message limit (so nothing passes here that the wire would refuse)."""
+    data = message.SerializeToString()
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise RemoteProtocolError(
+            f"a {type(message).__name__} of {len(data)} bytes exceeds the "
+            f"{MAX_MESSAGE_BYTES}-byte message limit"
+        )
     copy = type(message)()
-    copy.ParseFromString(message.SerializeToString())
+    copy.ParseFromString(data)
     return copy
 
 
@@ -145,8 +153,9 @@ class InMemoryClient:
         """A released result of exactly ``expected_bytes``, refusing anything else."""
         sent = _copied(request)
 
-        def download(member: Member) -> bytearray:
-            chunks = self._server.handlers.result_chunks(member, sent)
-            return assemble_download((_copied(c) for c in chunks), kind, expected_bytes, word)
+        def download(member: Member) -> list[pb.ResultChunk]:
+            return [_copied(c) for c in self._server.handlers.result_chunks(member, sent)]
 
-        return self._call(download)
+        # the silo's own checks of what arrived run outside the aggregator's call: their
+        # errors are this silo's, not a refusal
+        return assemble_download(iter(self._call(download)), kind, expected_bytes, word)

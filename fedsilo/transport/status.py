@@ -113,6 +113,9 @@ ERRORS: Final[Mapping[type[FedsiloError], tuple[grpc.StatusCode, str]]] = {
     CheckpointError: (_S.INTERNAL, "checkpoint"),
     DurabilityError: (_S.INTERNAL, "durability"),
 }
+# errors a silo raises about its own state and acts on (it skips a session it cannot
+# join): the aggregator never raises them, and a reply naming one is refused, never obeyed
+SILO_DECISIONS: Final[frozenset[type[FedsiloError]]] = frozenset({NotJoinableError})
 _BY_NAME: Final = {name: (kind, status) for kind, (status, name) in ERRORS.items()}
 
 # the errors that are the aggregator's own failure, and only those, are INTERNAL
@@ -160,10 +163,18 @@ def error_of(
     if kind is None or listed != status:
         return TransportError(_unnamed(status, details))
     message = f"the aggregator refused: {details}"
+    if kind in SILO_DECISIONS:
+        return RemoteProtocolError(
+            f"the aggregator answered with {fields[ERROR_KEY]!r}, which only a silo decides "
+            f"for itself: {details}"
+        )
     offset = fields.get(RESUME_KEY, "")
     if kind is IncompleteUploadError and re.fullmatch("[0-9]{1,19}", offset):
-        return IncompleteUploadError(message, int(offset))
-    return kind.relayed(message)
+        error: FedsiloError = IncompleteUploadError(message, int(offset))
+    else:
+        error = kind.relayed(message)
+    error.from_peer = True
+    return error
 
 
 def _unnamed(status: grpc.StatusCode, details: str) -> str:

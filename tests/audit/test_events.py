@@ -103,3 +103,8 @@ def test_each_line_names_its_node_and_time() -> None:
     record = json.loads(written(ONE_OF_EACH[:1])[0])
     assert record["node"] == "aggregator" and isinstance(record["ts"], float)
     assert record["event"] == "round-opened"
+
+
+def test_a_line_whose_event_is_not_a_name_or_is_nested_too_deep_is_skipped() -> None:
+    lines = ['{"event": []}', '{"event": {}}', "[" * 100_000 + "]" * 100_000]
+    assert parse_events([*lines, *written(ONE_OF_EACH[:1])]) == ONE_OF_EACH[:1]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from fedsilo.crypto.quantize import Quantizer
+from fedsilo.errors import RemoteProtocolError
 from fedsilo.pki.files import certificate_der, load_certificate
 from fedsilo.pki.trust import TrustStore
 from fedsilo.runtime.events import EventLog
@@ -21,6 +22,8 @@ from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
 from fedsilo.training.weighted import SLOTS
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.memory import InMemoryAggregator
+from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from tests.nodes.federation import Federation
 
 SILOS = ["s1", "s2", "s3", "s4"]
@@ -114,3 +117,26 @@ def test_aggregator_and_silo_nodes_complete_two_rounds_in_memory_with_no_socket(
         assert np.abs(got - want).max() <= len(SILOS) * q.step
         weight = int(fed.released_vector(round_number)[-len(SLOTS)])
         assert weight == len(SILOS) * fed.config.training.max_samples
+
+
+def test_the_in_memory_transport_refuses_what_the_wire_would(tmp_path: Path) -> None:
+    """A message above gRPC's limit is refused in memory too, before the aggregator sees it."""
+    fed = Federation.provisioned(tmp_path, silos=4, params=3_000, rounds=1, join=10)
+    hubs: list[InMemoryAggregator] = []
+
+    def serve(trust: TrustStore, handlers: AggregatorHandlers) -> InMemoryAggregator:
+        hubs.append(InMemoryAggregator(trust, handlers))
+        return hubs[0]
+
+    AggregatorNode(
+        files(fed, "agg"),
+        fed.root / "fed",
+        fed.root / "agg-state",
+        None,
+        EventLog("aggregator", io.StringIO()),
+        serve=serve,
+    )
+    client = hubs[0].client(certificate_der(load_certificate(files(fed, "s1").cert)))
+    huge = pb.JoinRequest(federation="node-test", name="s1", config_digest=bytes(MAX_MESSAGE_BYTES))
+    with pytest.raises(RemoteProtocolError, match=r"exceeds the \d+-byte message limit"):
+        client.join(huge)

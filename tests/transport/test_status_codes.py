@@ -32,6 +32,7 @@ from fedsilo.transport.status import (
     ERRORS,
     OWN_FAULTS,
     RESUME_KEY,
+    SILO_DECISIONS,
     error_of,
     refusal_of,
     status_of,
@@ -52,6 +53,8 @@ def every_error() -> list[type[FedsiloError]]:
 
 
 EVERY_CLASS = [FedsiloError, *every_error()]
+# what crosses the wire as itself: everything but the decisions only a silo makes
+RELAYED_CLASSES = [k for k in EVERY_CLASS if k not in SILO_DECISIONS]
 
 
 def samples(kind: type[FedsiloError]) -> list[FedsiloError]:
@@ -117,13 +120,26 @@ def test_only_transport_errors_travel_as_unavailable_so_the_client_retries_nothi
     assert retried == [TransportError]
 
 
-@pytest.mark.parametrize("kind", EVERY_CLASS, ids=lambda e: e.__name__)
+@pytest.mark.parametrize("kind", RELAYED_CLASSES, ids=lambda e: e.__name__)
 def test_every_error_crosses_the_wire_as_its_own_class(kind: type[FedsiloError]) -> None:
     for error in samples(kind):
         back = sent(error)
         assert type(back) is kind
         assert str(back) == PREFIX + str(error)
         assert status_of(back) is status_of(error)
+        assert back.from_peer and not error.from_peer  # a peer said it, not this process
+
+
+@pytest.mark.parametrize("kind", sorted(SILO_DECISIONS, key=str))
+def test_a_reply_naming_a_decision_only_a_silo_makes_is_refused_not_obeyed(
+    kind: type[FedsiloError],
+) -> None:
+    """A silo skips a session it cannot join (NotJoinableError); an aggregator that could
+    send one would make it skip the ack of a verified round and train the next one on the
+    model before (see tests/nodes/test_forged_refusals.py)."""
+    back = sent(kind("please rejoin"))
+    assert type(back) is RemoteProtocolError
+    assert "only a silo decides" in str(back) and "please rejoin" in str(back)
 
 
 @pytest.mark.parametrize("kind", EVERY_CLASS, ids=lambda e: e.__name__)
@@ -177,7 +193,7 @@ def test_a_reply_the_table_does_not_name_is_a_transport_error(
     assert text in str(error) and str(error).endswith("details")
 
 
-@given(st.sampled_from(EVERY_CLASS), st.text())
+@given(st.sampled_from(RELAYED_CLASSES), st.text())
 def test_any_message_comes_back_word_for_word(kind: type[FedsiloError], message: str) -> None:
     back = sent(kind.relayed(message))
     assert type(back) is kind
