@@ -9,6 +9,7 @@ that seeds have full length. Production code uses :class:`SystemEntropy`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -21,7 +22,18 @@ class Entropy(Protocol):
 
 
 class SystemEntropy:
-    """The operating system's CSPRNG (``os.urandom``)."""
+    """The operating system's CSPRNG (``os.urandom``), asked afresh for every draw.
+
+    ``source`` exists so that a test can watch the draws through a recording fake
+    (:class:`fedsilo.testing.entropy.RecordingSource`); production never passes one."""
+
+    def __init__(self, source: Callable[[int], bytes] = os.urandom) -> None:
+        self._source = source
+
+    @property
+    def source(self) -> Callable[[int], bytes]:
+        """What every draw asks: ``os.urandom`` unless a test said otherwise."""
+        return self._source
 
     def random_bytes(self, size: int) -> bytes:
-        return os.urandom(size)
+        return self._source(size)

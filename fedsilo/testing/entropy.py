@@ -22,6 +22,23 @@ class SeededEntropy:
         return words.tobytes()[:size]
 
 
+class RecordingSource:
+    """Stands in for ``os.urandom`` behind :class:`~fedsilo.crypto.entropy.SystemEntropy`:
+    remembers each request and answers with bytes of its own seeded stream, different on
+    every call."""
+
+    def __init__(self, *seed: int | str | bytes) -> None:
+        self._stream = SeededEntropy("recording-source", *seed)
+        self.sizes: list[int] = []
+        self.answers: list[bytes] = []
+
+    def __call__(self, size: int) -> bytes:
+        answer = self._stream.random_bytes(size)
+        self.sizes.append(size)
+        self.answers.append(answer)
+        return answer
+
+
 class RecordingEntropy:
     """Wraps another source and records every draw (to assert on seed lengths)."""
 
