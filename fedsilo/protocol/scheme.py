@@ -62,6 +62,13 @@ def warns(rule: str, reason: str, fix: str) -> Finding:
     return Finding(rule, Verdict.WARN, reason, fix)
 
 
+def raise_first_failure(findings: Sequence[Finding]) -> None:
+    """The first failing finding as a one-line :class:`ConfigError` (rule, why, the fix)."""
+    for finding in findings:
+        if finding.verdict is Verdict.FAIL:
+            raise ConfigError(f"{finding.rule}: {finding.reason}; {finding.fix}")
+
+
 Speaker = Literal["silos", "aggregator"]
 
 
@@ -168,9 +175,7 @@ class Scheme(ABC):
 
     def check(self, config: Any, facts: FederationFacts) -> None:
         """Raise the first failing rule as a one-line :class:`ConfigError`."""
-        for finding in self.rules(config, facts):
-            if finding.verdict is Verdict.FAIL:
-                raise ConfigError(f"{finding.rule}: {finding.reason}; {finding.fix}")
+        raise_first_failure(self.rules(config, facts))
 
 
 @runtime_checkable

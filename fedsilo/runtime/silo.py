@@ -329,8 +329,6 @@ class SiloNode:
             try:
                 outcome = self._run_session(ctx, announcement)
             except NotJoinableError as exc:  # joined before a crash, or arrived too late
-                if exc.from_peer:  # only this silo decides that; never the aggregator's say
-                    raise
                 self._log("session-skipped", silo=self.name, reason=str(exc))
                 previous = ctx.session_id
                 continue

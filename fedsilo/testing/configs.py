@@ -8,18 +8,10 @@ from pathlib import Path
 
 from fedsilo.config.ports import free_port
 from fedsilo.config.schemes import timeouts_yaml
+from fedsilo.protocol.masking.scheme import MASKING
 
 # join, then every masking stage's deadline by its timeout key
-TIMEOUTS = (
-    "join",
-    "advertise_keys",
-    "share_keys",
-    "share_check",
-    "masked_input",
-    "consistency_check",
-    "unmasking",
-    "release",
-)
+TIMEOUTS = ("join", *(stage.timeout_key for stage in MASKING.stages))
 # checking the shares is one more ShareKeys round trip, and the release (fetch Y, verify,
 # derive, ack) one more Unmasking one: unless given, they take those stages' deadlines
 _FOLLOWS = {"share_check": "share_keys", "release": "unmasking"}

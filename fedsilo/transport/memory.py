@@ -33,12 +33,11 @@ from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.client import assemble_download, chunks_of, resuming
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-from fedsilo.transport.server import MAX_MESSAGE_BYTES
+from fedsilo.transport.server import AWAIT_CAP_SECONDS, MAX_MESSAGE_BYTES
 from fedsilo.transport.status import error_of, refusal_of
 
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
-AWAIT_SLICE_SECONDS = 20.0
 
 
 def _copied(message: M) -> M:
@@ -124,7 +123,7 @@ class InMemoryClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TransportError(f"gave up waiting for stage {request.context.stage!r}")
-            wait = min(left, AWAIT_SLICE_SECONDS)
+            wait = min(left, AWAIT_CAP_SECONDS)  # as long as the servicer holds one call
             try:
                 return _copied(
                     self._call(lambda m, w=wait: self._server.handlers.await_message(m, sent, w))  # type: ignore[misc]

@@ -15,19 +15,17 @@ import grpc
 
 from fedsilo.config.load import load_config
 from fedsilo.errors import FedsiloError, RemoteProtocolError
-from fedsilo.pki.files import certificate_der, load_certificate
 from fedsilo.runtime.events import EventLog
-from fedsilo.runtime.nodes import AggregatorNode, SiloRunner
+from fedsilo.runtime.nodes import SiloRunner
 from fedsilo.tensors import FloatVector
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.task import SiloContext, load_task
 from fedsilo.training.weighted import LocalResult
 from fedsilo.transport.link import AggregatorLink
-from fedsilo.transport.memory import InMemoryAggregator
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import ERROR_KEY, error_of
 from tests.nodes.federation import Federation
-from tests.nodes.test_in_memory_nodes import files
+from tests.nodes.test_in_memory_nodes import files, in_memory_aggregator, link_of
 
 SILOS = ["s1", "s2", "s3", "s4"]
 
@@ -66,34 +64,19 @@ class ForgingLink:
             )
 
 
-def serving(hubs: list[InMemoryAggregator], hub: InMemoryAggregator) -> InMemoryAggregator:
-    hubs.append(hub)
-    return hub
-
-
 def test_a_forged_not_joinable_after_an_ack_never_makes_a_silo_train_on_a_stale_model(
     tmp_path: Path,
 ) -> None:
     fed = Federation.provisioned(
         tmp_path, silos=4, params=3_000, rounds=2, join=10, advertise_keys=4
     )
-    hubs: list[InMemoryAggregator] = []
-    node = AggregatorNode(
-        files(fed, "agg"),
-        fed.root / "fed",
-        fed.root / "agg-state",
-        None,
-        EventLog("aggregator", io.StringIO()),
-        serve=lambda trust, handlers: serving(hubs, InMemoryAggregator(trust, handlers)),
-    )
+    node, hub = in_memory_aggregator(fed)
     node.start()
     trained: dict[tuple[str, int], str] = {}
     errors: dict[str, Exception] = {}
 
     def silo(name: str) -> None:
-        link: AggregatorLink = hubs[0].client(
-            certificate_der(load_certificate(files(fed, name).cert))
-        )
+        link: AggregatorLink = link_of(hub, fed, name)
         try:
             SiloRunner(
                 files(fed, name),

@@ -21,7 +21,7 @@ from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
 from fedsilo.training.weighted import SLOTS
 from fedsilo.transport.handlers import AggregatorHandlers
-from fedsilo.transport.memory import InMemoryAggregator
+from fedsilo.transport.memory import InMemoryAggregator, InMemoryClient
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from tests.nodes.federation import Federation
@@ -56,7 +56,8 @@ def files(fed: Federation, name: str) -> NodeFiles:
     )
 
 
-def run_in_memory(fed: Federation, silos: list[str]) -> tuple[AggregatorNode, dict[str, Exception]]:
+def in_memory_aggregator(fed: Federation) -> tuple[AggregatorNode, InMemoryAggregator]:
+    """The federation's real aggregator node, served in memory (not started yet)."""
     hubs: list[InMemoryAggregator] = []
 
     def serve(trust: TrustStore, handlers: AggregatorHandlers) -> InMemoryAggregator:
@@ -71,19 +72,27 @@ def run_in_memory(fed: Federation, silos: list[str]) -> tuple[AggregatorNode, di
         EventLog("aggregator", io.StringIO()),
         serve=serve,
     )
+    return node, hubs[0]
+
+
+def link_of(hub: InMemoryAggregator, fed: Federation, name: str) -> InMemoryClient:
+    """Silo ``name``'s in-memory connection, presenting its own certificate."""
+    return hub.client(certificate_der(load_certificate(files(fed, name).cert)))
+
+
+def run_in_memory(fed: Federation, silos: list[str]) -> tuple[AggregatorNode, dict[str, Exception]]:
+    node, hub = in_memory_aggregator(fed)
     node.start()
-    (hub,) = hubs
     errors: dict[str, Exception] = {}
 
     def silo(name: str) -> None:
         try:
-            der = certificate_der(load_certificate(files(fed, name).cert))
             SiloRunner(
                 files(fed, name),
                 name,
                 fed.root / f"state-{name}",
                 EventLog(name, io.StringIO()),
-                client=hub.client(der),
+                client=link_of(hub, fed, name),
             ).run()
         except Exception as exc:  # reported by the test
             errors[name] = exc
@@ -122,21 +131,8 @@ def test_aggregator_and_silo_nodes_complete_two_rounds_in_memory_with_no_socket(
 def test_the_in_memory_transport_refuses_what_the_wire_would(tmp_path: Path) -> None:
     """A message above gRPC's limit is refused in memory too, before the aggregator sees it."""
     fed = Federation.provisioned(tmp_path, silos=4, params=3_000, rounds=1, join=10)
-    hubs: list[InMemoryAggregator] = []
-
-    def serve(trust: TrustStore, handlers: AggregatorHandlers) -> InMemoryAggregator:
-        hubs.append(InMemoryAggregator(trust, handlers))
-        return hubs[0]
-
-    AggregatorNode(
-        files(fed, "agg"),
-        fed.root / "fed",
-        fed.root / "agg-state",
-        None,
-        EventLog("aggregator", io.StringIO()),
-        serve=serve,
-    )
-    client = hubs[0].client(certificate_der(load_certificate(files(fed, "s1").cert)))
+    _, hub = in_memory_aggregator(fed)
+    client = link_of(hub, fed, "s1")
     huge = pb.JoinRequest(federation="node-test", name="s1", config_digest=bytes(MAX_MESSAGE_BYTES))
     with pytest.raises(RemoteProtocolError, match=r"exceeds the \d+-byte message limit"):
         client.join(huge)

@@ -10,12 +10,11 @@ import pytest
 from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.scheme import MASKING, Masking
-from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.registry import registered, scheme_named
 from fedsilo.protocol.scheme import AggregatorSession, SiloSession
-from fedsilo.testing.entropy import SeededEntropy
-from fedsilo.testing.harness import fresh_ledger, make_federation, random_inputs
+from fedsilo.testing.harness import make_federation
 from fedsilo.testing.schemes import ENABLE_VARIABLE, register_test_scheme, registered_test_scheme
+from tests.protocol.test_state_machine import silo_in_state
 
 ROOT = Path(__file__).parents[2]
 
@@ -63,15 +62,5 @@ def test_masking_sessions_are_sessions_of_the_seam() -> None:
     aggregator = MaskingAggregator(
         context=fed.context(), roster=fed.roster, params=fed.params, vector_length=8
     )
-    silo = MaskingSilo(
-        context=fed.context(),
-        roster=fed.roster,
-        params=fed.params,
-        index=1,
-        identity=fed.identity(1),
-        entropy=SeededEntropy(0, 1, 1),
-        ledger=fresh_ledger(fed),
-        quantized_input=random_inputs(fed, 8)[0],
-    )
     assert isinstance(aggregator, AggregatorSession)
-    assert isinstance(silo, SiloSession)
+    assert isinstance(silo_in_state(0), SiloSession)

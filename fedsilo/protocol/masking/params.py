@@ -24,7 +24,7 @@ from fedsilo.crypto import group
 from fedsilo.crypto.quantize import Quantizer, check_no_overflow
 from fedsilo.crypto.sketch import SPOT_CHECKS
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.scheme import Finding, Verdict, fails, passes
+from fedsilo.protocol.scheme import Finding, fails, passes, raise_first_failure
 from fedsilo.protocol.thresholds import default_threshold, threshold_findings
 
 MAX_SILOS = 255  # the non-wrapped sum Y keeps one carry byte per word
@@ -58,7 +58,7 @@ def resolve_full_verification(setting: str, vector_length: int) -> bool:
 
 def check_thresholds(silos: int, threshold: int, colluders: int) -> None:
     """Raise :class:`ConfigError` naming the first violated threshold rule."""
-    _raise_first_failure(threshold_findings(silos, threshold, colluders))
+    raise_first_failure(threshold_findings(silos, threshold, colluders))
 
 
 def overflow_finding(silos: int, levels: int, bits: int, max_samples: int) -> Finding:
@@ -109,12 +109,6 @@ def size_findings(silos: int, threshold: int) -> list[Finding]:
     ]
 
 
-def _raise_first_failure(findings: list[Finding]) -> None:
-    for finding in findings:
-        if finding.verdict is Verdict.FAIL:
-            raise ConfigError(f"{finding.rule}: {finding.reason}; {finding.fix}")
-
-
 @dataclass(frozen=True)
 class MaskingParams:
     """Threshold, declared colluders and quantization of one federation."""
@@ -134,7 +128,7 @@ class MaskingParams:
     def __post_init__(self) -> None:
         check_thresholds(self.silos, self.threshold, self.colluders)
         check_no_overflow(self.silos, self.quantizer.levels, self.quantizer.bits)
-        _raise_first_failure(size_findings(self.silos, self.threshold))
+        raise_first_failure(size_findings(self.silos, self.threshold))
         if self.spot_checks < 1:
             raise ConfigError(f"release spot checks must be at least 1, got {self.spot_checks}")
         if not 0 <= self.min_silos <= self.silos:
