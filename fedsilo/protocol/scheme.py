@@ -14,7 +14,10 @@ know which scheme runs:
   raises the first failure as a one-line :class:`ConfigError`);
 * its **parameters** (:meth:`Scheme.params`): what its sessions run with;
 * its **sessions**: the silo and aggregator state machines
-  (:class:`SiloSession`, :class:`AggregatorSession`).
+  (:class:`SiloSession`, :class:`AggregatorSession`), built and resumed by the
+  scheme (:meth:`Scheme.silo_session`, :meth:`Scheme.aggregator_session`), and
+  the check of a missed round's evidence (:meth:`Scheme.verify_evidence`). The
+  runtime reaches a scheme's sessions only through these.
 
 The registry of schemes is :mod:`fedsilo.protocol.registry`; it is closed.
 """
@@ -27,9 +30,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from fedsilo.crypto.entropy import Entropy
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
-from fedsilo.errors import ConfigError
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.crypto.sketch import WideSum
+from fedsilo.errors import ConfigError, FedsiloError
+from fedsilo.protocol.chain import ChainHead, ChainLink
 from fedsilo.protocol.fields import Reader
+from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.messages import Ack, AggregateResult, RoundEvidence, SessionContext
+from fedsilo.protocol.roster import Roster
 
 
 class Verdict(enum.Enum):
@@ -177,24 +188,195 @@ class Scheme(ABC):
         """Raise the first failing rule as a one-line :class:`ConfigError`."""
         raise_first_failure(self.rules(config, facts))
 
+    # --- sessions (a scheme that is not runnable has none) ------------------------------
+
+    def _no_sessions(self) -> ConfigError:
+        return ConfigError(f"this version of fedsilo has no {self.kind} sessions")
+
+    def silo_session(
+        self,
+        params: Any,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        index: int,
+        identity: IdentityKey,
+        entropy: Entropy,
+        ledger: RoundLedger,
+        protected: UIntArray,
+    ) -> SiloSession:
+        """Silo ``index``'s new session protecting the encoded vector ``protected``."""
+        raise self._no_sessions()
+
+    def resume_silo_session(
+        self,
+        params: Any,
+        kept: dict[str, Any],
+        *,
+        roster: Roster,
+        identity: IdentityKey,
+        entropy: Entropy,
+        ledger: RoundLedger,
+    ) -> SiloSession:
+        """The session a silo kept at rest (its :meth:`SiloSession.snapshot`), resumed."""
+        raise self._no_sessions()
+
+    def aggregator_session(
+        self, params: Any, *, context: SessionContext, roster: Roster, vector_length: int
+    ) -> AggregatorSession:
+        """The aggregator's new session over vectors of ``vector_length`` elements."""
+        raise self._no_sessions()
+
+    def resume_aggregator_session(
+        self,
+        params: Any,
+        record: dict[str, Any],
+        total: WideSum,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        inputs: tuple[tuple[int, UIntArray], ...],
+    ) -> AggregatorSession:
+        """The session the aggregator journaled as it began revealing, resumed."""
+        raise self._no_sessions()
+
+    def verify_evidence(
+        self,
+        params: Any,
+        evidence: RoundEvidence,
+        *,
+        roster: Roster,
+        federation: str,
+        config_digest: bytes,
+        chain: ChainHead,
+        vector_length: int,
+    ) -> AggregateResult:
+        """The aggregate of a round this silo missed, computed here from its evidence
+        verified end to end (what a survivor of it checked), on this silo's own head."""
+        raise self._no_sessions()
+
 
 @runtime_checkable
 class SiloSession(Protocol):
-    """A silo's side of one session: messages in, messages out, nothing else."""
+    """A silo's side of one session: messages in, messages out, nothing else.
 
-    def start(self) -> Sequence[object]: ...
+    The runtime drives it stage by stage: it sends what :meth:`start` (or, resumed after
+    a crash, :meth:`pending`) returns, hands it each message the aggregator sent, seals
+    its :meth:`snapshot` at rest while it is resumable, and once the release verified
+    (:attr:`aggregate` is set) derives the next model and sends what :meth:`acknowledge`
+    returns."""
 
-    def receive(self, message: Any) -> Sequence[object]: ...
+    @property
+    def context(self) -> SessionContext: ...
+
+    @property
+    def state(self) -> enum.Enum: ...
+
+    @property
+    def resumes_at(self) -> str | None:
+        """The stage a restarted silo awaits next in this session (None: not resumable,
+        a crash now simply misses the session)."""
+        ...
+
+    @property
+    def survivors(self) -> tuple[int, ...]:
+        """The silos whose inputs the release covers, once this silo signed that list."""
+        ...
+
+    @property
+    def aggregate(self) -> AggregateResult | None:
+        """The aggregate this silo computed from a verified release (None before)."""
+        ...
+
+    def start(self) -> Sequence[Any]: ...
+
+    def receive(self, message: Any) -> Sequence[Any]: ...
+
+    def pending(self) -> Sequence[Any]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def acknowledge(self, link: ChainLink) -> Sequence[Any]: ...
 
 
 @runtime_checkable
 class AggregatorSession(Protocol):
     """The aggregator's side of one session: it folds messages, closes a stage at its
-    deadline, and says whom it is waiting for."""
+    deadline, says whom it is waiting for, and ends released or aborted."""
 
-    def receive(self, message: Any) -> Sequence[object]: ...
+    @property
+    def state(self) -> enum.Enum: ...
 
-    def close_stage(self) -> Sequence[object]: ...
+    @property
+    def stage(self) -> Any:
+        """The stage now collecting (None once the session ended)."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """Released or aborted: nothing more is accepted."""
+        ...
+
+    @property
+    def revealing(self) -> bool:
+        """Silos may reveal from now on: the session is journaled before anything of
+        this state goes out, and a restarted aggregator finishes it, never re-runs it."""
+        ...
 
     @property
     def waiting_for(self) -> frozenset[int]: ...
+
+    @property
+    def result(self) -> AggregateResult | None: ...
+
+    @property
+    def error(self) -> FedsiloError | None: ...
+
+    def receive(self, message: Any) -> Sequence[Any]: ...
+
+    def close_stage(self) -> Sequence[Any]: ...
+
+    def abandon(self, reason: FedsiloError) -> None: ...
+
+    def take_events(self) -> list[Any]: ...
+
+    # What the runtime still reads of the one data flow it carries today (masked vectors
+    # streamed in, their sum Y served out, the journal of a revealing session): these go
+    # behind typed session outputs when a second data flow (Paillier's) arrives.
+
+    def received(self, sender: int) -> int:
+        """How many elements of ``sender``'s vector are folded (to resume its upload)."""
+        ...
+
+    @property
+    def released_sum(self) -> WideSum | None: ...
+
+    @property
+    def masked_inputs(self) -> tuple[tuple[int, UIntArray], ...]: ...
+
+    @property
+    def acks(self) -> dict[int, Ack]: ...
+
+    @property
+    def evidence(self) -> RoundEvidence | None: ...
+
+    @property
+    def accused(self) -> dict[int, tuple[int, ...]]: ...
+
+    @property
+    def overruled(self) -> tuple[int, ...]: ...
+
+    def unmasking_snapshot(self) -> tuple[dict[str, Any], WideSum]: ...
+
+
+@runtime_checkable
+class ShareEvidence(Protocol):
+    """Proof that a silo revealed a false share (what the aggregator logs about it)."""
+
+    @property
+    def owner(self) -> int: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def record(self) -> dict[str, Any]: ...

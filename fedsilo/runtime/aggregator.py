@@ -1,7 +1,8 @@
-"""The aggregator service: one masking session per round, driven over the transport.
+"""The aggregator service: one session per round, driven over the transport.
 
 The servicer (``fedsilo.transport.server``) authenticates each call and hands
-it here. This object owns the sans-I/O :class:`MaskingAggregator` (all access
+it here. This object owns the sans-I/O session of the config's scheme
+(:meth:`fedsilo.protocol.scheme.Scheme.aggregator_session`; all access
 under one lock), signs every message it sends with the aggregator's
 certificate key, and keeps them in per-silo outboxes that silos poll with
 ``Await``. A driver thread enforces the stage deadlines from the config.
@@ -33,14 +34,14 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from fedsilo.config.model import FederationConfig
-from fedsilo.config.schemes import stage_timeout
+from fedsilo.config.schemes import scheme_of, stage_timeout
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import WideSum
@@ -66,10 +67,6 @@ from fedsilo.protocol.events import (
     SiloDropped,
     StageAnswered,
 )
-from fedsilo.protocol.masking import sharing
-from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.params import MaskingParams
-from fedsilo.protocol.masking.states import AggregatorState
 from fedsilo.protocol.messages import (
     MaskedInput,
     MaskingSet,
@@ -78,6 +75,7 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.reset import ResetRecord
 from fedsilo.protocol.roster import Roster
+from fedsilo.protocol.scheme import ShareEvidence
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, JournalEvent, SessionJournal
 from fedsilo.runtime.rounds import (
@@ -128,7 +126,7 @@ class AggregatorService:
         *,
         config: FederationConfig,
         roster: Roster,
-        params: MaskingParams,
+        params: Any,
         identity: IdentityKey,
         certificate_der: bytes,
         silo_certificates: list[bytes],
@@ -139,7 +137,9 @@ class AggregatorService:
         resets: tuple[ResetRecord, ...] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``params`` are the parameters of ``config``'s scheme (its sessions run with them)."""
         self.config, self.roster, self.params = config, roster, params
+        self._scheme = scheme_of(config)
         self._resets = tuple(r.to_json() for r in resets)  # every silo verifies them itself
         self._journal, self._archive = journal, archive
         self._model_layout = model_layout
@@ -254,14 +254,14 @@ class AggregatorService:
             try:
                 outgoing = session.core.receive(decoded)
             except FalseShareError as exc:
-                assert isinstance(exc.evidence, sharing.FalseShareEvidence)
+                assert isinstance(exc.evidence, ShareEvidence)
                 self._log(
                     "false-share",
                     round=session.ctx.round,
                     silo=member.name,
                     owner=self.roster.name(exc.evidence.owner),
                     kind=exc.evidence.kind,
-                    evidence=sharing.evidence_record(exc.evidence),
+                    evidence=exc.evidence.record(),
                 )
                 raise
             session.accepted[(stage, member.index)] = body
@@ -425,7 +425,7 @@ class AggregatorService:
 
     # --- publishing ---------------------------------------------------------------------
 
-    def _publish(self, session: SessionState, outgoing: list[Outgoing]) -> None:
+    def _publish(self, session: SessionState, outgoing: Sequence[Outgoing]) -> None:
         for event in session.core.take_events():
             if not session.replaying:  # logged before the crash already
                 self._log.emit(event)
@@ -441,7 +441,7 @@ class AggregatorService:
             stage = STAGE_OF_REPLY[type(out.message)]
             body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
             signed[(stage, out.recipient)] = self._signed(body, stage)
-        if session.core.state is AggregatorState.COLLECT_UNMASKING and not session.journaled:
+        if session.core.revealing and not session.journaled:
             self._begin_journal(session, signed)  # before any silo can see the bundle
         session.outbox.update(signed)
         if outgoing:
@@ -519,12 +519,12 @@ class AggregatorService:
         cut = int(header.get("sum_bytes", len(journaled.total)))
         total = WideSum.from_bytes(journaled.total[:cut], cut // 5, 32, int(header["sum_count"]))
         inputs = journaled.total[cut:]
-        core = MaskingAggregator.resume(
+        core = self._scheme.resume_aggregator_session(
+            self.params,
             header["core"],
             total,
             context=ctx,
             roster=self.roster,
-            params=self.params,
             inputs=self._journaled_inputs(header, inputs),
         )
         plan = RoundPlan(
@@ -588,11 +588,8 @@ class AggregatorService:
             os.urandom(32),
         )
         ctx = codec.session_of(announcement.context)
-        core = MaskingAggregator(
-            context=ctx,
-            roster=self.roster,
-            params=self.params,
-            vector_length=plan.vector_length,
+        core = self._scheme.aggregator_session(
+            self.params, context=ctx, roster=self.roster, vector_length=plan.vector_length
         )
         signed = self._signed(
             announcement.SerializeToString(), codec.ANNOUNCE_STAGE, codec.ANNOUNCEMENT_KIND
@@ -612,7 +609,7 @@ class AggregatorService:
     def _drive(self, session: SessionState) -> RoundRecord:
         core = session.core
         with self._cond:
-            while core.state not in (AggregatorState.DONE, AggregatorState.ABORTED):
+            while not core.finished:
                 stage = core.stage
                 assert stage is not None
                 deadline = self._monotonic() + self._timeout(stage)

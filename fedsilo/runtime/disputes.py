@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, RemoteProtocolError
 from fedsilo.protocol.chain import ChainHead
-from fedsilo.protocol.masking.catchup import verify_evidence
-from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.messages import RoundEvidence, SessionContext
 from fedsilo.protocol.roster import Roster
+from fedsilo.protocol.scheme import Scheme
 from fedsilo.runtime.state import write_atomically
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -72,14 +72,15 @@ def check_dispute(
     *,
     aggregator_key: VerifyingKey,
     roster: Roster,
-    params: MaskingParams,
+    scheme: Scheme,
+    params: Any,
     federation: str,
     config_digest: bytes,
     vector_length: int,
 ) -> None:
     """Re-run the refused check on a dispute directory; raises what the silo raised (a
     :class:`~fedsilo.errors.ReleaseVerificationError` for a forged sum) and returns only if
-    the release verifies after all."""
+    the release verifies after all. ``params`` are ``scheme``'s, for ``vector_length``."""
     messages: dict[str, pb.AggregatorMessage] = {}
     for part in PARTS:
         path = where / f"{part}.signed"
@@ -110,10 +111,10 @@ def check_dispute(
         wire, (where / "sum.bin").read_bytes(), vector_length, params.bits, inputs
     )
     ctx = evidence.context
-    verify_evidence(
+    scheme.verify_evidence(
+        params,
         evidence,
         roster=roster,
-        params=params,
         federation=federation,
         config_digest=config_digest,
         chain=ChainHead(ctx.round - 1, ctx.chain_head),

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError
-from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.messages import (
     AdvertList,
     AggregateResult,
@@ -20,6 +19,7 @@ from fedsilo.protocol.messages import (
     Stage,
     SurvivorList,
 )
+from fedsilo.protocol.scheme import AggregatorSession
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 STAGE_OF_REPLY = {
@@ -74,7 +74,7 @@ class SessionState:
     """Everything the aggregator keeps for one session (all access under its lock)."""
 
     ctx: SessionContext
-    core: MaskingAggregator
+    core: AggregatorSession
     plan: RoundPlan
     announcement: pb.Signed
     outbox: dict[tuple[str, int], pb.Signed] = field(default_factory=dict)

@@ -2,10 +2,11 @@
 
 Once a silo has signed its survivor view (and, later, revealed), the session
 must outlive a crash: a restarted silo resumes *that* session, never a new one
-of the same round. :meth:`MaskingSilo.snapshot` holds the session's secrets
-(the shares it holds of its peers' secrets), so it is sealed with
-ChaCha20-Poly1305 under ``IdentityKey.storage_key`` (HKDF of the node's private
-key), bound to the federation, the silo and the session id, and written to
+of the same round. The session's
+:meth:`~fedsilo.protocol.scheme.SiloSession.snapshot` holds its secrets (the
+shares it holds of its peers' secrets), so it is sealed with ChaCha20-Poly1305
+under ``IdentityKey.storage_key`` (HKDF of the node's private key), bound to the
+federation, the silo and the session id, and written to
 ``STATE_DIR/sessions/<session id>.bin`` (temp file, fsync, rename) before the
 message acting on it leaves. It is deleted once the round is final here.
 """
@@ -21,7 +22,7 @@ from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import ConfigError, DecryptionError, DurabilityError
-from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.scheme import SiloSession
 from fedsilo.runtime.state import write_atomically
 
 LABEL = "fedsilo/v1/session-at-rest"
@@ -44,9 +45,9 @@ class SessionVault:
     def _ad(self, session_id: bytes) -> bytes:
         return encode(LABEL, *self._binding, session_id)
 
-    def keep(self, session: MaskingSilo) -> None:
-        """Seal and store ``session`` if it is resumable (it signed its view)."""
-        if session.state not in MaskingSilo.RESUMABLE:
+    def keep(self, session: SiloSession) -> None:
+        """Seal and store ``session`` if it is resumable (for masking: it signed its view)."""
+        if session.resumes_at is None:
             return
         sid = session.context.session_id
         data = json.dumps(session.snapshot()).encode()

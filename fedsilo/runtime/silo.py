@@ -1,24 +1,24 @@
 """The silo node: connects out to the aggregator and runs each round's session.
 
-Before it trusts anything it checks: the aggregator's certificate is the
-pinned one (and every message claiming to come from the aggregator is
-signed by that certificate's key); every other silo's certificate is the
-pinned one, valid and not revoked; the announced config digest is ours;
-the model layout the aggregator serves is the pinned one, and so is its
-own; the announcement is for this silo's next round on its own chain head,
-with a session id derived from it. The aggregator serves no model: the silo
-trains on the model it derived itself (round 1: the pinned initial model),
-evaluates it on its held-out split, encodes ``[w * delta, w, correct,
-examples]`` (:mod:`fedsilo.training.weighted`), drives its :class:`MaskingSilo`
-session stage by stage, verifies the release, derives the next model and
-optimizer state (:mod:`fedsilo.training.chain_step`), stores them, finalizes
-the round in its ledger and acks ``H_r``.
+Before it trusts anything it checks: the aggregator's certificate is the pinned
+one (and every message claiming to come from the aggregator is signed by that
+certificate's key); every other silo's certificate is the pinned one, valid and
+not revoked; the announced config digest is ours; the model layout the
+aggregator serves is the pinned one, and so is its own; the announcement is for
+this silo's next round on its own chain head, with a session id derived from it.
+The aggregator serves no model: the silo trains on the model it derived itself
+(round 1: the pinned initial model), evaluates it on its held-out split, encodes
+``[w * delta, w, correct, examples]`` (:mod:`fedsilo.training.weighted`), drives
+its scheme's session (:meth:`fedsilo.protocol.scheme.Scheme.silo_session`) stage
+by stage, verifies the release, derives the next model and optimizer state
+(:mod:`fedsilo.training.chain_step`), stores them, finalizes the round in its
+ledger and acks ``H_r``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fedsilo.config.model import FederationConfig
@@ -40,11 +40,9 @@ from fedsilo.errors import (
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
+from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking.catchup import bounded_survivors, check_acks, verify_evidence
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
     AdvertList,
     MaskedInput,
@@ -55,6 +53,7 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
+from fedsilo.protocol.scheme import SiloSession
 from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.disputes import PARTS as DISPUTE_PARTS
 from fedsilo.runtime.disputes import DisputeStore
@@ -78,7 +77,6 @@ AWAITED = [
     Stage.UNMASKING,
     Stage.RELEASE,
 ]
-RESUMES_AT = {SiloState.AWAIT_SIGNATURES: Stage.UNMASKING, SiloState.AWAIT_RELEASE: Stage.RELEASE}
 # where a silo's work is release verification: the sketch and spot proofs of its own y_u
 # (consistency), then parsing and checking Y and rebuilding the masks (release)
 VERIFYING_STAGES = (Stage.CONSISTENCY_CHECK, Stage.RELEASE)
@@ -164,6 +162,7 @@ class SiloNode:
         ):
             raise ConfigError("the update encoding given to the silo is not the config's")
         self.params = scheme_params(config, self.codec.vector_length(trainer.layout.vector_length))
+        self._scheme = scheme_of(config)
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
         self._state: GlobalState | None = None  # loaded at connect, after the layout checks
@@ -340,7 +339,8 @@ class SiloNode:
 
     def catch_up(self, target: int) -> None:
         """Verify and finalize every round up to ``target`` from its evidence, as a survivor
-        of it would (:mod:`fedsilo.protocol.masking.catchup`); refuses to go on otherwise."""
+        of it would (its scheme's :meth:`~fedsilo.protocol.scheme.Scheme.verify_evidence`,
+        then :mod:`fedsilo.protocol.catchup`); refuses to go on otherwise."""
         assert self._roster is not None
         quorum = self.params.quorum
         length = self.codec.vector_length(self._trainer.layout.vector_length)
@@ -370,10 +370,10 @@ class SiloNode:
                     self._round_context(r, codec.EVIDENCE_INPUTS_STAGE), listed, length
                 ),
             )
-            result = verify_evidence(
+            result = self._scheme.verify_evidence(
+                self.params,
                 evidence,
                 roster=self._roster,
-                params=self.params,
                 federation=self.config.federation,
                 config_digest=self._digest,
                 chain=self._ledger.chain,
@@ -430,16 +430,16 @@ class SiloNode:
             self._trained = (round_number, result)
         return self._trained[1]
 
-    def _resumed(self, ctx: SessionContext) -> MaskingSilo | None:
+    def _resumed(self, ctx: SessionContext) -> SiloSession | None:
         """The session this silo kept before a crash, if the aggregator announces it again."""
         kept = self._vault.load(ctx.session_id)
         if kept is None:
             return None
         assert self._roster is not None
-        session = MaskingSilo.resume(
+        session = self._scheme.resume_silo_session(
+            self.params,
             kept,
             roster=self._roster,
-            params=self.params,
             identity=self._identity,
             entropy=self._entropy,
             ledger=self._ledger,
@@ -447,7 +447,7 @@ class SiloNode:
         self._log("session-resumed", silo=self.name, round=ctx.round, state=session.state.value)
         return session
 
-    def _joined(self, ctx: SessionContext) -> MaskingSilo:
+    def _joined(self, ctx: SessionContext) -> SiloSession:
         """A new session of this round (the ledger admits it and abandons any earlier one)."""
         if ctx.session_id in self._ledger.record.seen:
             raise NotJoinableError(
@@ -463,17 +463,16 @@ class SiloNode:
         result = self._local_result(ctx.round)
         assert self._roster is not None
         quantized = self.codec.encode(result, self._entropy)  # fresh rounding per session
-        session = MaskingSilo(
+        return self._scheme.silo_session(
+            self.params,
             context=ctx,
             roster=self._roster,
-            params=self.params,
             index=self.index,
             identity=self._identity,
             entropy=self._entropy,
             ledger=self._ledger,
-            quantized_input=quantized,
+            protected=quantized,
         )
-        return session
 
     def _run_session(
         self, ctx: SessionContext, a: pb.SessionAnnouncement
@@ -482,7 +481,10 @@ class SiloNode:
         session = self._resumed(ctx)
         if session is not None:
             self._send(ctx, session.pending())
-            stages = AWAITED[AWAITED.index(RESUMES_AT[session.state]) :]
+            resumes_at = session.resumes_at
+            if resumes_at is None:
+                raise ProtocolError("a kept session that cannot resume")
+            stages = AWAITED[AWAITED.index(Stage(resumes_at)) :]
         else:
             session = self._joined(ctx)
             try:
@@ -551,18 +553,17 @@ class SiloNode:
     def _release(
         self,
         ctx: SessionContext,
-        session: MaskingSilo,
+        session: SiloSession,
         release: pb.ReleaseBundle,
         a: pb.SessionAnnouncement,
         kept: dict[str, pb.Signed],
-    ) -> tuple[list[SiloMessage], float, tuple[float, float]]:
+    ) -> tuple[Sequence[SiloMessage], float, tuple[float, float]]:
         """Fetch ``Y`` (and in full mode every survivor's input) and verify the release.
 
         Returns the replies, the download seconds and the verification (wall, CPU) seconds.
         A release that does not verify is kept as dispute evidence and aborts the round."""
         length = int(a.vector_length)
-        view = session.signed_view
-        survivors = view.survivors if view is not None else ()
+        survivors = session.survivors
         fetch_started = time.perf_counter()
         total = self._fetch_sum(ctx, length)
         inputs = self._fetch_inputs(
@@ -582,9 +583,9 @@ class SiloNode:
             ) from exc
         return replies, fetched, clock.read()
 
-    def _finalize(self, ctx: SessionContext, session: MaskingSilo) -> RoundResult:
+    def _finalize(self, ctx: SessionContext, session: SiloSession) -> RoundResult:
         """Derive the next state from the verified aggregate, store it, then finalize and ack."""
-        if session.state is not SiloState.VERIFIED or session.aggregate is None:
+        if session.aggregate is None:
             raise FedsiloError(f"round {ctx.round}: the session ended unverified")
         derived = self._step.derive(self.state, session.aggregate)
         self._chain.save(derived.link, derived.state)  # durable before the ledger moves on
@@ -597,7 +598,7 @@ class SiloNode:
         self._log.emit(RoundFinalized(ctx.round, self.name, derived.link.head.hex()))
         return RoundResult(ctx.round, survivors, session.aggregate.total)
 
-    def _send(self, ctx: SessionContext, messages: list[SiloMessage]) -> None:
+    def _send(self, ctx: SessionContext, messages: Sequence[SiloMessage]) -> None:
         for message in messages:
             if isinstance(message, MaskedInputStream):
                 self._client.upload_from(self._input_chunks(ctx, message))

@@ -228,7 +228,7 @@ def _consistency_pb(c: ConsistencySignature) -> pb.ConsistencySignature:
 
 
 def _consistency(m: pb.ConsistencySignature, bits: int) -> ConsistencySignature:
-    """Spot-check leaves are 32-bit limbs whatever ``bits`` (see protocol/masking/release)."""
+    """Spot-check leaves are 32-bit limbs whatever ``bits`` (masking's release checks)."""
     return ConsistencySignature(
         session_of(m.context),
         int(m.context.sender),

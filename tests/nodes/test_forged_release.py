@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fedsilo.audit.operators import silo_roster
-from fedsilo.config.schemes import scheme_params
+from fedsilo.config.schemes import scheme_of, scheme_params
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.pki.files import load_certificate
@@ -54,6 +54,7 @@ def test_a_forged_sum_is_refused_by_every_silo_which_keeps_checkable_evidence(
                     dispute,
                     aggregator_key=VerifyingKey.from_public_key(agg_cert.public_key()),
                     roster=silo_roster(config, tmp_path / "fed"),
+                    scheme=scheme_of(config),
                     params=scheme_params(config, length),
                     federation=config.federation,
                     config_digest=bytes.fromhex(config.digest().removeprefix("sha256:")),

@@ -17,8 +17,9 @@ from fedsilo.errors import (
     RoundOrderError,
     SignatureError,
 )
+from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.chain import ChainHead, sign_ack
-from fedsilo.protocol.masking.catchup import bounded_survivors, check_acks, verify_evidence
+from fedsilo.protocol.masking.catchup import verify_evidence
 from fedsilo.protocol.messages import AggregateResult, RoundEvidence
 from fedsilo.testing.adversary import shift_sum
 from fedsilo.testing.harness import (

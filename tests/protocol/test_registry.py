@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.scheme import MASKING, Masking
+from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.registry import registered, scheme_named
 from fedsilo.protocol.scheme import AggregatorSession, SiloSession
-from fedsilo.testing.harness import make_federation
+from fedsilo.testing.entropy import SeededEntropy
+from fedsilo.testing.harness import fresh_ledger, make_federation
 from fedsilo.testing.schemes import ENABLE_VARIABLE, register_test_scheme, registered_test_scheme
 from tests.protocol.test_state_machine import silo_in_state
 
@@ -64,3 +67,43 @@ def test_masking_sessions_are_sessions_of_the_seam() -> None:
     )
     assert isinstance(aggregator, AggregatorSession)
     assert isinstance(silo_in_state(0), SiloSession)
+
+
+def test_the_masking_scheme_builds_the_sessions_the_runtime_drives() -> None:
+    fed = make_federation(4)
+    aggregator = MASKING.aggregator_session(
+        fed.params, context=fed.context(), roster=fed.roster, vector_length=8
+    )
+    assert type(aggregator) is MaskingAggregator and not aggregator.finished
+    silo = MASKING.silo_session(
+        fed.params,
+        context=fed.context(),
+        roster=fed.roster,
+        index=2,
+        identity=fed.identity(2),
+        entropy=SeededEntropy(0, 1, 2),
+        ledger=fresh_ledger(fed),
+        protected=np.zeros(8, dtype=np.uint32),
+    )
+    assert type(silo) is MaskingSilo and silo.index == 2 and silo.context == fed.context()
+
+
+def test_a_scheme_without_sessions_refuses_to_build_one_in_one_line() -> None:
+    fed = make_federation(4)
+    paillier = scheme_named("paillier")
+    with pytest.raises(ConfigError, match=r"^this version of fedsilo has no paillier sessions$"):
+        paillier.aggregator_session(
+            fed.params, context=fed.context(), roster=fed.roster, vector_length=8
+        )
+
+
+@pytest.mark.parametrize(
+    ("steps", "resumes_at"),
+    [(0, None), (3, None), (4, "unmasking"), (5, "release"), (6, None)],
+)
+def test_a_masking_silo_resumes_only_once_it_signed_its_view(
+    steps: int, resumes_at: str | None
+) -> None:
+    """What the vault keeps and where a restarted silo picks up: nothing before the view
+    is signed, the unmasking stage after it, the release after revealing."""
+    assert silo_in_state(steps).resumes_at == resumes_at

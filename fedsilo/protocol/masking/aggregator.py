@@ -164,6 +164,17 @@ class MaskingAggregator:
     def state(self) -> AggregatorState:
         return self._state
 
+    @property
+    def finished(self) -> bool:
+        """Released (DONE) or aborted: nothing more is accepted."""
+        return self._state in (AggregatorState.DONE, AggregatorState.ABORTED)
+
+    @property
+    def revealing(self) -> bool:
+        """Collecting unmasking responses: silos reveal shares from here on, so the
+        session must be journaled before the signature bundle goes out."""
+        return self._state is AggregatorState.COLLECT_UNMASKING
+
     def take_events(self) -> list[AuditEvent]:
         """The audit events since the last call (each returned once)."""
         events, self._events = self._events, []

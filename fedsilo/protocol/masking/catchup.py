@@ -15,23 +15,17 @@ released sum ``Y``, and checks exactly what a survivor checks in the session
    computes ``A`` itself;
 4. after deriving ``model_{r+1}`` and ``H_r`` itself, at least
    ``max(t, min_silos)`` distinct roster silos acked that same ``H_r``
-   (:func:`check_acks`).
+   (:func:`fedsilo.protocol.catchup.check_acks`, the scheme-neutral part).
 
 Only then does it store the state and finalize the round in its ledger.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 
-from fedsilo.errors import (
-    ChainMismatchError,
-    ContextMismatchError,
-    InconsistentViewError,
-    RemoteProtocolError,
-    SignatureError,
-)
-from fedsilo.protocol.chain import ChainHead, verify_ack
+from fedsilo.errors import ContextMismatchError, InconsistentViewError
+from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.masking import checks
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
@@ -97,58 +91,3 @@ def _lists(
     if not set(alive) | set(gone) <= set(adverts):
         raise InconsistentViewError("the evidence lists silos that never advertised")
     return alive, gone
-
-
-def bounded_survivors(listed: Sequence[int], silos: int, threshold: int) -> tuple[int, ...]:
-    """The survivor list of served evidence, refused unless it could be genuine (distinct,
-    ascending roster indices, at least ``t``): a silo catching up sizes its download of the
-    survivors' masked vectors by it, before the signatures over it are checked."""
-    survivors = tuple(int(u) for u in listed)
-    if (
-        list(survivors) != sorted(set(survivors))
-        or not all(1 <= u <= silos for u in survivors)
-        or len(survivors) < threshold
-    ):
-        raise RemoteProtocolError(
-            f"the evidence lists an impossible survivor set ({len(survivors)} entries for "
-            f"{silos} silos, threshold {threshold}); refusing it"
-        )
-    return survivors
-
-
-def check_acks(
-    evidence: RoundEvidence,
-    roster: Roster,
-    head: bytes,
-    quorum: int,
-    revoked: Collection[int] = (),
-) -> tuple[int, ...]:
-    """The distinct roster silos whose valid ack is over ``head``; at least ``quorum``. The
-    acks of ``revoked`` silos (whose certificates no longer verify) do not count."""
-    ctx = evidence.context
-    agreeing: set[int] = set()
-    for ack in evidence.acks:
-        roster.entry(ack.sender)
-        if ack.head != head or ack.sender in revoked:
-            continue
-        try:
-            verify_ack(
-                roster.entry(ack.sender).verifying_key,
-                ctx.federation_id,
-                ctx.round,
-                head,
-                ack.sender,
-                ack.signature,
-            )
-        except SignatureError as exc:
-            raise SignatureError(
-                f"the ack of silo {roster.name(ack.sender)!r} in round {ctx.round} is forged"
-            ) from exc
-        agreeing.add(ack.sender)
-    if len(agreeing) < quorum:
-        raise ChainMismatchError(
-            f"round {ctx.round}: only {len(agreeing)} silos acknowledged the chain head this "
-            f"silo derived{' (revoked silos do not count)' if revoked else ''}, {quorum} are "
-            "needed; refusing to catch up on it"
-        )
-    return tuple(sorted(agreeing))

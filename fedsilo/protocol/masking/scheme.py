@@ -11,9 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fedsilo.crypto.entropy import Entropy
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
+from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.crypto.sketch import WideSum
 from fedsilo.protocol import fields
+from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.fields import Reader
+from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.catchup import verify_evidence
 from fedsilo.protocol.masking.params import (
     RELEASE_VERIFICATIONS,
     MaskingParams,
@@ -21,7 +29,9 @@ from fedsilo.protocol.masking.params import (
     resolve_full_verification,
     size_findings,
 )
-from fedsilo.protocol.messages import Stage
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext, Stage
+from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import (
     RELEASE_STAGE,
     FederationFacts,
@@ -146,6 +156,90 @@ class Masking(Scheme):
             config.quantizer(),
             full_verification=full,
             min_silos=config.threshold if facts.min_silos is None else facts.min_silos,
+        )
+
+    def silo_session(
+        self,
+        params: MaskingParams,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        index: int,
+        identity: IdentityKey,
+        entropy: Entropy,
+        ledger: RoundLedger,
+        protected: UIntArray,
+    ) -> MaskingSilo:
+        return MaskingSilo(
+            context=context,
+            roster=roster,
+            params=params,
+            index=index,
+            identity=identity,
+            entropy=entropy,
+            ledger=ledger,
+            quantized_input=protected,
+        )
+
+    def resume_silo_session(
+        self,
+        params: MaskingParams,
+        kept: dict[str, Any],
+        *,
+        roster: Roster,
+        identity: IdentityKey,
+        entropy: Entropy,
+        ledger: RoundLedger,
+    ) -> MaskingSilo:
+        return MaskingSilo.resume(
+            kept, roster=roster, params=params, identity=identity, entropy=entropy, ledger=ledger
+        )
+
+    def aggregator_session(
+        self,
+        params: MaskingParams,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        vector_length: int,
+    ) -> MaskingAggregator:
+        return MaskingAggregator(
+            context=context, roster=roster, params=params, vector_length=vector_length
+        )
+
+    def resume_aggregator_session(
+        self,
+        params: MaskingParams,
+        record: dict[str, Any],
+        total: WideSum,
+        *,
+        context: SessionContext,
+        roster: Roster,
+        inputs: tuple[tuple[int, UIntArray], ...],
+    ) -> MaskingAggregator:
+        return MaskingAggregator.resume(
+            record, total, context=context, roster=roster, params=params, inputs=inputs
+        )
+
+    def verify_evidence(
+        self,
+        params: MaskingParams,
+        evidence: RoundEvidence,
+        *,
+        roster: Roster,
+        federation: str,
+        config_digest: bytes,
+        chain: ChainHead,
+        vector_length: int,
+    ) -> AggregateResult:
+        return verify_evidence(
+            evidence,
+            roster=roster,
+            params=params,
+            federation=federation,
+            config_digest=config_digest,
+            chain=chain,
+            vector_length=vector_length,
         )
 
 

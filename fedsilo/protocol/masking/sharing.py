@@ -157,6 +157,10 @@ class FalseShareEvidence:
     def revealer(self) -> int:
         return self.response.sender
 
+    def record(self) -> dict[str, Any]:
+        """This evidence as JSON-able data (:func:`evidence_record`)."""
+        return evidence_record(self)
+
 
 def _digests(dealers: Mapping[int, DealerCommitments]) -> dict[int, bytes]:
     return {owner: payloads.dealer_digest(c) for owner, c in dealers.items()}

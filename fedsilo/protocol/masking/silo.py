@@ -66,6 +66,12 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.roster import Roster
 
+# where a resumable session picks up after a crash (see MaskingSilo.RESUMABLE)
+_RESUMES_AT = {
+    SiloState.AWAIT_SIGNATURES: Stage.UNMASKING.value,
+    SiloState.AWAIT_RELEASE: Stage.RELEASE.value,
+}
+
 
 class MaskingSilo:
     """One silo's session of one masked aggregation.
@@ -146,6 +152,17 @@ class MaskingSilo:
     def aggregate(self) -> AggregateResult | None:
         """The aggregate this silo computed from a verified release (state VERIFIED on)."""
         return self._aggregate
+
+    @property
+    def survivors(self) -> tuple[int, ...]:
+        """The survivors of the view this silo signed (empty before it signed one)."""
+        return () if self._view is None else self._view.survivors
+
+    @property
+    def resumes_at(self) -> str | None:
+        """The stage a restarted silo awaits next in this session: unmasking once it signed
+        its view, release once it revealed; None while nothing needs resuming."""
+        return _RESUMES_AT.get(self._state)
 
     def start(self) -> list[SiloMessage]:
         """Admit the session, draw the ephemeral keys and return the signed advert."""
