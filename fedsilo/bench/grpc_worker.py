@@ -200,12 +200,12 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
             results["plain"].append(plain.done_at[r] - plain.released_at[("plain", r)])
             before = counted.input_bytes
             messages_before = counted.message_bytes
-            record = node.service.run_round(
+            record = node.driver.run_round(
                 RoundPlan(r, state.head, node.codec.vector_length(task.params))
             )
             if record.total is None:
                 raise SystemExit(f"secure round {r} aborted: {record.error}")
-            node.service.await_fetches(600)
+            node.driver.await_fetches(600)
             results["secure"].append(time.perf_counter() - plain.released_at[("secure", r)])
             state = node.finish_round(state, record)  # the chain moves on, as in a federation
             results["bytes"].append(counted.input_bytes - before)

@@ -23,12 +23,13 @@ from fedsilo.protocol.events import RoundCompleted
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
-from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.crl_number import CRL_NUMBER_FILE, FileCrlNumber
 from fedsilo.runtime.disputes import DisputeStore
+from fedsilo.runtime.driver import RoundDriver
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, SessionJournal
+from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.memory import return_large_buffers_to_the_os
 from fedsilo.runtime.round_ledger import FileLedgerStore
 from fedsilo.runtime.rounds import RoundPlan, RoundRecord
@@ -145,7 +146,7 @@ class AggregatorNode:
             )
         self.journal = SessionJournal(state_dir)
         self.state = AggregatorState(state_dir)
-        self.service = AggregatorService(
+        self.mailbox = Mailbox(
             config=self.config,
             roster=roster,
             params=scheme_params(
@@ -164,7 +165,8 @@ class AggregatorNode:
             serve = grpc_serve(
                 files, listen or self.config.aggregator.address, 3 * len(self.config.silos) + 8
             )
-        self.serving = serve(self.trust, self.service)
+        self.driver = RoundDriver(self.mailbox, config=self.config, log=log)
+        self.serving = serve(self.trust, self.mailbox)
         self.port = self.serving.port
 
     def start(self) -> None:
@@ -190,17 +192,17 @@ class AggregatorNode:
         self._check_reset(state)
         journaled = self._journaled(state.round + 1)
         if journaled is None:
-            absent = self.service.await_joins(self.config.timeouts.join)
+            absent = self.driver.await_joins(self.config.timeouts.join)
             if absent:
                 self.log("starting-without", missing=absent)
         length = self.codec.vector_length(len(state.model))
         for round_number in range(state.round + 1, self.config.training.rounds + 1):
             if journaled is not None:  # it reached unmasking before a crash: finish it
-                record, journaled = self.service.resume(journaled), None
+                record, journaled = self.driver.resume(journaled), None
             else:
-                record = self.service.run_round(RoundPlan(round_number, state.head, length))
+                record = self.driver.run_round(RoundPlan(round_number, state.head, length))
             state = self.finish_round(state, record)
-        self.service.await_fetches(stage_timeout(self.config, "release"))
+        self.driver.await_fetches(stage_timeout(self.config, "release"))
 
     def finish_round(self, state: GlobalState, record: RoundRecord) -> GlobalState:
         """Derive the next state from a released round, require the silos' acks of it, and
@@ -243,7 +245,7 @@ class AggregatorNode:
         return journaled
 
     def _require_acks(self, record: RoundRecord, derived: DerivedRound) -> None:
-        quorum = self.service.params.quorum
+        quorum = self.mailbox.params.quorum
         agreeing = sorted(i for i, head in record.acks.items() if head == derived.link.head)
         if len(agreeing) < quorum:
             raise FedsiloError(
@@ -274,7 +276,7 @@ class AggregatorNode:
             "aggregate_sha256": aggregate_sha256(record.total).hex(),
             "previous_head": link.previous.hex(),
             "chain_head": link.head.hex(),
-            "acked_by": list(self.service.roster.names(record.acks)),
+            "acked_by": list(self.mailbox.roster.names(record.acks)),
         }
         metadata = {"round": str(round_number), "config_digest": self.config.digest()}
         if record.evidence is not None and record.sum_bytes is not None:
@@ -288,7 +290,7 @@ class AggregatorNode:
             optimizer_safetensors(derived.state.optimizer),
         )
         accuracy = evaluation.accuracy if evaluation.examples else None
-        acked = self.service.roster.names(record.acks)
+        acked = self.mailbox.roster.names(record.acks)
         self.log.emit(RoundCompleted(round_number, link.head.hex(), acked))
         self.log(
             "global-model",
@@ -299,7 +301,7 @@ class AggregatorNode:
         )
 
     def stop(self, grace: float = 2.0) -> None:
-        self.service.stop()
+        self.driver.stop()
         self.serving.stop(grace)
 
 

@@ -116,7 +116,7 @@ class LiveFederation:
         thread.start()
         self.threads.append(thread)
         deadline = time.monotonic() + 10
-        while self.node.service.progress is None:
+        while self.node.mailbox.progress is None:
             assert time.monotonic() < deadline, "no session opened"
             time.sleep(0.01)
 
@@ -178,7 +178,7 @@ class LiveFederation:
         """A genuine protocol session for ``name``, driven by the test instead of a node."""
         from fedsilo.testing.entropy import SeededEntropy
 
-        service = self.node.service
+        service = self.node.mailbox
         params = service.params
         return MaskingSilo(
             context=codec.session_of(announcement.context),

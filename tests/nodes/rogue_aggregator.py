@@ -34,8 +34,8 @@ from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.pki.files import load_identity_key
 from fedsilo.pki.trust import Member
 from fedsilo.protocol.messages import Stage
-from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles
 from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.transport import codec
@@ -50,7 +50,7 @@ class LyingHandlers:
     a silo asking for the release of a session (after it revealed its shares) is told the
     round was not released; while ``forging``, the sum ``Y`` it fetches has a bit flipped."""
 
-    def __init__(self, service: AggregatorService, identity: IdentityKey) -> None:
+    def __init__(self, service: Mailbox, identity: IdentityKey) -> None:
         self._service, self._identity = service, identity
         self.withholding, self.forging = True, False
 
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = EventLog("aggregator")
     # the genuine node, whose own server (on a throwaway port) is never started
     node = AggregatorNode(files, Path(a.certs), Path(a.state_dir), "127.0.0.1:0", log)
-    rogue = LyingHandlers(node.service, load_identity_key(files.key))
+    rogue = LyingHandlers(node.mailbox, load_identity_key(files.key))
     credentials = server_credentials(
         files.key.read_bytes(), files.cert.read_bytes(), files.ca.read_bytes()
     )
@@ -118,21 +118,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.start()
     log("listening", port=port)
     try:
-        node.service.await_joins(node.config.timeouts.join)
+        node.driver.await_joins(node.config.timeouts.join)
         state = node.resume_state()
         plan = RoundPlan(1, state.head, node.codec.vector_length(len(state.model)))
         if args.attack == "forge-sum":
             rogue.withholding, rogue.forging = False, True
-            forged = node.service.run_round(plan)
+            forged = node.driver.run_round(plan)
             log("attack-round", acks=len(forged.acks))  # a silo acks only what it verified
             return 0
-        first = node.service.run_round(plan)
+        first = node.driver.run_round(plan)
         log("attack-session", session="A", unmasked=first.result is not None)
         head = flipped(state.head) if args.attack == "rerun-flipped" else state.head
-        second = node.service.run_round(RoundPlan(1, head, plan.vector_length))
+        second = node.driver.run_round(RoundPlan(1, head, plan.vector_length))
         log("attack-session", session="B", unmasked=second.result is not None)
     finally:
-        node.service.stop()
+        node.driver.stop()
         server.stop(0).wait()
     return 0
 

@@ -79,7 +79,7 @@ def refused(
 ) -> None:
     """``action`` raises the aggregator's ``error``, that very class, sent as ``code``;
     with no honest silo active, nothing changed."""
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     with pytest.raises(error) as caught:
         action()  # type: ignore[operator]
     assert type(caught.value) is error, repr(caught.value)
@@ -92,7 +92,7 @@ def refused(
     else:  # in memory, the cause is the very error the aggregator raised
         assert type(wire) is error, repr(wire)
     if quiet:
-        assert live.node.service.progress == before
+        assert live.node.mailbox.progress == before
 
 
 def finish_without_s5(live: LiveFederation) -> None:
@@ -243,9 +243,9 @@ def test_an_identical_resend_is_accepted_once_and_is_idempotent(live: LiveFedera
     advert = live.rogue_session("s5", a).start()[0]
     assert isinstance(advert, KeyAdvert)
     client.submit(codec.silo_message_pb(advert))
-    after_first = live.node.service.progress
+    after_first = live.node.mailbox.progress
     client.submit(codec.silo_message_pb(advert))
-    assert live.node.service.progress == after_first
+    assert live.node.mailbox.progress == after_first
     finish_without_s5(live)  # s5 then falls silent and is dropped at ShareKeys
 
 
@@ -279,10 +279,10 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         assert isinstance(recorded, KeyAdvert)
         client.submit(codec.silo_message_pb(recorded))  # round 1: s5 joins, then falls silent
         live.start_silos(HONEST)
-        first = live.node.service.session_id
+        first = live.node.mailbox.session_id
         deadline = time.monotonic() + 60
         # round 1 completes without s5 and the aggregator moves on to round 2's session
-        while live.fed.released(1) is None or live.node.service.session_id == first:
+        while live.fed.released(1) is None or live.node.mailbox.session_id == first:
             assert time.monotonic() < deadline, "round 2 never opened"
             live.threads[0].join(0.05)
         # honest silos are busy with round 2 meanwhile, so the session progress moves
@@ -356,7 +356,7 @@ class AbandoningClient(AggregatorClient):
 def test_an_abandoned_upload_reruns_the_round_as_a_fresh_session(tmp_path: Path) -> None:
     live = LiveFederation(tmp_path, params=600_000)
     live.run_rounds()
-    first_session = live.node.service.session_id
+    first_session = live.node.mailbox.session_id
     try:
         client = AbandoningClient(live.address, *live.pem("s5"), Backoff(patience=5))
         node = live.manual_silo("s5", client)

@@ -41,8 +41,8 @@ from fedsilo.pki.files import (
 from fedsilo.pki.identity import Role
 from fedsilo.pki.request import create_request
 from fedsilo.protocol.messages import KeyAdvert
-from fedsilo.runtime.aggregator import AggregatorService
 from fedsilo.runtime.events import EventLog
+from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import SiloRunner
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -100,7 +100,7 @@ def assert_refused(
 ) -> str:
     """Joining with ``pems`` raises ``error`` (that class) and changes nothing; returns
     its message."""
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     with pytest.raises(error) as caught:
         join(live, pems, name)
     code, prefix = REFUSED_BY[error]
@@ -108,7 +108,7 @@ def assert_refused(
     assert str(caught.value).startswith(prefix)
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == code, wire
-    assert live.node.service.progress == before
+    assert live.node.mailbox.progress == before
     return str(caught.value)
 
 
@@ -162,7 +162,7 @@ def test_the_ca_certificate_presented_as_a_leaf_is_refused(live: LiveFederation)
 
 
 def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> None:
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     credentials = grpc.ssl_channel_credentials(live.pem("s1")[0])
     with (
         grpc.secure_channel(live.address, credentials) as channel,
@@ -171,7 +171,7 @@ def test_a_client_without_a_certificate_cannot_connect(live: LiveFederation) -> 
         stub = AggregationStub(channel)
         stub.Join(pb.JoinRequest(name="s1"), timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert live.node.service.progress == before
+    assert live.node.mailbox.progress == before
 
 
 def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFederation) -> None:
@@ -179,7 +179,7 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     announcement = live.announcement(client, "s1")
     advert = live.rogue_session("s2", announcement).start()[0]  # silo 2's advert...
     assert isinstance(advert, KeyAdvert)
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     with pytest.raises(RosterError) as caught:
         client.submit(codec.silo_message_pb(advert))  # ...sent over silo 1's connection
     assert type(caught.value) is RosterError
@@ -187,13 +187,13 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     assert "in the name of" in str(caught.value)
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert live.node.service.progress == before
+    assert live.node.mailbox.progress == before
     client.close()
 
 
 def rogue_aggregator(
     live: LiveFederation, send_pinned_certificate: bool
-) -> tuple[grpc.Server, AggregatorService]:
+) -> tuple[grpc.Server, Mailbox]:
     """An aggregator with a valid certificate from the federation CA, but not the pinned one."""
     ca_pem, key_pem, cert_pem = issue(live, "agg", role=Role.AGGREGATOR)
     key_path = live.root / "rogue-agg.key"
@@ -201,10 +201,10 @@ def rogue_aggregator(
     node = live.node
     live.close()  # the genuine aggregator steps away; the rogue takes its address
     genuine = certificate_der(load_certificate(live.files("agg").cert))
-    service = AggregatorService(
+    service = Mailbox(
         config=node.config,
-        roster=node.service.roster,
-        params=node.service.params,
+        roster=node.mailbox.roster,
+        params=node.mailbox.params,
         identity=load_identity_key(key_path),
         certificate_der=genuine
         if send_pinned_certificate
@@ -244,10 +244,12 @@ def test_silos_refuse_a_rogue_aggregator_that_relays_the_pinned_certificate(
     live: LiveFederation,
 ) -> None:
     server, service = rogue_aggregator(live, send_pinned_certificate=True)
+    from fedsilo.runtime.driver import RoundDriver
     from fedsilo.runtime.rounds import RoundPlan
 
+    driver = RoundDriver(service, config=live.node.config, log=EventLog("rogue", io.StringIO()))
     thread = threading.Thread(
-        target=lambda: service.run_round(RoundPlan(1, bytes(4 * 20_000), 20_000)), daemon=True
+        target=lambda: driver.run_round(RoundPlan(1, bytes(4 * 20_000), 20_000)), daemon=True
     )
     thread.start()
     try:
@@ -267,7 +269,7 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     config = live.fed.config
     other = "ab" * 32
     client = live.client("s1")
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     with pytest.raises(ContextMismatchError) as caught:  # that class, not a TransportError
         client.join(
             pb.JoinRequest(
@@ -280,7 +282,7 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     assert f"sha256:{other}" in message and config.digest() in message
     wire = caught.value.__cause__
     assert isinstance(wire, grpc.RpcError) and wire.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert live.node.service.progress == before
+    assert live.node.mailbox.progress == before
     client.close()
 
 
@@ -334,9 +336,9 @@ def call_over_tls12(live: LiveFederation, method: str, request: bytes) -> dict[s
 def test_a_tls_1_2_client_with_a_genuine_certificate_is_refused_on_every_call(
     live: LiveFederation, method: str
 ) -> None:
-    before = live.node.service.progress
+    before = live.node.mailbox.progress
     request = next(m for m in METHODS if m.name == method).request()
     trailers = call_over_tls12(live, method, request.SerializeToString())
     assert trailers.get("grpc-status") == str(grpc.StatusCode.PERMISSION_DENIED.value[0])
     assert "not TLS 1.3" in trailers.get("grpc-message", "")
-    assert live.node.service.progress == before
+    assert live.node.mailbox.progress == before

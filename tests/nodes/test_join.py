@@ -24,7 +24,7 @@ def test_round_one_waits_for_every_silo_to_join_so_late_starters_are_included(
         thread.start()
         time.sleep(2.0)
         # without the join wait, round 1 would be open (and its first deadline running)
-        assert live.node.service.progress is None
+        assert live.node.mailbox.progress is None
         live.start_silos(SILOS)
         thread.join(60)
         live.finish()

@@ -1,19 +1,16 @@
-"""The aggregator service: one session per round, driven over the transport.
+"""The aggregator's mailbox: every call a silo makes, and every message it is sent.
 
-The servicer (``fedsilo.transport.server``) authenticates each call and hands
-it here. This object owns the sans-I/O session of the config's scheme
-(:meth:`fedsilo.protocol.scheme.Scheme.aggregator_session`; all access
-under one lock), signs every message it sends with the aggregator's
+The servicer (``fedsilo.transport.server``, or the in-memory transport)
+authenticates each call and hands it here. The mailbox owns the open session of
+the config's scheme (:meth:`fedsilo.protocol.scheme.Scheme.aggregator_session`;
+all access under one lock), signs every message it sends with the aggregator's
 certificate key, and keeps them in per-silo outboxes that silos poll with
-``Await``. A driver thread enforces the stage deadlines from the config.
+``Await``. Time is the round driver's (:mod:`fedsilo.runtime.driver`): it opens
+sessions here and closes their stages at the config's deadlines.
 
-A masked-input stream that ends early is not folded away: the silo is told
-the offset to resume from. If it never resumes, the session cannot be
-repaired without revealing that silo's update, so the round is re-run as a
-new session with fresh keys (at most ``MAX_SESSIONS_PER_ROUND`` times); so is
-a session in which a survivor did not sign the consistency check (nothing was
-revealed yet). Fewer than ``t`` silos aborts the round loudly and releases
-nothing.
+A masked-input stream that ends early is not folded away: the silo is told the
+offset to resume from (if it never resumes, the driver re-runs the round as a
+new session with fresh keys, before anything is revealed).
 
 Each session is announced with a fresh nonce; its id is
 ``SHA-256(announcement ‖ nonce)`` (:func:`fedsilo.transport.codec.announce`), and
@@ -21,10 +18,10 @@ the announcement names the chain head ``H_{r-1}`` the round continues. After
 unmasking, the released sum ``Y`` is served to the survivors, who verify it,
 derive the next model themselves and ack ``H_r``.
 
-From the moment the consistency signatures go out (silos may then reveal)
-the session is journaled (:mod:`fedsilo.runtime.journal`) before any silo call
-is acknowledged, and a restarted aggregator finishes *that* session
-(:meth:`AggregatorService.resume`); it never re-runs the round.
+From the moment the consistency signatures go out (silos may then reveal) the
+session is journaled (:mod:`fedsilo.runtime.journal`) before any silo call is
+acknowledged, and a restarted aggregator finishes *that* session
+(:meth:`Mailbox.restore`, then the driver); it never re-runs the round.
 """
 
 from __future__ import annotations
@@ -32,17 +29,14 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from fedsilo.config.model import FederationConfig
-from fedsilo.config.schemes import scheme_of, stage_timeout
-from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.config.schemes import scheme_of
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
@@ -53,18 +47,12 @@ from fedsilo.errors import (
     FedsiloError,
     IncompleteUploadError,
     NotReadyError,
-    PartialInputError,
     RemoteProtocolError,
     RosterError,
-    UnverifiableReleaseError,
 )
 from fedsilo.pki.trust import Member
-from fedsilo.protocol.chain import aggregate_sha256
 from fedsilo.protocol.events import (
-    AggregateReleased,
-    RoundAborted,
     RoundOpened,
-    SiloDropped,
     StageAnswered,
 )
 from fedsilo.protocol.messages import (
@@ -82,7 +70,6 @@ from fedsilo.runtime.rounds import (
     SILO_MESSAGE_STAGE,
     STAGE_OF_REPLY,
     RoundPlan,
-    RoundRecord,
     SessionState,
     result_chunks_of,
 )
@@ -90,7 +77,6 @@ from fedsilo.runtime.state import RoundArchive
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
-MAX_SESSIONS_PER_ROUND = 3
 MAX_CHUNK_BYTES = 2 << 20
 
 
@@ -118,8 +104,9 @@ class SessionProgress:
     accepted: tuple[str, ...]
 
 
-class AggregatorService:
-    """Shared state between the gRPC servicer threads and the round driver."""
+class Mailbox:
+    """What the servicer threads and the round driver share: the open session, its
+    outboxes and the silos' calls into it."""
 
     def __init__(
         self,
@@ -135,7 +122,6 @@ class AggregatorService:
         journal: SessionJournal | None = None,
         archive: RoundArchive | None = None,
         resets: tuple[ResetRecord, ...] = (),
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``params`` are the parameters of ``config``'s scheme (its sessions run with them)."""
         self.config, self.roster, self.params = config, roster, params
@@ -146,7 +132,7 @@ class AggregatorService:
         self._identity, self._certificate_der = identity, certificate_der
         self._silo_certificates = silo_certificates
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
-        self._log, self._monotonic = log, monotonic
+        self._log = log
         self._cond = threading.Condition()
         self._session: SessionState | None = None
         self._previous: dict[bytes, SessionState] = {}
@@ -480,9 +466,10 @@ class AggregatorService:
         if self._journal is not None and not session.replaying:
             self._journal.append(event)
 
-    def _publish_outcome(
+    def publish_outcome(
         self, session: SessionState, released: bool, reason: str, survivors: tuple[int, ...]
     ) -> None:
+        """Tell every silo how the session ended (signed, in its outbox). Under the lock."""
         for index in range(1, self.roster.size + 1):
             outcome = pb.RoundOutcome(
                 context=codec.context_pb(session.ctx, codec.OUTCOME_STAGE, 0),
@@ -508,76 +495,29 @@ class AggregatorService:
         for accuser in session.core.overruled:
             self._log("accuser-overruled", round=session.ctx.round, silo=self.roster.name(accuser))
 
-    # --- the round driver ---------------------------------------------------------------
+    # --- what the round driver does to the open session --------------------------------
 
-    def resume(self, journaled: JournaledSession) -> RoundRecord:
-        """Finish the journaled session of a round that reached unmasking before a crash."""
-        header = journaled.header
-        signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
-        announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
-        ctx = codec.session_of(announcement.context)
-        cut = int(header.get("sum_bytes", len(journaled.total)))
-        total = WideSum.from_bytes(journaled.total[:cut], cut // 5, 32, int(header["sum_count"]))
-        inputs = journaled.total[cut:]
-        core = self._scheme.resume_aggregator_session(
-            self.params,
-            header["core"],
-            total,
-            context=ctx,
-            roster=self.roster,
-            inputs=self._journaled_inputs(header, inputs),
-        )
-        plan = RoundPlan(
-            ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
-        )
-        session = SessionState(ctx, core, plan, signed)
-        session.journaled = session.replaying = True
-        for stage, index, signed in header["outbox"]:
-            session.outbox[(str(stage), int(index))] = pb.Signed.FromString(bytes.fromhex(signed))
-        with self._cond:
-            self._session = session
-            for event in journaled.events:
-                self._replay(session, event)
-            session.replaying = False
-            self._cond.notify_all()
-        self._log("session-resumed", round=ctx.round, events=len(journaled.events))
-        return self._drive(session)
+    @property
+    def condition(self) -> threading.Condition:
+        """The one lock of the aggregator's state, with the condition every waiter uses."""
+        return self._cond
 
-    def _journaled_inputs(
-        self, header: dict[str, Any], data: bytes
-    ) -> tuple[tuple[int, UIntArray], ...]:
-        """The survivors' y_u kept in the journal (full mode; empty in sketch mode)."""
-        if not data:
-            return ()
-        senders = [int(u) for u in header["input_senders"]]
-        length = int(str(header["vector_length"]))
-        return codec.masked_inputs(data, senders, length, self.params.bits)
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
-    def _replay(self, session: SessionState, event: JournalEvent) -> None:
-        if event.kind == "close":
-            with contextlib.suppress(FedsiloError):
-                self._publish(session, session.core.close_stage())
-            return
-        message = pb.SiloMessage.FromString(event.body)
-        kind = message.WhichOneof("kind")
-        wire, decoded = codec.silo_message(message, self.params.bits)
-        stage = SILO_MESSAGE_STAGE[str(kind)]
-        session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
-        self._publish(session, session.core.receive(decoded))
+    @property
+    def current(self) -> SessionState | None:
+        """The open session (the last one, once the rounds are over). Under the lock."""
+        return self._session
 
-    def run_round(self, plan: RoundPlan) -> RoundRecord:
-        """Run one round, re-running it as a new session after a partial upload, or when a
-        survivor did not sign the consistency check (both before anything is revealed)."""
-        record = RoundRecord(plan.round, b"")
-        for _ in range(MAX_SESSIONS_PER_ROUND):
-            session = self._open(plan)
-            record = self._drive(session)
-            if not isinstance(record.error, PartialInputError | UnverifiableReleaseError):
-                return record
-            self._log("session-restart", round=plan.round, reason=str(record.error))
-        return record
+    @property
+    def joined(self) -> frozenset[str]:
+        """The silos that joined since this aggregator started."""
+        return frozenset(self._joined)
 
-    def _open(self, plan: RoundPlan) -> SessionState:
+    def open(self, plan: RoundPlan) -> SessionState:
+        """Announce a new session of ``plan`` with a fresh nonce; it is the open one now."""
         announcement = codec.announce(
             self.config.federation,
             self._digest,
@@ -603,88 +543,69 @@ class AggregatorService:
         self._log.emit(RoundOpened(plan.round, ctx.session_id.hex()[:32]))
         return session
 
-    def _timeout(self, stage: Stage) -> float:
-        return stage_timeout(self.config, stage.value)
-
-    def _drive(self, session: SessionState) -> RoundRecord:
-        core = session.core
+    def restore(self, journaled: JournaledSession) -> SessionState:
+        """The journaled session of a round that reached unmasking before a crash, rebuilt
+        (its outbox, then every journaled message replayed), open again."""
+        header = journaled.header
+        signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
+        announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
+        ctx = codec.session_of(announcement.context)
+        cut = int(header.get("sum_bytes", len(journaled.total)))
+        total = WideSum.from_bytes(journaled.total[:cut], cut // 5, 32, int(header["sum_count"]))
+        inputs = journaled.total[cut:]
+        core = self._scheme.resume_aggregator_session(
+            self.params,
+            header["core"],
+            total,
+            context=ctx,
+            roster=self.roster,
+            inputs=self._journaled_inputs(header, inputs),
+        )
+        plan = RoundPlan(
+            ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
+        )
+        session = SessionState(ctx, core, plan, signed)
+        session.journaled = session.replaying = True
+        for stage, index, kept in header["outbox"]:
+            session.outbox[(str(stage), int(index))] = pb.Signed.FromString(bytes.fromhex(kept))
         with self._cond:
-            while not core.finished:
-                stage = core.stage
-                assert stage is not None
-                deadline = self._monotonic() + self._timeout(stage)
-                while core.stage is stage and not self._stopping:
-                    left = deadline - self._monotonic()
-                    if left <= 0:
-                        self._close_stage(session, stage)
-                        break
-                    self._cond.wait(min(left, 0.5))
-                if self._stopping:
-                    return RoundRecord(
-                        session.ctx.round, session.ctx.session_id, error=FedsiloError("stopped")
-                    )
-            return self._finish(session)
+            self._session = session
+            for event in journaled.events:
+                self._replay(session, event)
+            session.replaying = False
+            self._cond.notify_all()
+        self._log("session-resumed", round=ctx.round, events=len(journaled.events))
+        return session
 
-    def _close_stage(self, session: SessionState, stage: Stage) -> None:
-        missing = self.roster.names(session.core.waiting_for)
-        self._log("deadline", stage=stage.value, missing=list(missing))
-        for silo in missing:
-            self._log.emit(SiloDropped(session.ctx.round, silo, stage.value))
+    def _journaled_inputs(
+        self, header: dict[str, Any], data: bytes
+    ) -> tuple[tuple[int, UIntArray], ...]:
+        """The survivors' y_u kept in the journal (full mode; empty in sketch mode)."""
+        if not data:
+            return ()
+        senders = [int(u) for u in header["input_senders"]]
+        length = int(str(header["vector_length"]))
+        return codec.masked_inputs(data, senders, length, self.params.bits)
+
+    def _replay(self, session: SessionState, event: JournalEvent) -> None:
+        if event.kind == "close":
+            with contextlib.suppress(FedsiloError):
+                self._publish(session, session.core.close_stage())
+            return
+        message = pb.SiloMessage.FromString(event.body)
+        kind = message.WhichOneof("kind")
+        wire, decoded = codec.silo_message(message, self.params.bits)
+        stage = SILO_MESSAGE_STAGE[str(kind)]
+        session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
+        self._publish(session, session.core.receive(decoded))
+
+    def close_stage(self, session: SessionState, stage: str) -> None:
+        """Close ``stage`` of ``session`` at its deadline (journaled first once revealing);
+        on failure the session is aborted and holds the error. Call under the lock."""
         if session.journaled:
-            self._journal_event(session, JournalEvent("close", stage=stage.value))
-        # on failure the core is ABORTED and holds the error; _finish reports it
+            self._journal_event(session, JournalEvent("close", stage=stage))
         with contextlib.suppress(FedsiloError):
             self._publish(session, session.core.close_stage())
-
-    def _finish(self, session: SessionState) -> RoundRecord:
-        core, ctx = session.core, session.ctx
-        if core.result is None:
-            error = core.error or FedsiloError("the session ended without a result")
-            missing = getattr(error, "missing", ())
-            self._publish_outcome(session, False, str(error), ())
-            self._log.emit(RoundAborted(ctx.round, str(error), tuple(map(str, missing))))
-            return RoundRecord(ctx.round, ctx.session_id, error=error, missing=tuple(missing))
-        total = np.array(core.result.total, dtype=word_dtype(self.params.bits))
-        self._publish_outcome(session, True, "released", core.result.survivors)
-        record = RoundRecord(
-            ctx.round,
-            ctx.session_id,
-            self.roster.names(core.result.survivors),
-            self.roster.names(core.result.dropped),
-            total,
-            acks={i: a.head for i, a in core.acks.items()},
-            result=core.result,
-            evidence=core.evidence,
-            sum_bytes=session.result_bytes,
-            inputs_bytes=session.inputs_bytes,
-        )
-        self._log.emit(
-            AggregateReleased(
-                ctx.round,
-                "sha256:" + aggregate_sha256(core.result.total).hex(),
-                record.survivors,
-                record.dropped,
-            )
-        )
-        return record
-
-    def await_joins(self, timeout: float) -> list[str]:
-        """Before the first round: wait up to ``timeout`` seconds (``timeouts.join``) for
-        every silo to join, so that slow starters are not left out of round 1. Returns who
-        is still missing."""
-        names = set(self.roster.names(range(1, self.roster.size + 1)))
-        with self._cond:
-            self._cond.wait_for(lambda: names <= self._joined or self._stopping, timeout)
-            return sorted(names - self._joined)
-
-    def await_fetches(self, timeout: float) -> None:
-        """After the last round: give the survivors ``timeout`` seconds to fetch the result."""
-        with self._cond:
-            session = self._session
-            if session is None or session.core.result is None:
-                return
-            survivors = set(session.core.result.survivors)
-            self._cond.wait_for(lambda: survivors <= session.fetched or self._stopping, timeout)
 
     def stop(self) -> None:
         with self._cond:
