@@ -27,6 +27,7 @@ from fedsilo.config.model import TrainingPlan
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.pki.trust import Member, TrustStore
+from fedsilo.protocol import words
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner, grpc_serve
 from fedsilo.runtime.rounds import RoundPlan
@@ -36,7 +37,6 @@ from fedsilo.training.local import LocalTrainer
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.task import SiloContext, load_task
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
-from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.link import ServingTransport
@@ -210,7 +210,7 @@ def run_aggregator(root: Path, config_name: str, repeat: int) -> None:
             state = node.finish_round(state, record)  # the chain moves on, as in a federation
             results["bytes"].append(counted.input_bytes - before)
             results["message_bytes"].append(counted.message_bytes - messages_before)
-            (root / f"aggregate-{r}.u32").write_bytes(codec.words_to_bytes(record.total))
+            (root / f"aggregate-{r}.u32").write_bytes(words.words_to_bytes(record.total))
             results.setdefault("survivors", []).append(list(record.survivors))
         results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         (root / "bench-result.json").write_text(json.dumps(results))
@@ -283,7 +283,7 @@ def run_silo(root: Path, config_name: str, name: str, repeat: int) -> None:
 
     def keep(quantized: UIntArray) -> None:
         r = trainer.rounds[-1]
-        (root / f"q-{name}-{r}.u32").write_bytes(codec.words_to_bytes(quantized))
+        (root / f"q-{name}-{r}.u32").write_bytes(words.words_to_bytes(quantized))
 
     standard = secure_fedavg(config)
     runner = SiloRunner(

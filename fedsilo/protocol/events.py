@@ -88,6 +88,24 @@ class RoundFinalized:
 
 
 @dataclass(frozen=True)
+class DealerAccused:
+    """Silos ``by`` accused dealer ``silo`` in a signed share check: ``silo`` is left out
+    of the masking set of ``round``'s session."""
+
+    round: int
+    silo: str
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccuserOverruled:
+    """``silo`` accused so many dealers that too few would remain: it is left out."""
+
+    round: int
+    silo: str
+
+
+@dataclass(frozen=True)
 class RoundAborted:
     """The session ended without a release, for ``reason``; ``missing`` did not answer."""
 
@@ -101,6 +119,8 @@ AuditEvent = (
     | StageAnswered
     | InputAccepted
     | SiloDropped
+    | DealerAccused
+    | AccuserOverruled
     | AggregateReleased
     | RoundCompleted
     | RoundFinalized
@@ -112,6 +132,8 @@ EVENT_NAMES: Mapping[type[Any], str] = {
     StageAnswered: "stage-answered",
     InputAccepted: "input-accepted",
     SiloDropped: "silo-dropped",
+    DealerAccused: "dealer-accused",
+    AccuserOverruled: "accuser-overruled",
     AggregateReleased: "aggregate-released",
     RoundCompleted: "round-completed",
     RoundFinalized: "round-final",

@@ -34,12 +34,12 @@ from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.protocol.chain import ChainHead, ChainLink
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.messages import Ack, AggregateResult, RoundEvidence, SessionContext
+from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext
+from fedsilo.protocol.outputs import AggregatorOutput, Ending
 from fedsilo.protocol.roster import Roster
 
 
@@ -231,13 +231,13 @@ class Scheme(ABC):
         self,
         params: Any,
         record: dict[str, Any],
-        total: WideSum,
+        data: bytes,
         *,
         context: SessionContext,
         roster: Roster,
-        inputs: tuple[tuple[int, UIntArray], ...],
     ) -> AggregatorSession:
-        """The session the aggregator journaled as it began revealing, resumed."""
+        """The session the aggregator journaled as it began revealing (the ``record`` and
+        ``data`` of its :class:`~fedsilo.protocol.outputs.Persist` output), resumed."""
         raise self._no_sessions()
 
     def verify_evidence(
@@ -301,72 +301,55 @@ class SiloSession(Protocol):
 
 @runtime_checkable
 class AggregatorSession(Protocol):
-    """The aggregator's side of one session: it folds messages, closes a stage at its
-    deadline, says whom it is waiting for, and ends released or aborted."""
+    """The aggregator's side of one session, as the runtime drives it: messages and
+    chunks of streamed vectors in, typed outputs (:mod:`fedsilo.protocol.outputs`) out;
+    a stage closes when everyone answered or at its deadline (:meth:`close_stage`), and
+    :attr:`ending` says how the session ended. The session alone checks what it takes:
+    context, stage, resends and equivocation, and the continuity of every stream."""
 
     @property
-    def state(self) -> enum.Enum: ...
-
-    @property
-    def stage(self) -> Any:
+    def stage(self) -> str | None:
         """The stage now collecting (None once the session ended)."""
         ...
 
     @property
-    def finished(self) -> bool:
-        """Released or aborted: nothing more is accepted."""
+    def waiting_for(self) -> frozenset[int]:
+        """The silos whose answer to the current stage has not arrived."""
         ...
 
     @property
-    def revealing(self) -> bool:
-        """Silos may reveal from now on: the session is journaled before anything of
-        this state goes out, and a restarted aggregator finishes it, never re-runs it."""
+    def ending(self) -> Ending | None:
+        """:class:`~fedsilo.protocol.outputs.Completed` or
+        :class:`~fedsilo.protocol.outputs.Aborted` once the session ended (None before)."""
         ...
-
-    @property
-    def waiting_for(self) -> frozenset[int]: ...
-
-    @property
-    def result(self) -> AggregateResult | None: ...
-
-    @property
-    def error(self) -> FedsiloError | None: ...
-
-    def receive(self, message: Any) -> Sequence[Any]: ...
-
-    def close_stage(self) -> Sequence[Any]: ...
-
-    def abandon(self, reason: FedsiloError) -> None: ...
-
-    def take_events(self) -> list[Any]: ...
-
-    # What the runtime still reads of the one data flow it carries today (masked vectors
-    # streamed in, their sum Y served out, the journal of a revealing session): these go
-    # behind typed session outputs when a second data flow (Paillier's) arrives.
 
     def received(self, sender: int) -> int:
-        """How many elements of ``sender``'s vector are folded (to resume its upload)."""
+        """How many elements of ``sender``'s streamed vector are folded."""
         ...
 
-    @property
-    def released_sum(self) -> WideSum | None: ...
+    def receive(self, message: Any) -> Sequence[AggregatorOutput]:
+        """Take one silo message (raises, naming the problem, if it is refused)."""
+        ...
 
-    @property
-    def masked_inputs(self) -> tuple[tuple[int, UIntArray], ...]: ...
+    def receive_chunk(
+        self, sender: int, offset: int, total_length: int, data: bytes
+    ) -> Sequence[AggregatorOutput]:
+        """Take the chunk at ``offset`` of ``sender``'s streamed vector of
+        ``total_length`` elements (raw bytes; an identical resend is acknowledged)."""
+        ...
 
-    @property
-    def acks(self) -> dict[int, Ack]: ...
+    def end_of_stream(self, sender: int) -> None:
+        """``sender``'s stream ended; raises :class:`~fedsilo.errors.IncompleteUploadError`
+        with the offset to resume from if its vector is incomplete."""
+        ...
 
-    @property
-    def evidence(self) -> RoundEvidence | None: ...
+    def close_stage(self) -> Sequence[AggregatorOutput]:
+        """The stage's deadline passed: go on with whoever answered, or end aborted."""
+        ...
 
-    @property
-    def accused(self) -> dict[int, tuple[int, ...]]: ...
-
-    @property
-    def overruled(self) -> tuple[int, ...]: ...
-
-    def unmasking_snapshot(self) -> tuple[dict[str, Any], WideSum]: ...
+    def abandon(self, reason: FedsiloError) -> None:
+        """End the session aborted (it could not be made durable)."""
+        ...
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from typing import Any
 
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, RemoteProtocolError
+from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.messages import RoundEvidence, SessionContext
 from fedsilo.protocol.roster import Roster
@@ -96,7 +97,7 @@ def check_dispute(
     inputs_path = where / "inputs.bin"
     survivors = tuple(int(u) for u in messages["survivors"].survivors.survivors)
     inputs = (
-        codec.masked_inputs(inputs_path.read_bytes(), survivors, vector_length, params.bits)
+        words.masked_inputs(inputs_path.read_bytes(), survivors, vector_length, params.bits)
         if inputs_path.is_file()
         else ()
     )

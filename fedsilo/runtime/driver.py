@@ -18,10 +18,10 @@ import numpy as np
 
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import stage_timeout
-from fedsilo.crypto.prg import word_dtype
 from fedsilo.errors import FedsiloError, PartialInputError, UnverifiableReleaseError
 from fedsilo.protocol.chain import aggregate_sha256
 from fedsilo.protocol.events import AggregateReleased, RoundAborted, SiloDropped
+from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Completed
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession
 from fedsilo.runtime.mailbox import Mailbox
@@ -63,14 +63,14 @@ class RoundDriver:
     def _drive(self, session: SessionState) -> RoundRecord:
         core = session.core
         with self._cond:
-            while not core.finished:
+            while core.ending is None:
                 stage = core.stage
                 assert stage is not None
-                deadline = self._monotonic() + stage_timeout(self.config, stage.value)
-                while core.stage is stage and not self.mailbox.stopping:
+                deadline = self._monotonic() + stage_timeout(self.config, stage)
+                while core.stage == stage and not self.mailbox.stopping:
                     left = deadline - self._monotonic()
                     if left <= 0:
-                        self._close_stage(session, stage.value)
+                        self._close_stage(session, stage)
                         break
                     self._cond.wait(min(left, 0.5))
                 if self.mailbox.stopping:
@@ -88,31 +88,31 @@ class RoundDriver:
         self.mailbox.close_stage(session, stage)
 
     def _finish(self, session: SessionState) -> RoundRecord:
-        core, ctx, names = session.core, session.ctx, self.mailbox.roster.names
-        if core.result is None:
-            error = core.error or FedsiloError("the session ended without a result")
+        ctx, names, ending = session.ctx, self.mailbox.roster.names, session.core.ending
+        if not isinstance(ending, Completed):
+            error = ending.error if ending else FedsiloError("the session ended without a result")
             missing = getattr(error, "missing", ())
             self.mailbox.publish_outcome(session, False, str(error), ())
             self._log.emit(RoundAborted(ctx.round, str(error), tuple(map(str, missing))))
             return RoundRecord(ctx.round, ctx.session_id, error=error, missing=tuple(missing))
-        total = np.array(core.result.total, dtype=word_dtype(self.mailbox.params.bits))
-        self.mailbox.publish_outcome(session, True, "released", core.result.survivors)
+        result = ending.result
+        self.mailbox.publish_outcome(session, True, "released", result.survivors)
         record = RoundRecord(
             ctx.round,
             ctx.session_id,
-            names(core.result.survivors),
-            names(core.result.dropped),
-            total,
-            acks={i: a.head for i, a in core.acks.items()},
-            result=core.result,
-            evidence=core.evidence,
-            sum_bytes=session.result_bytes,
-            inputs_bytes=session.inputs_bytes,
+            names(result.survivors),
+            names(result.dropped),
+            np.array(result.total, dtype=result.total.dtype),
+            acks=dict(ending.acks),
+            result=result,
+            evidence=ending.evidence,
+            sum_bytes=session.downloads.get(RESULT_DOWNLOAD),
+            inputs_bytes=session.downloads.get(INPUTS_DOWNLOAD, b""),
         )
         self._log.emit(
             AggregateReleased(
                 ctx.round,
-                "sha256:" + aggregate_sha256(core.result.total).hex(),
+                "sha256:" + aggregate_sha256(result.total).hex(),
                 record.survivors,
                 record.dropped,
             )
@@ -135,9 +135,10 @@ class RoundDriver:
         """After the last round: give the survivors ``timeout`` seconds to fetch the result."""
         with self._cond:
             session = self.mailbox.current
-            if session is None or session.core.result is None:
+            ending = None if session is None else session.core.ending
+            if session is None or not isinstance(ending, Completed):
                 return
-            survivors = set(session.core.result.survivors)
+            survivors = set(ending.result.survivors)
             self._cond.wait_for(
                 lambda: survivors <= session.fetched or self.mailbox.stopping, timeout
             )

@@ -29,23 +29,19 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import scheme_of
-from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ContextMismatchError,
     DurabilityError,
     EquivocationError,
     FalseShareError,
     FedsiloError,
-    IncompleteUploadError,
     NotReadyError,
     RemoteProtocolError,
     RosterError,
@@ -56,11 +52,10 @@ from fedsilo.protocol.events import (
     StageAnswered,
 )
 from fedsilo.protocol.messages import (
-    MaskedInput,
-    MaskingSet,
     Outgoing,
     Stage,
 )
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD, Aborted, AggregatorOutput, Persist, Serve
 from fedsilo.protocol.reset import ResetRecord
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import ShareEvidence
@@ -92,13 +87,13 @@ FETCH_STAGES = (
 
 @dataclass(frozen=True)
 class SessionProgress:
-    """A snapshot of the open session: which round and session, the protocol state, who
-    it still waits for, the masked-input words folded per silo (roster order), and every
-    accepted message as ``stage/silo``."""
+    """A snapshot of the open session: which round and session, the stage it collects,
+    who it still waits for, the streamed elements folded per silo (roster order), and
+    every accepted message as ``stage/silo``."""
 
     round: int
     session_id: bytes
-    state: str
+    stage: str  # the stage collecting, or how the session ended: completed, aborted
     waiting_for: tuple[str, ...]
     received_words: tuple[int, ...]
     accepted: tuple[str, ...]
@@ -186,10 +181,11 @@ class Mailbox:
             if s is None:
                 return None
             core = s.core
+            ending = core.ending
             return SessionProgress(
                 s.ctx.round,
                 s.ctx.session_id,
-                core.state.value,
+                core.stage or ("aborted" if isinstance(ending, Aborted) else "completed"),
                 self.roster.names(sorted(core.waiting_for)),
                 tuple(core.received(i) for i in range(1, self.roster.size + 1)),
                 tuple(sorted(f"{k[0]}/{self.roster.name(k[1])}" for k in s.accepted)),
@@ -259,60 +255,25 @@ class Mailbox:
             self._publish(session, outgoing)
 
     def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
-        """Fold a masked-input stream; raises IncompleteUploadError if it ends early."""
+        """Fold a streamed vector chunk by chunk; raises IncompleteUploadError (with the
+        offset to resume from) if it ends early."""
         session: SessionState | None = None
         for chunk in chunks:
+            if len(chunk.data) > MAX_CHUNK_BYTES:
+                raise RemoteProtocolError(
+                    f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
+                )
             with self._cond:
                 session = self._check_context(member, chunk.context, Stage.MASKED_INPUT.value)
-                self._fold(session, member, chunk)
+                outputs = session.core.receive_chunk(
+                    member.index, int(chunk.offset), int(chunk.total_length), bytes(chunk.data)
+                )
+                self._publish(session, outputs)
         if session is None:
             raise RemoteProtocolError("an empty masked-input stream")
         with self._cond:
-            done = session.core.received(member.index)
-            if done < session.plan.vector_length and session.core.stage is Stage.MASKED_INPUT:
-                raise IncompleteUploadError(
-                    f"masked input incomplete: {done} of {session.plan.vector_length} words; "
-                    f"resume at offset {done}",
-                    done,
-                )
+            session.core.end_of_stream(member.index)
             self._log.emit(StageAnswered(session.ctx.round, member.name, Stage.MASKED_INPUT.value))
-
-    def _fold(self, session: SessionState, member: Member, chunk: pb.InputChunk) -> None:
-        length = session.plan.vector_length
-        if chunk.total_length != length:
-            raise RemoteProtocolError(
-                f"declared {chunk.total_length} words, but this round's vector has {length}"
-            )
-        if len(chunk.data) > MAX_CHUNK_BYTES:
-            raise RemoteProtocolError(
-                f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
-            )
-        values = codec.bytes_to_words(bytes(chunk.data), self.params.bits)
-        if chunk.offset + len(values) > length:
-            raise RemoteProtocolError(
-                f"a chunk at offset {chunk.offset} of {len(values)} words runs beyond the "
-                f"declared {length}"
-            )
-        key = (member.index, int(chunk.offset))
-        # Only the first version of a chunk is ever folded. A resend is compared by length
-        # and CRC-32 (4 GB/s, against 0.7 GB/s for BLAKE2b on this hot path): identical is
-        # acknowledged, different is refused as equivocation. A crafted CRC collision could
-        # at most make a deviating resend be ignored instead of refused, never counted.
-        digest = len(chunk.data).to_bytes(8, "big") + zlib.crc32(chunk.data).to_bytes(4, "big")
-        if key in session.chunk_digests:
-            if session.chunk_digests[key] != digest:
-                raise EquivocationError(
-                    f"{member.name} sent a different chunk at offset {chunk.offset}"
-                )
-            return  # already folded: an identical resend
-        done = session.core.received(member.index)
-        if chunk.offset != done:
-            raise IncompleteUploadError(f"expected offset {done}, got {chunk.offset}", done)
-        outgoing = session.core.receive(
-            MaskedInput(session.ctx, member.index, int(chunk.offset), length, values)
-        )
-        session.chunk_digests[key] = digest
-        self._publish(session, outgoing)
 
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
         """Block until the message ``member`` waits for exists, up to ``timeout`` seconds."""
@@ -380,13 +341,13 @@ class Mailbox:
                 self._session if self._session and self._session.ctx.session_id == sid else None
             )
             session = session or self._previous.get(sid)
-            if session is None or session.result_bytes is None:
+            if session is None or RESULT_DOWNLOAD not in session.downloads:
                 raise NotReadyError("no released aggregate for that session")
-            if stage == codec.INPUTS_STAGE:
-                if not session.inputs_bytes:
-                    raise NotReadyError("this session keeps no masked inputs (sketch mode)")
-                return result_chunks_of(session.inputs_bytes, 1)
-            data = session.result_bytes
+            data = session.downloads.get(stage)
+            if data is None:
+                raise NotReadyError(f"this session serves no {stage} (sketch mode)")
+            if stage != RESULT_DOWNLOAD:
+                return result_chunks_of(data, 1)
         return self._counted(session, member, result_chunks_of(data, 1))
 
     def _check_fetch(self, member: Member, c: pb.Context) -> str:
@@ -411,51 +372,45 @@ class Mailbox:
 
     # --- publishing ---------------------------------------------------------------------
 
-    def _publish(self, session: SessionState, outgoing: Sequence[Outgoing]) -> None:
-        for event in session.core.take_events():
-            if not session.replaying:  # logged before the crash already
-                self._log.emit(event)
-        if any(isinstance(o.message, MaskingSet) for o in outgoing):
-            self._log_accusations(session)
-        released = session.core.released_sum
-        if released is not None and session.result_bytes is None:
-            session.result_bytes = released.to_bytes()  # Y, served before any release goes out
-            if not session.inputs_bytes:  # the journal may have serialized them already
-                session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
-        signed = {}
-        for out in outgoing:
-            stage = STAGE_OF_REPLY[type(out.message)]
-            body = codec.aggregator_message_pb(out.recipient, out.message).SerializeToString()
-            signed[(stage, out.recipient)] = self._signed(body, stage)
-        if session.core.revealing and not session.journaled:
-            self._begin_journal(session, signed)  # before any silo can see the bundle
+    def _publish(self, session: SessionState, outputs: Sequence[AggregatorOutput]) -> None:
+        """Carry out a session's outputs: audit events logged, downloads served, messages
+        signed into the outboxes, the journal begun before any of them can be seen."""
+        signed: dict[tuple[str, int], pb.Signed] = {}
+        persist: Persist | None = None
+        for output in outputs:
+            if isinstance(output, Outgoing):
+                stage = STAGE_OF_REPLY[type(output.message)]
+                wire = codec.aggregator_message_pb(output.recipient, output.message)
+                signed[(stage, output.recipient)] = self._signed(wire.SerializeToString(), stage)
+            elif isinstance(output, Serve):
+                session.downloads[output.name] = output.data
+            elif isinstance(output, Persist):
+                persist = output
+            elif not session.replaying:  # an audit event, logged before a crash already
+                self._log.emit(output)
+        if persist is not None and not session.journaled:
+            self._persist(session, persist, signed)  # before any silo can see the bundle
         session.outbox.update(signed)
-        if outgoing:
+        if signed:
             self._cond.notify_all()
 
-    def _begin_journal(
-        self, session: SessionState, bundles: dict[tuple[str, int], pb.Signed]
+    def _persist(
+        self, session: SessionState, persist: Persist, bundles: dict[tuple[str, int], pb.Signed]
     ) -> None:
         if self._journal is None:
             session.journaled = True  # in-process use (tests, bench): nothing to survive
             return
-        record, total = session.core.unmasking_snapshot()
-        total_bytes = total.to_bytes()
         outbox = {**session.outbox, **bundles}
         header = {
             "chain_head": session.plan.chain_head.hex(),
             "resets": len(self._resets),  # a reset installed later abandons this session
             "vector_length": session.plan.vector_length,
             "announcement": session.announcement.SerializeToString().hex(),
-            "core": record,
-            "sum_count": total.count,
-            "sum_bytes": len(total_bytes),  # then the survivors' y_u (full mode)
-            "input_senders": [u for u, _ in session.core.masked_inputs],
+            "scheme": persist.record,
             "outbox": [[k[0], k[1], v.SerializeToString().hex()] for k, v in outbox.items()],
         }
         try:
-            session.inputs_bytes = codec.inputs_bytes(session.core.masked_inputs)
-            self._journal.begin(session.ctx.round, header, total_bytes + session.inputs_bytes)
+            self._journal.begin(session.ctx.round, header, persist.data)
         except DurabilityError as exc:
             session.core.abandon(exc)  # nothing was revealed: the round runs a new session
             raise
@@ -480,20 +435,6 @@ class Mailbox:
             body = pb.AggregatorMessage(recipient=index, outcome=outcome).SerializeToString()
             session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body, codec.OUTCOME_STAGE)
         self._cond.notify_all()
-
-    def _log_accusations(self, session: SessionState) -> None:
-        """Who accused whom in the share check (each accusation is a signed ShareCheck, kept
-        in the masking set the silos received), and who was left out for accusing too many."""
-        names = self.roster.names
-        for dealer, accusers in session.core.accused.items():
-            self._log(
-                "dealer-accused",
-                round=session.ctx.round,
-                silo=self.roster.name(dealer),
-                by=list(names(accusers)),
-            )
-        for accuser in session.core.overruled:
-            self._log("accuser-overruled", round=session.ctx.round, silo=self.roster.name(accuser))
 
     # --- what the round driver does to the open session --------------------------------
 
@@ -550,16 +491,8 @@ class Mailbox:
         signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
         announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
         ctx = codec.session_of(announcement.context)
-        cut = int(header.get("sum_bytes", len(journaled.total)))
-        total = WideSum.from_bytes(journaled.total[:cut], cut // 5, 32, int(header["sum_count"]))
-        inputs = journaled.total[cut:]
         core = self._scheme.resume_aggregator_session(
-            self.params,
-            header["core"],
-            total,
-            context=ctx,
-            roster=self.roster,
-            inputs=self._journaled_inputs(header, inputs),
+            self.params, header["scheme"], journaled.total, context=ctx, roster=self.roster
         )
         plan = RoundPlan(
             ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
@@ -577,16 +510,6 @@ class Mailbox:
         self._log("session-resumed", round=ctx.round, events=len(journaled.events))
         return session
 
-    def _journaled_inputs(
-        self, header: dict[str, Any], data: bytes
-    ) -> tuple[tuple[int, UIntArray], ...]:
-        """The survivors' y_u kept in the journal (full mode; empty in sketch mode)."""
-        if not data:
-            return ()
-        senders = [int(u) for u in header["input_senders"]]
-        length = int(str(header["vector_length"]))
-        return codec.masked_inputs(data, senders, length, self.params.bits)
-
     def _replay(self, session: SessionState, event: JournalEvent) -> None:
         if event.kind == "close":
             with contextlib.suppress(FedsiloError):
@@ -601,9 +524,10 @@ class Mailbox:
 
     def close_stage(self, session: SessionState, stage: str) -> None:
         """Close ``stage`` of ``session`` at its deadline (journaled first once revealing);
-        on failure the session is aborted and holds the error. Call under the lock."""
+        if too few answered, the session's ``ending`` says so. Call under the lock."""
         if session.journaled:
             self._journal_event(session, JournalEvent("close", stage=stage))
+        # a journal that cannot be begun abandons the session (its ending says so)
         with contextlib.suppress(FedsiloError):
             self._publish(session, session.core.close_stage())
 

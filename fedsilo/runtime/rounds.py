@@ -79,9 +79,7 @@ class SessionState:
     announcement: pb.Signed
     outbox: dict[tuple[str, int], pb.Signed] = field(default_factory=dict)
     accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
-    chunk_digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
-    result_bytes: bytes | None = None
-    inputs_bytes: bytes = b""  # full release verification: every survivor's y_u
+    downloads: dict[str, bytes] = field(default_factory=dict)  # what silos may fetch
     fetched: set[int] = field(default_factory=set)
     journaled: bool = False  # from unmasking on, every accepted message is journaled first
     replaying: bool = False  # rebuilding from the journal: nothing is written again

@@ -40,6 +40,7 @@ from fedsilo.errors import (
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
+from fedsilo.protocol import words
 from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
@@ -575,7 +576,7 @@ class SiloNode:
         try:
             replies = session.receive(bundle)
         except ReleaseVerificationError as exc:
-            where = self._disputes.keep(ctx, kept, total, codec.inputs_bytes(inputs), str(exc))
+            where = self._disputes.keep(ctx, kept, total, words.inputs_bytes(inputs), str(exc))
             self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
             raise ReleaseVerificationError(
                 f"round {ctx.round} aborted: the aggregator's release does not verify "
@@ -612,15 +613,15 @@ class SiloNode:
     ) -> Callable[[int], Iterator[pb.InputChunk]]:
         """The masked vector as upload chunks from any resume offset."""
         wire = codec.context_pb(ctx, Stage.MASKED_INPUT.value, self.index)
-        words = CHUNK_BYTES // word_dtype(self.params.bits).itemsize
+        per_chunk = CHUNK_BYTES // word_dtype(self.params.bits).itemsize
 
         def source(start: int) -> Iterator[pb.InputChunk]:
-            for chunk in stream.chunks(words, start):
+            for chunk in stream.chunks(per_chunk, start):
                 yield pb.InputChunk(
                     context=wire,
                     offset=chunk.offset,
                     total_length=chunk.total_length,
-                    data=codec.words_to_bytes(chunk.values),
+                    data=words.words_to_bytes(chunk.values),
                 )
 
         return source
@@ -643,7 +644,7 @@ class SiloNode:
         data = self._client.fetch(
             "masked inputs", pb.ResultRequest(context=context), len(survivors) * length * word, 1
         )
-        return codec.masked_inputs(data, survivors, length, self.params.bits)
+        return words.masked_inputs(data, survivors, length, self.params.bits)
 
     def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytearray:
         """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""

@@ -29,9 +29,11 @@ from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import FedsiloError
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, genesis
+from fedsilo.protocol.events import AuditEvent
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
-from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.scheme import MASKING
+from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.sharing import FalseShareEvidence
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import AggregatorState, SiloState
@@ -45,6 +47,7 @@ from fedsilo.protocol.messages import (
     SiloMessage,
     Stage,
 )
+from fedsilo.protocol.outputs import AggregatorOutput, Persist, Serve
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy
@@ -144,6 +147,7 @@ class RunResult:
     rejected: list[FedsiloError] = field(default_factory=list)
     false_shares: tuple[FalseShareEvidence, ...] = ()  # the aggregator's evidence of liars
     accused: dict[int, tuple[int, ...]] = field(default_factory=dict)  # dealer -> accusers
+    events: list[AuditEvent] = field(default_factory=list)  # the aggregator's, in order
     timings: dict[str, list[float]] = field(default_factory=dict)
 
     def silo_error(self, index: int) -> FedsiloError | None:
@@ -201,14 +205,15 @@ def run_aggregation(
         )
         for i in range(1, fed.roster.size + 1)
     }
-    aggregator = MaskingAggregator(
+    driven = MASKING.aggregator_session(
+        aggregator_params or fed.params,
         context=ctx,
         roster=fed.roster,
-        params=aggregator_params or fed.params,
         vector_length=len(inputs[0]),
     )
+    aggregator = driven.core
     run = RunResult(None, None, silos, adversary, all_ledgers)
-    _Loop(run, aggregator, drop_at, clock, chunk_words or len(inputs[0])).run()
+    _Loop(run, driven, drop_at, clock, chunk_words or len(inputs[0])).run()
     run.result = aggregator.result
     run.acks = {i: a.head for i, a in aggregator.acks.items()}
     run.evidence = aggregator.evidence
@@ -221,12 +226,13 @@ class _Loop:
     def __init__(
         self,
         run: RunResult,
-        aggregator: MaskingAggregator,
+        session: MaskingAggregatorSession,
         drop_at: Mapping[int, Stage],
         clock: Callable[[], float] | None,
         chunk_words: int,
     ) -> None:
-        self.run_result, self.aggregator, self.drop_at = run, aggregator, drop_at
+        self.run_result, self.session, self.drop_at = run, session, drop_at
+        self.aggregator = session.core
         self.clock, self.chunk_words = clock, chunk_words
         self.dead: set[int] = set()
 
@@ -260,12 +266,8 @@ class _Loop:
         for _ in range(4 * len(Stage)):
             if self._finished():
                 return
-            if not outgoing:
-                try:
-                    outgoing = self._timed("aggregator", self.aggregator.close_stage)
-                except FedsiloError as exc:
-                    self.run_result.aggregator_error = exc
-                    return
+            if not outgoing:  # an abort is the session's ending, seen on the next turn
+                outgoing = self._sends(self._timed("aggregator", self.session.close_stage))
             following: list[Outgoing] = []
             for out in self.run_result.adversary.outbound(outgoing):
                 if out.recipient in self.dead:
@@ -312,11 +314,23 @@ class _Loop:
             self.run_result.timings.setdefault("silo:mask", []).append(spent)
 
     def _to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing]:
-        agg, outgoing = self.aggregator, []
+        session, outgoing = self.session, []
         for message in (m for original in messages for m in self._expand(original)):
             for relayed in self.run_result.adversary.inbound(message):
                 try:
-                    outgoing += self._timed("aggregator", lambda: agg.receive(relayed))  # noqa: B023
+                    outputs = self._timed("aggregator", lambda: session.receive(relayed))  # noqa: B023
                 except FedsiloError as exc:
                     self.run_result.rejected.append(exc)
+                    continue
+                outgoing += self._sends(outputs)
         return outgoing
+
+    def _sends(self, outputs: Sequence[AggregatorOutput]) -> list[Outgoing]:
+        """The messages to deliver; the session's audit events go to ``RunResult.events``."""
+        sends = []
+        for output in outputs:
+            if isinstance(output, Outgoing):
+                sends.append(output)
+            elif not isinstance(output, Serve | Persist):
+                self.run_result.events.append(output)
+        return sends

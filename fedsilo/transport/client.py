@@ -22,7 +22,7 @@ import grpc
 
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError, IncompleteUploadError, RemoteProtocolError, TransportError
-from fedsilo.transport.codec import words_to_bytes
+from fedsilo.protocol.words import words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from fedsilo.transport.service import AggregationStub

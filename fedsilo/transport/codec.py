@@ -12,14 +12,13 @@ with its certificate key; the silo verifies before it parses the body.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-import numpy as np
 from google.protobuf.message import DecodeError
 
 from fedsilo.crypto.encoding import encode
-from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import RemoteProtocolError, SignatureError
@@ -47,6 +46,7 @@ from fedsilo.protocol.messages import (
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.words import bytes_to_words, words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 SIGNED_LABEL = "fedsilo/v1/aggregator-envelope"
@@ -326,21 +326,6 @@ def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMes
     return part.context, _SILO_DECODERS[kind](part, bits)
 
 
-def words_to_bytes(values: UIntArray) -> bytes:
-    """Raw little-endian bytes of a word vector."""
-    return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
-
-
-def bytes_to_words(data: bytes | bytearray, bits: int) -> UIntArray:
-    """Words from raw little-endian bytes; refuses a length that is not whole words."""
-    dtype = word_dtype(bits).newbyteorder("<")
-    if len(data) % dtype.itemsize:
-        raise RemoteProtocolError(
-            f"a chunk of {len(data)} bytes is not a whole number of {bits}-bit words"
-        )
-    return np.frombuffer(data, dtype=dtype).astype(word_dtype(bits), copy=False)
-
-
 # --- aggregator -> silo ---------------------------------------------------------------
 
 
@@ -463,23 +448,6 @@ def _sharing_message(m: pb.AggregatorMessage) -> MaskingSet | ShareRelay:
 RESULT_STAGE = "result"  # a session's released sum Y, fetched by its survivors
 INPUTS_STAGE = "inputs"  # full release verification: every survivor's y_u, fetched
 EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
-
-
-def inputs_bytes(inputs: Sequence[tuple[int, UIntArray]]) -> bytes:
-    """The survivors' masked vectors, concatenated in survivor order, as fetched."""
-    return b"".join(words_to_bytes(words) for _, words in inputs)
-
-
-def masked_inputs(
-    data: bytes | bytearray, survivors: Sequence[int], length: int, bits: int
-) -> tuple[tuple[int, UIntArray], ...]:
-    """Split fetched :func:`inputs_bytes` back into ``(survivor, y_u)`` pairs."""
-    words = bytes_to_words(data, bits)
-    if len(words) != len(survivors) * length:
-        raise RemoteProtocolError(
-            f"the masked inputs hold {len(words)} words, not {len(survivors)} x {length}"
-        )
-    return tuple((u, words[i * length : (i + 1) * length]) for i, u in enumerate(survivors))
 
 
 def release_bundle(

@@ -14,8 +14,10 @@ from fedsilo.audit.events import EventTail, parse_events, read_events
 from fedsilo.errors import RemoteProtocolError
 from fedsilo.protocol.events import (
     EVENT_NAMES,
+    AccuserOverruled,
     AggregateReleased,
     AuditEvent,
+    DealerAccused,
     InputAccepted,
     RoundAborted,
     RoundCompleted,
@@ -32,6 +34,8 @@ ONE_OF_EACH: list[AuditEvent] = [
     StageAnswered(1, "s1", "advertise-keys"),
     InputAccepted(1, "s1", "sha256:" + "0" * 64),
     SiloDropped(1, "s3", "masked-input"),
+    DealerAccused(1, "s2", ("s1", "s4")),
+    AccuserOverruled(1, "s5"),
     AggregateReleased(1, "sha256:" + "1" * 64, ("s1", "s2", "s4"), ("s3",)),
     RoundCompleted(1, "2" * 64, ("s1", "s2", "s4")),
     RoundFinalized(1, "s1", "2" * 64),

@@ -18,6 +18,7 @@ from fedsilo.errors import (
     InconsistentViewError,
     TooFewSurvivorsError,
 )
+from fedsilo.protocol.events import AccuserOverruled, DealerAccused
 from fedsilo.protocol.masking import payloads
 from fedsilo.protocol.masking.checks import check_adverts
 from fedsilo.protocol.masking.sharing import (
@@ -165,6 +166,16 @@ def test_a_dealer_whose_commitments_fail_is_accused_by_every_recipient_and_left_
     assert run.accused == {3: tuple(i for i in EVERYONE if i != 3)}
 
 
+def test_an_accused_dealer_is_an_audit_event_naming_it_and_its_accusers() -> None:
+    adversary = DealsOffCommitments(colluders={3: FED.identity(3)}, dealer=3)
+    run = run_aggregation(FED, random_inputs(FED, 64), adversary=adversary)
+    accusers = tuple(FED.roster.name(i) for i in EVERYONE if i != 3)
+    assert [e for e in run.events if isinstance(e, DealerAccused)] == [
+        DealerAccused(1, "silo-3", accusers)
+    ]
+    assert not [e for e in run.events if isinstance(e, AccuserOverruled)]
+
+
 @dataclasses.dataclass
 class SealsOneBadShare(Adversary):
     """A colluding dealer that seals one recipient a share it cannot open (one flipped bit),
@@ -275,3 +286,6 @@ def test_a_silo_accusing_every_dealer_is_left_out_itself_and_the_round_goes_on()
     inputs = random_inputs(FED, 64)
     run = run_aggregation(FED, inputs, adversary=AccusesEveryone(colluders={2: FED.identity(2)}))
     assert_the_round_goes_on_without(run, inputs, dealer=2)
+    assert [e for e in run.events if isinstance(e, AccuserOverruled)] == [
+        AccuserOverruled(1, "silo-2")
+    ]

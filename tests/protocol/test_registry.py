@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.scheme import MASKING, Masking
+from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.registry import registered, scheme_named
 from fedsilo.protocol.scheme import AggregatorSession, SiloSession
@@ -60,12 +60,7 @@ def test_no_product_module_opens_the_registry() -> None:
         assert "_admit(" not in text and "_withdraw(" not in text, path
 
 
-def test_masking_sessions_are_sessions_of_the_seam() -> None:
-    fed = make_federation(4)
-    aggregator = MaskingAggregator(
-        context=fed.context(), roster=fed.roster, params=fed.params, vector_length=8
-    )
-    assert isinstance(aggregator, AggregatorSession)
+def test_a_masking_silo_is_a_session_of_the_seam() -> None:
     assert isinstance(silo_in_state(0), SiloSession)
 
 
@@ -74,7 +69,9 @@ def test_the_masking_scheme_builds_the_sessions_the_runtime_drives() -> None:
     aggregator = MASKING.aggregator_session(
         fed.params, context=fed.context(), roster=fed.roster, vector_length=8
     )
-    assert type(aggregator) is MaskingAggregator and not aggregator.finished
+    assert type(aggregator) is MaskingAggregatorSession and aggregator.ending is None
+    assert aggregator.stage == "advertise-keys"
+    assert isinstance(aggregator, AggregatorSession)
     silo = MASKING.silo_session(
         fed.params,
         context=fed.context(),

@@ -165,6 +165,10 @@ class MaskingAggregator:
         return self._state
 
     @property
+    def vector_length(self) -> int:
+        return self._length
+
+    @property
     def finished(self) -> bool:
         """Released (DONE) or aborted: nothing more is accepted."""
         return self._state in (AggregatorState.DONE, AggregatorState.ABORTED)

@@ -15,12 +15,10 @@ from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.protocol import fields
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.catchup import verify_evidence
 from fedsilo.protocol.masking.params import (
     RELEASE_VERIFICATIONS,
@@ -29,6 +27,7 @@ from fedsilo.protocol.masking.params import (
     resolve_full_verification,
     size_findings,
 )
+from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext, Stage
 from fedsilo.protocol.roster import Roster
@@ -202,24 +201,21 @@ class Masking(Scheme):
         context: SessionContext,
         roster: Roster,
         vector_length: int,
-    ) -> MaskingAggregator:
-        return MaskingAggregator(
-            context=context, roster=roster, params=params, vector_length=vector_length
+    ) -> MaskingAggregatorSession:
+        return MaskingAggregatorSession.new(
+            params, context=context, roster=roster, vector_length=vector_length
         )
 
     def resume_aggregator_session(
         self,
         params: MaskingParams,
         record: dict[str, Any],
-        total: WideSum,
+        data: bytes,
         *,
         context: SessionContext,
         roster: Roster,
-        inputs: tuple[tuple[int, UIntArray], ...],
-    ) -> MaskingAggregator:
-        return MaskingAggregator.resume(
-            record, total, context=context, roster=roster, params=params, inputs=inputs
-        )
+    ) -> MaskingAggregatorSession:
+        return MaskingAggregatorSession.resume(params, record, data, context=context, roster=roster)
 
     def verify_evidence(
         self,

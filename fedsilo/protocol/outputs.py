@@ -1,0 +1,71 @@
+"""What an aggregator session asks the runtime to do: its typed outputs.
+
+A session takes a message (or a chunk of a streamed vector, or a stage deadline)
+and returns a list of outputs, in order; the runtime carries them out and knows
+nothing else of the scheme:
+
+* :class:`~fedsilo.protocol.messages.Outgoing`: sign this message and put it in
+  the recipient's outbox;
+* :class:`Serve`: from now on, serve these bytes to the silos that fetch ``name``
+  (the released sum, and with full release verification the survivors' inputs);
+* :class:`Persist`: silos may reveal from here on; make the session durable (this
+  record and these bytes, with the outbox) before any output after it leaves, and
+  journal every later message until the round is final;
+* an :data:`~fedsilo.protocol.events.AuditEvent`: write it to the audit log.
+
+How a session ended is its ``ending`` (:class:`Completed` with the result, or
+:class:`Aborted` with the error), a state the driver reads rather than an
+output: a message that aborts the session also raises to its sender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedsilo.errors import FedsiloError
+from fedsilo.protocol.events import AuditEvent
+from fedsilo.protocol.messages import AggregateResult, Outgoing
+
+RESULT_DOWNLOAD = "result"  # a session's released aggregate, fetched by its survivors
+INPUTS_DOWNLOAD = "inputs"  # the survivors' protected inputs (masking, full verification)
+
+
+@dataclass(frozen=True)
+class Serve:
+    """Bytes the silos may fetch under ``name`` from now on."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Persist:
+    """The session's durable form as it starts revealing: a JSON-able ``record`` and
+    its ``data`` (what :meth:`~fedsilo.protocol.scheme.Scheme.resume_aggregator_session`
+    takes back after a crash)."""
+
+    record: dict[str, Any] = field(repr=False)
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The session ended with ``result``: the survivors verified it and ``acks`` (silo
+    index to the chain head ``H_r`` it acked) came in; ``evidence`` is what a silo that
+    missed the round verifies it from."""
+
+    result: AggregateResult
+    acks: dict[int, bytes]
+    evidence: Any
+
+
+@dataclass(frozen=True)
+class Aborted:
+    """The session ended without a result, for ``error``."""
+
+    error: FedsiloError
+
+
+Ending = Completed | Aborted
+AggregatorOutput = Outgoing | Serve | Persist | AuditEvent
