@@ -89,11 +89,15 @@ class StageSpec:
 
     ``name`` is the stage's name on the wire and in logs; ``timeout_key`` its deadline's
     key under ``timeouts.stages``; ``speaker`` who must speak before the stage closes
-    (the aggregator's stage deadline runs while it waits for them)."""
+    (the aggregator's stage deadline runs while it waits for them). A silo speaks first
+    in the first stage; every later stage opens with the aggregator's message to each
+    silo, which the silo awaits."""
 
     name: str
     speaker: Speaker
     default_seconds: float
+    # the silos' work at this stage is release verification (timed apart in their logs)
+    verifies: bool = False
 
     @property
     def timeout_key(self) -> str:
@@ -102,7 +106,7 @@ class StageSpec:
 
 # Every scheme's last stage: the survivors fetch the released aggregate, verify it (the
 # scheme's own check), derive the next model themselves and ack the chain head H_r.
-RELEASE_STAGE = StageSpec("release", "silos", 120.0)
+RELEASE_STAGE = StageSpec("release", "silos", 120.0, verifies=True)
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,12 @@ class SiloSession(Protocol):
         """The aggregate this silo computed from a verified release (None before)."""
         ...
 
+    @property
+    def verified(self) -> bool:
+        """The release verified and nothing was acknowledged yet: the runtime may derive
+        the next model from :attr:`aggregate` and call :meth:`acknowledge`."""
+        ...
+
     def start(self) -> Sequence[Any]: ...
 
     def receive(self, message: Any) -> Sequence[Any]: ...
@@ -332,10 +342,11 @@ class AggregatorSession(Protocol):
         ...
 
     def receive_chunk(
-        self, sender: int, offset: int, total_length: int, data: bytes
+        self, context: SessionContext, sender: int, offset: int, total_length: int, data: bytes
     ) -> Sequence[AggregatorOutput]:
         """Take the chunk at ``offset`` of ``sender``'s streamed vector of
-        ``total_length`` elements (raw bytes; an identical resend is acknowledged)."""
+        ``total_length`` elements, sent in ``context`` (raw bytes; an identical resend is
+        acknowledged)."""
         ...
 
     def end_of_stream(self, sender: int) -> None:

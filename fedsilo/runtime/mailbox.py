@@ -62,8 +62,6 @@ from fedsilo.protocol.scheme import ShareEvidence
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession, JournalEvent, SessionJournal
 from fedsilo.runtime.rounds import (
-    SILO_MESSAGE_STAGE,
-    STAGE_OF_REPLY,
     RoundPlan,
     SessionState,
     result_chunks_of,
@@ -153,17 +151,13 @@ class Mailbox:
                 f"{member.name} (silo {member.index}) sent a message in the name of silo {c.sender}"
             )
 
-    def _check_context(self, member: Member, c: pb.Context, stage: str) -> SessionState:
+    def _session_of(self, member: Member, c: pb.Context) -> SessionState:
+        """The open session, which ``c`` must name; the session checks the rest of the
+        context (round, chain head, stage) itself."""
         self._check_member_context(member, c)
         session = self._session
-        if (
-            session is None
-            or bytes(c.session_id) != session.ctx.session_id
-            or c.round != session.ctx.round
-        ):
+        if session is None or bytes(c.session_id) != session.ctx.session_id:
             raise ContextMismatchError("the message belongs to another (or no longer open) session")
-        if c.stage != stage:
-            raise ContextMismatchError(f"the message is labelled stage {c.stage!r}, not {stage!r}")
         return session
 
     @property
@@ -221,11 +215,10 @@ class Mailbox:
         kind = message.WhichOneof("kind")
         if kind is None:
             raise RemoteProtocolError("an empty silo message")
-        wire_ctx, decoded = codec.silo_message(message, self.params.bits)
-        stage = SILO_MESSAGE_STAGE[kind]
+        wire_ctx, stage, decoded = codec.silo_message(message, self.params.bits)
         body = message.SerializeToString(deterministic=True)
         with self._cond:
-            session = self._check_context(member, wire_ctx, stage)
+            session = self._session_of(member, wire_ctx)
             previous = session.accepted.get((stage, member.index))
             if previous is not None:
                 if previous == body:
@@ -263,10 +256,11 @@ class Mailbox:
                 raise RemoteProtocolError(
                     f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
                 )
+            context, offset, total_length, data = codec.input_chunk(chunk)
             with self._cond:
-                session = self._check_context(member, chunk.context, Stage.MASKED_INPUT.value)
+                session = self._session_of(member, chunk.context)
                 outputs = session.core.receive_chunk(
-                    member.index, int(chunk.offset), int(chunk.total_length), bytes(chunk.data)
+                    context, member.index, offset, total_length, data
                 )
                 self._publish(session, outputs)
         if session is None:
@@ -377,22 +371,26 @@ class Mailbox:
         signed into the outboxes, the journal begun before any of them can be seen."""
         signed: dict[tuple[str, int], pb.Signed] = {}
         persist: Persist | None = None
-        for output in outputs:
+        events = []
+        for output in outputs:  # state first, so a failing log write cannot lose any of it
             if isinstance(output, Outgoing):
-                stage = STAGE_OF_REPLY[type(output.message)]
+                stage = codec.STAGE_OF_REPLY[type(output.message)]
                 wire = codec.aggregator_message_pb(output.recipient, output.message)
                 signed[(stage, output.recipient)] = self._signed(wire.SerializeToString(), stage)
             elif isinstance(output, Serve):
                 session.downloads[output.name] = output.data
             elif isinstance(output, Persist):
                 persist = output
-            elif not session.replaying:  # an audit event, logged before a crash already
-                self._log.emit(output)
+            else:
+                events.append(output)
         if persist is not None and not session.journaled:
             self._persist(session, persist, signed)  # before any silo can see the bundle
         session.outbox.update(signed)
         if signed:
             self._cond.notify_all()
+        if not session.replaying:  # replayed events were logged before the crash
+            for event in events:
+                self._log.emit(event)
 
     def _persist(
         self, session: SessionState, persist: Persist, bundles: dict[tuple[str, int], pb.Signed]
@@ -491,8 +489,10 @@ class Mailbox:
         signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
         announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
         ctx = codec.session_of(announcement.context)
+        # a journal written before the scheme seam kept the scheme's record at its top level
+        record = header.get("scheme", header)
         core = self._scheme.resume_aggregator_session(
-            self.params, header["scheme"], journaled.total, context=ctx, roster=self.roster
+            self.params, record, journaled.total, context=ctx, roster=self.roster
         )
         plan = RoundPlan(
             ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
@@ -516,9 +516,7 @@ class Mailbox:
                 self._publish(session, session.core.close_stage())
             return
         message = pb.SiloMessage.FromString(event.body)
-        kind = message.WhichOneof("kind")
-        wire, decoded = codec.silo_message(message, self.params.bits)
-        stage = SILO_MESSAGE_STAGE[str(kind)]
+        wire, stage, decoded = codec.silo_message(message, self.params.bits)
         session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
         self._publish(session, session.core.receive(decoded))
 

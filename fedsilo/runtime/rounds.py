@@ -8,37 +8,12 @@ from dataclasses import dataclass, field
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError
 from fedsilo.protocol.messages import (
-    AdvertList,
     AggregateResult,
-    MaskingSet,
-    ReleaseBundle,
     RoundEvidence,
     SessionContext,
-    ShareRelay,
-    SignatureBundle,
-    Stage,
-    SurvivorList,
 )
 from fedsilo.protocol.scheme import AggregatorSession
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-
-STAGE_OF_REPLY = {
-    AdvertList: Stage.SHARE_KEYS.value,
-    ShareRelay: Stage.SHARE_CHECK.value,
-    MaskingSet: Stage.MASKED_INPUT.value,
-    SurvivorList: Stage.CONSISTENCY_CHECK.value,
-    SignatureBundle: Stage.UNMASKING.value,
-    ReleaseBundle: Stage.RELEASE.value,
-}
-SILO_MESSAGE_STAGE = {
-    "advert": Stage.ADVERTISE_KEYS.value,
-    "shares": Stage.SHARE_KEYS.value,
-    "check": Stage.SHARE_CHECK.value,
-    "commitment": Stage.MASKED_INPUT.value,
-    "consistency": Stage.CONSISTENCY_CHECK.value,
-    "unmasking": Stage.UNMASKING.value,
-    "ack": Stage.RELEASE.value,
-}
 
 
 @dataclass(frozen=True)

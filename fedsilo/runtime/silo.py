@@ -54,7 +54,7 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
-from fedsilo.protocol.scheme import SiloSession
+from fedsilo.protocol.scheme import RELEASE_STAGE, SiloSession
 from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.disputes import PARTS as DISPUTE_PARTS
 from fedsilo.runtime.disputes import DisputeStore
@@ -70,17 +70,6 @@ from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
-AWAITED = [
-    Stage.SHARE_KEYS,
-    Stage.SHARE_CHECK,
-    Stage.MASKED_INPUT,
-    Stage.CONSISTENCY_CHECK,
-    Stage.UNMASKING,
-    Stage.RELEASE,
-]
-# where a silo's work is release verification: the sketch and spot proofs of its own y_u
-# (consistency), then parsing and checking Y and rebuilding the masks (release)
-VERIFYING_STAGES = (Stage.CONSISTENCY_CHECK, Stage.RELEASE)
 
 
 def _refuse_revoked_signers(
@@ -164,6 +153,8 @@ class SiloNode:
             raise ConfigError("the update encoding given to the silo is not the config's")
         self.params = scheme_params(config, self.codec.vector_length(trainer.layout.vector_length))
         self._scheme = scheme_of(config)
+        # every stage after the first opens with the aggregator's message to this silo
+        self._awaited = self._scheme.stages[1:]
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
         self._step = ChainStep(self.codec, server_optimizer(config.training), trainer.layout)
         self._state: GlobalState | None = None  # loaded at connect, after the layout checks
@@ -485,7 +476,8 @@ class SiloNode:
             resumes_at = session.resumes_at
             if resumes_at is None:
                 raise ProtocolError("a kept session that cannot resume")
-            stages = AWAITED[AWAITED.index(Stage(resumes_at)) :]
+            names = [spec.name for spec in self._awaited]
+            stages = self._awaited[names.index(resumes_at) :]
         else:
             session = self._joined(ctx)
             try:
@@ -501,15 +493,15 @@ class SiloNode:
                     f"({exc}); this silo waits for the next session"
                 ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
-            stages = AWAITED
+            stages = self._awaited
         kept: dict[str, pb.Signed] = {}  # the aggregator's signed words, for a dispute
         fetched = 0.0  # seconds spent downloading Y (and the inputs) at release
         verified = (0.0, 0.0)  # wall and CPU seconds of the verification work proper
         for stage in stages:
-            signed = self._await(ctx, stage.value, ctx.round)
+            signed = self._await(ctx, stage.name, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
             stage_clock = _Stopwatch()
-            message = self._open(signed, pb.AggregatorMessage, stage.value, codec.OUTCOME_STAGE)
+            message = self._open(signed, pb.AggregatorMessage, stage.name, codec.OUTCOME_STAGE)
             assert isinstance(message, pb.AggregatorMessage)
             kind = str(message.WhichOneof("kind"))
             if kind in DISPUTE_PARTS:
@@ -528,7 +520,7 @@ class SiloNode:
             else:
                 clock = _Stopwatch()
                 replies = session.receive(decoded)
-                verified = clock.read() if stage is Stage.CONSISTENCY_CHECK else (0.0, 0.0)
+                verified = clock.read() if stage.verifies else (0.0, 0.0)
             self._vault.keep(session)  # durable before the replies leave
             self._send(ctx, replies)
             seconds, cpu_seconds = stage_clock.read()
@@ -536,16 +528,16 @@ class SiloNode:
                 "stage",
                 silo=self.name,
                 round=ctx.round,
-                stage=stage.value,
+                stage=stage.name,
                 seconds=round(seconds, 4),
                 cpu_seconds=round(cpu_seconds, 4),
-                **({"fetch_seconds": round(fetched, 4)} if stage is Stage.RELEASE else {}),
+                **({"fetch_seconds": round(fetched, 4)} if stage == RELEASE_STAGE else {}),
                 **(
                     {
                         "verify_seconds": round(verified[0], 4),
                         "verify_cpu_seconds": round(verified[1], 4),
                     }
-                    if stage in VERIFYING_STAGES
+                    if stage.verifies
                     else {}
                 ),
             )
@@ -586,7 +578,7 @@ class SiloNode:
 
     def _finalize(self, ctx: SessionContext, session: SiloSession) -> RoundResult:
         """Derive the next state from the verified aggregate, store it, then finalize and ack."""
-        if session.aggregate is None:
+        if not session.verified or session.aggregate is None:
             raise FedsiloError(f"round {ctx.round}: the session ended unverified")
         derived = self._step.derive(self.state, session.aggregate)
         self._chain.save(derived.link, derived.state)  # durable before the ledger moves on

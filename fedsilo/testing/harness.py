@@ -28,6 +28,7 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import FedsiloError
+from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, genesis
 from fedsilo.protocol.events import AuditEvent
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
@@ -40,6 +41,7 @@ from fedsilo.protocol.masking.states import AggregatorState, SiloState
 from fedsilo.protocol.messages import (
     STAGE_OF_SILO_MESSAGE,
     AggregateResult,
+    MaskedInput,
     MaskedInputStream,
     Outgoing,
     RoundEvidence,
@@ -314,16 +316,26 @@ class _Loop:
             self.run_result.timings.setdefault("silo:mask", []).append(spent)
 
     def _to_aggregator(self, messages: list[SiloMessage]) -> list[Outgoing]:
-        session, outgoing = self.session, []
+        outgoing = []
         for message in (m for original in messages for m in self._expand(original)):
             for relayed in self.run_result.adversary.inbound(message):
                 try:
-                    outputs = self._timed("aggregator", lambda: session.receive(relayed))  # noqa: B023
+                    outputs = self._timed("aggregator", lambda: self._deliver(relayed))  # noqa: B023
                 except FedsiloError as exc:
                     self.run_result.rejected.append(exc)
                     continue
                 outgoing += self._sends(outputs)
         return outgoing
+
+    def _deliver(self, message: SiloMessage) -> Sequence[AggregatorOutput]:
+        """Into the session as the runtime delivers it: a chunk of the masked vector as
+        the raw bytes the transport carries, any other message as it is."""
+        if isinstance(message, MaskedInput):
+            data = words.words_to_bytes(message.values)
+            return self.session.receive_chunk(
+                message.context, message.sender, message.offset, message.total_length, data
+            )
+        return self.session.receive(message)
 
     def _sends(self, outputs: Sequence[AggregatorOutput]) -> list[Outgoing]:
         """The messages to deliver; the session's audit events go to ``RunResult.events``."""

@@ -21,7 +21,7 @@ from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.crypto.sketch import WideSum
-from fedsilo.errors import RemoteProtocolError, SignatureError
+from fedsilo.errors import ContextMismatchError, RemoteProtocolError, SignatureError
 from fedsilo.protocol.messages import (
     Ack,
     AdvertList,
@@ -317,13 +317,52 @@ def silo_message_pb(message: SmallSiloMessage) -> pb.SiloMessage:
     return pb.SiloMessage(**{name: encode_part(message)})
 
 
-def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, SmallSiloMessage]:
-    """Decode a silo message; returns its wire context (stage and sender) too."""
+# the stage each kind of message answers: its context's stage label must say so
+SILO_MESSAGE_STAGE = {
+    "advert": Stage.ADVERTISE_KEYS.value,
+    "shares": Stage.SHARE_KEYS.value,
+    "check": Stage.SHARE_CHECK.value,
+    "commitment": Stage.MASKED_INPUT.value,
+    "consistency": Stage.CONSISTENCY_CHECK.value,
+    "unmasking": Stage.UNMASKING.value,
+    "ack": Stage.RELEASE.value,
+}
+
+
+def input_chunk(m: pb.InputChunk) -> tuple[SessionContext, int, int, bytes]:
+    """Decode one chunk of a streamed vector: its session context, offset, the declared
+    length of the whole vector and its raw bytes. Refused unless labelled masked-input."""
+    if m.context.stage != Stage.MASKED_INPUT.value:
+        raise ContextMismatchError(
+            f"the chunk is labelled stage {m.context.stage!r}, not {Stage.MASKED_INPUT.value!r}"
+        )
+    return session_of(m.context), int(m.offset), int(m.total_length), bytes(m.data)
+
+
+# the stage of each aggregator message (its outbox key and the label it is signed under)
+STAGE_OF_REPLY = {
+    AdvertList: Stage.SHARE_KEYS.value,
+    ShareRelay: Stage.SHARE_CHECK.value,
+    MaskingSet: Stage.MASKED_INPUT.value,
+    SurvivorList: Stage.CONSISTENCY_CHECK.value,
+    SignatureBundle: Stage.UNMASKING.value,
+    ReleaseBundle: Stage.RELEASE.value,
+}
+
+
+def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, str, SmallSiloMessage]:
+    """Decode a silo message: its wire context (sender, session), the stage it answers
+    and the message. Refused if its stage label is not that stage's."""
     kind = m.WhichOneof("kind")
     if kind is None or kind not in _SILO_DECODERS:
         raise RemoteProtocolError("an empty silo message")
     part = getattr(m, kind)
-    return part.context, _SILO_DECODERS[kind](part, bits)
+    stage = SILO_MESSAGE_STAGE[kind]
+    if part.context.stage != stage:
+        raise ContextMismatchError(
+            f"the message is labelled stage {part.context.stage!r}, not {stage!r}"
+        )
+    return part.context, stage, _SILO_DECODERS[kind](part, bits)
 
 
 # --- aggregator -> silo ---------------------------------------------------------------

@@ -113,6 +113,18 @@ def test_a_chunk_of_the_wrong_length_is_refused(live: LiveFederation) -> None:
     finish_without_s5(live)
 
 
+def test_an_empty_chunk_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    refused(
+        live,
+        lambda: upload_raw(client, [chunk(a, data=b"")]),
+        RemoteProtocolError,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "an empty chunk",
+    )
+    finish_without_s5(live)
+
+
 def test_a_chunk_beyond_the_declared_size_is_refused(live: LiveFederation) -> None:
     client, a = rogue(live)
     refused(
@@ -148,6 +160,45 @@ def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederati
         UnexpectedMessageError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "not accepted in state collect-adverts",
+    )
+    finish_without_s5(live)
+
+
+def test_a_message_labelled_for_another_stage_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    advert = live.rogue_session("s5", a).start()[0]
+    assert isinstance(advert, KeyAdvert)
+    wire = codec.silo_message_pb(advert)
+    wire.advert.context.stage = "share-keys"
+    refused(
+        live,
+        lambda: client.submit(wire),
+        ContextMismatchError,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "labelled stage 'share-keys', not 'advertise-keys'",
+    )
+    finish_without_s5(live)
+
+
+def test_a_chunk_labelled_for_another_stage_or_round_is_refused(live: LiveFederation) -> None:
+    client, a = rogue(live)
+    mislabelled = chunk(a)
+    mislabelled.context.stage = "unmasking"
+    refused(
+        live,
+        lambda: upload_raw(client, [mislabelled]),
+        ContextMismatchError,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "labelled stage 'unmasking', not 'masked-input'",
+    )
+    later = chunk(a)
+    later.context.round = 2  # the open session's id, another round
+    refused(
+        live,
+        lambda: upload_raw(client, [later]),
+        ContextMismatchError,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "another federation, session or round",
     )
     finish_without_s5(live)
 

@@ -500,6 +500,7 @@ class MaskingAggregator:
             or not isinstance(values, np.ndarray)
             or values.dtype != word_dtype(self._params.bits)
             or values.ndim != 1
+            or not len(values)  # an empty chunk would count a vector that adds nothing
             or chunk.offset != done
             or done + len(values) > self._length
         ):

@@ -82,7 +82,7 @@ class Masking(Scheme):
         StageSpec(Stage.SHARE_KEYS.value, "silos", 60.0),
         StageSpec(Stage.SHARE_CHECK.value, "silos", 60.0),
         StageSpec(Stage.MASKED_INPUT.value, "silos", 600.0),
-        StageSpec(Stage.CONSISTENCY_CHECK.value, "silos", 60.0),
+        StageSpec(Stage.CONSISTENCY_CHECK.value, "silos", 60.0, verifies=True),
         StageSpec(Stage.UNMASKING.value, "silos", 120.0),
         RELEASE_STAGE,
     )

@@ -25,6 +25,7 @@ from typing import Any
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
+    ContextMismatchError,
     EquivocationError,
     FedsiloError,
     IncompleteUploadError,
@@ -32,6 +33,7 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol import words
 from fedsilo.protocol.events import AccuserOverruled, AuditEvent, DealerAccused
+from fedsilo.protocol.masking import records
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.states import AggregatorState
@@ -87,18 +89,19 @@ class MaskingAggregatorSession:
         context: SessionContext,
         roster: Roster,
     ) -> MaskingAggregatorSession:
-        """The session of a :class:`~fedsilo.protocol.outputs.Persist` output."""
-        cut = int(record["sum_bytes"])
-        total = WideSum.from_bytes(data[:cut], cut // _LIMB_BYTES, 32, int(record["sum_count"]))
-        kept = data[cut:]
-        length = int(record["core"]["length"])
-        inputs = (
-            words.masked_inputs(
-                kept, [int(u) for u in record["input_senders"]], length, params.bits
-            )
-            if kept
-            else ()
-        )
+        """The session of a :class:`~fedsilo.protocol.outputs.Persist` output. ``record``
+        may also be a whole journal header written before the scheme seam (the same keys
+        at its top level, ``sum_bytes`` absent in the oldest)."""
+
+        def parts() -> tuple[WideSum, tuple[tuple[int, UIntArray], ...]]:
+            cut = int(record.get("sum_bytes", len(data)))
+            total = WideSum.from_bytes(data[:cut], cut // _LIMB_BYTES, 32, int(record["sum_count"]))
+            kept, length = data[cut:], int(record["core"]["length"])
+            senders = [int(u) for u in record.get("input_senders", [])]
+            inputs = words.masked_inputs(kept, senders, length, params.bits) if kept else ()
+            return total, inputs
+
+        total, inputs = records.parsed("journal", parts)
         core = MaskingAggregator.resume(
             record["core"], total, context=context, roster=roster, params=params, inputs=inputs
         )
@@ -143,14 +146,20 @@ class MaskingAggregatorSession:
         return self._outputs(self._core.receive(message))
 
     def receive_chunk(
-        self, sender: int, offset: int, total_length: int, data: bytes
+        self, context: SessionContext, sender: int, offset: int, total_length: int, data: bytes
     ) -> list[AggregatorOutput]:
+        if context != self._core.context:
+            raise ContextMismatchError("the chunk belongs to another federation, session or round")
         length = self._core.vector_length
         if total_length != length:
             raise RemoteProtocolError(
                 f"declared {total_length} words, but this round's vector has {length}"
             )
         values = words.bytes_to_words(data, self._params.bits)
+        if not len(values):
+            # folding nothing would still count the sender's vector in Y (its partial
+            # upload unseen), so the survivors would reveal and then refuse the release
+            raise RemoteProtocolError("an empty chunk of masked input")
         if offset + len(values) > length:
             raise RemoteProtocolError(
                 f"a chunk at offset {offset} of {len(values)} words runs beyond the "

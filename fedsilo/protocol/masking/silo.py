@@ -154,6 +154,11 @@ class MaskingSilo:
         return self._aggregate
 
     @property
+    def verified(self) -> bool:
+        """The release verified (state VERIFIED): ready for :meth:`acknowledge`."""
+        return self._state is SiloState.VERIFIED and self._aggregate is not None
+
+    @property
     def survivors(self) -> tuple[int, ...]:
         """The survivors of the view this silo signed (empty before it signed one)."""
         return () if self._view is None else self._view.survivors
