@@ -14,7 +14,9 @@
     │   ├── LocalProtocolError       we were asked to do something out of order
     │   ├── RemoteProtocolError      a peer (or the aggregator) misbehaved
     │   │   ├── UnexpectedMessageError    message not allowed in the current state
+    │   │   │   └── StageClosedError      its stage is over: the sender came too late
     │   │   ├── ContextMismatchError      message from another federation/config/session/round
+    │   │   │   └── SessionClosedError    not for the open session (over, or never one)
     │   │   ├── RosterError               unknown, duplicate or impostor silo id
     │   │   ├── ListedAsDroppedError      the aggregator says we dropped out
     │   │   ├── InconsistentViewError     survivor lists contradict each other or us
@@ -135,8 +137,17 @@ class UnexpectedMessageError(RemoteProtocolError):
     """A message arrived that the current state does not allow."""
 
 
+class StageClosedError(UnexpectedMessageError):
+    """A message of a stage the session has already closed: its sender came too late
+    (a silo whose own first message is refused so waits for the next session)."""
+
+
 class ContextMismatchError(RemoteProtocolError):
     """A message belongs to another federation, config, session, round or stage."""
+
+
+class SessionClosedError(ContextMismatchError):
+    """A message for a session that is not the open one (it ended, or never was)."""
 
 
 class RosterError(RemoteProtocolError):

@@ -45,6 +45,7 @@ from fedsilo.errors import (
     NotReadyError,
     RemoteProtocolError,
     RosterError,
+    SessionClosedError,
 )
 from fedsilo.pki.trust import Member
 from fedsilo.protocol.events import (
@@ -157,7 +158,7 @@ class Mailbox:
         self._check_member_context(member, c)
         session = self._session
         if session is None or bytes(c.session_id) != session.ctx.session_id:
-            raise ContextMismatchError("the message belongs to another (or no longer open) session")
+            raise SessionClosedError("the message belongs to another (or no longer open) session")
         return session
 
     @property

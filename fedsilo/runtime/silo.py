@@ -36,7 +36,8 @@ from fedsilo.errors import (
     ProtocolError,
     ReleaseVerificationError,
     RemoteProtocolError,
-    UnexpectedMessageError,
+    SessionClosedError,
+    StageClosedError,
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
@@ -482,12 +483,9 @@ class SiloNode:
             session = self._joined(ctx)
             try:
                 self._send(ctx, session.start())
-            except (ContextMismatchError, UnexpectedMessageError) as exc:
-                late = ("no longer open", "is not accepted in state")
-                if not any(text in str(exc) for text in late):
-                    raise
-                # the session went past its adverts before we arrived (we started late, or
-                # were restored from a backup): we never joined it; wait for the next one
+            except (SessionClosedError, StageClosedError) as exc:
+                # the session went past its first stage before we arrived (we started late,
+                # or were restored from a backup): we never joined it; wait for the next one
                 raise NotJoinableError(
                     f"session {ctx.session_id.hex()[:16]}… no longer takes adverts "
                     f"({exc}); this silo waits for the next session"

@@ -127,6 +127,26 @@ def make_federation(
     return Federation(roster, identities, params)
 
 
+def honest_silos(
+    fed: Federation, inputs: Sequence[UIntArray], *, seed: int = 0, session: int = 1
+) -> dict[int, MaskingSilo]:
+    """Every silo of ``fed`` as a genuine session of ``fed.context(session)`` on its input
+    (fresh ledgers, seeded entropy: the same silos :func:`run_aggregation` drives)."""
+    return {
+        i: MaskingSilo(
+            context=fed.context(session),
+            roster=fed.roster,
+            params=fed.params,
+            index=i,
+            identity=fed.identity(i),
+            entropy=SeededEntropy(seed, session, i),
+            ledger=fresh_ledger(fed),
+            quantized_input=inputs[i - 1],
+        )
+        for i in fed.roster.indices
+    }
+
+
 def random_inputs(fed: Federation, length: int, seed: int = 0) -> list[UIntArray]:
     """Uniform quantized inputs in [0, levels) for every silo."""
     rng = np.random.default_rng(seed)

@@ -26,6 +26,7 @@ from fedsilo.errors import (
     NotReadyError,
     RemoteProtocolError,
     RosterError,
+    SessionClosedError,
     SignatureError,
     UnexpectedMessageError,
 )
@@ -340,7 +341,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         refused(
             live,
             lambda: client.submit(codec.silo_message_pb(recorded)),
-            ContextMismatchError,
+            SessionClosedError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",
             quiet=False,
@@ -351,7 +352,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         refused(
             live,
             lambda: client.submit(codec.silo_message_pb(moved)),
-            ContextMismatchError,
+            SessionClosedError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",
             quiet=False,

@@ -30,10 +30,8 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD, AggregatorOutput, Completed, Persist, Serve
 from fedsilo.testing.adversary import Adversary
-from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import (
-    Federation,
-    fresh_ledger,
+    honest_silos,
     make_federation,
     protocol_link,
     random_inputs,
@@ -46,20 +44,8 @@ LENGTH = 40
 INPUTS = random_inputs(FED, LENGTH)
 
 
-def silos_of(fed: Federation = FED) -> dict[int, MaskingSilo]:
-    return {
-        i: MaskingSilo(
-            context=fed.context(),
-            roster=fed.roster,
-            params=fed.params,
-            index=i,
-            identity=fed.identity(i),
-            entropy=SeededEntropy(0, 1, i),
-            ledger=fresh_ledger(fed),
-            quantized_input=INPUTS[i - 1],
-        )
-        for i in fed.roster.indices
-    }
+def silos_of() -> dict[int, MaskingSilo]:
+    return honest_silos(FED, INPUTS)
 
 
 def replies_to(silos: dict[int, MaskingSilo], outputs: list[AggregatorOutput]) -> list[SiloMessage]:

@@ -43,11 +43,10 @@ from fedsilo.protocol.messages import (
     Stage,
 )
 from fedsilo.testing.adversary import ForgesSum, RewritesRelease
-from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import (
     Federation,
     RunResult,
-    fresh_ledger,
+    honest_silos,
     make_federation,
     random_inputs,
     run_aggregation,
@@ -274,19 +273,7 @@ def _run_to_unmasking(
     """An honest session driven until the aggregator collects unmasking shares; returns the
     silos' unmasking responses, not yet delivered."""
     ctx = fed.context()
-    silos = {
-        i: MaskingSilo(
-            context=ctx,
-            roster=fed.roster,
-            params=fed.params,
-            index=i,
-            identity=fed.identity(i),
-            entropy=SeededEntropy(0, 1, i),
-            ledger=fresh_ledger(fed),
-            quantized_input=inputs[i - 1],
-        )
-        for i in EVERYONE
-    }
+    silos = honest_silos(fed, inputs)
     core = MaskingAggregator(
         context=ctx, roster=fed.roster, params=fed.params, vector_length=len(inputs[0])
     )

@@ -20,6 +20,7 @@ from fedsilo.errors import (
     RemoteProtocolError,
     RosterError,
     SignatureError,
+    StageClosedError,
     UnexpectedMessageError,
     UnverifiableReleaseError,
 )
@@ -202,6 +203,25 @@ def test_aggregator_refuses_a_message_of_another_stage() -> None:
     with pytest.raises(UnexpectedMessageError):
         agg.receive(MaskedInput(FED.context(), 1, 0, 40, INPUTS[0]))
     assert agg.state is AggregatorState.COLLECT_ADVERTS
+
+
+def test_a_message_of_a_later_stage_is_unexpected_not_late() -> None:
+    agg = aggregator()
+    with pytest.raises(UnexpectedMessageError) as caught:
+        agg.receive(MaskedInput(FED.context(), 1, 0, 40, INPUTS[0]))
+    assert type(caught.value) is UnexpectedMessageError
+
+
+def test_an_advert_after_the_adverts_closed_is_late() -> None:
+    """What tells a silo that arrived too late to wait for the next session."""
+    agg = aggregator()
+    a = adverts()
+    for advert in a[1:]:
+        agg.receive(advert)
+    agg.close_stage()
+    assert agg.state is AggregatorState.COLLECT_SHARES
+    with pytest.raises(StageClosedError, match="its stage is over"):
+        agg.receive(a[0])
 
 
 def test_aggregator_refuses_a_message_of_another_session() -> None:

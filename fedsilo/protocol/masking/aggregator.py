@@ -47,6 +47,7 @@ from fedsilo.errors import (
     RemoteProtocolError,
     RosterError,
     SignatureError,
+    StageClosedError,
     TooFewSurvivorsError,
     UnexpectedMessageError,
     UnverifiableReleaseError,
@@ -263,9 +264,10 @@ class MaskingAggregator:
         """Take one silo message; returns the messages to send if the stage closed."""
         accepted = AGGREGATOR_ACCEPTS.get(self._state)
         if accepted is None or not isinstance(message, accepted):
-            raise UnexpectedMessageError(
-                f"{type(message).__name__} is not accepted in state {self._state.value}"
-            )
+            refused = f"{type(message).__name__} is not accepted in state {self._state.value}"
+            if self._is_late(message):
+                raise StageClosedError(f"{refused}: its stage is over")
+            raise UnexpectedMessageError(refused)
         if message.context != self.context:
             raise ContextMismatchError("message belongs to another federation, session or round")
         sender = message.sender
@@ -277,6 +279,15 @@ class MaskingAggregator:
             self._checked(sender, message)
             self._answers[sender] = message
         return self._advance_stage() if not self.waiting_for else []
+
+    def _is_late(self, message: SiloMessage) -> bool:
+        """Of a stage this session already closed (or the session is over)."""
+        order = list(AGGREGATOR_ACCEPTS)
+        if self._state not in AGGREGATOR_ACCEPTS:
+            return True
+        return any(
+            isinstance(message, AGGREGATOR_ACCEPTS[s]) for s in order[: order.index(self._state)]
+        )
 
     def _is_resend(self, sender: int, message: SiloMessage) -> bool:
         previous = self._answers.get(sender)
