@@ -301,6 +301,19 @@ class RevealedSecret:
     secret: bytes
 
 
+@dataclass(frozen=True)
+class ReleaseNotice:
+    """The release as the aggregator's message carries it: the revealed secrets and how
+    many masked inputs ``Y`` sums. ``Y`` itself (and, with full verification, every
+    survivor's ``y_u``) is fetched; the silo's session joins them into the
+    :class:`ReleaseBundle` it verifies."""
+
+    context: SessionContext
+    self_seeds: tuple[RevealedSecret, ...]
+    mask_keys: tuple[RevealedSecret, ...]
+    sum_count: int
+
+
 @dataclass(frozen=True, eq=False)
 class ReleaseBundle:
     """After unmasking: the non-wrapped sum ``Y`` of the survivors' masked inputs and the

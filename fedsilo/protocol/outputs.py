@@ -13,7 +13,14 @@ nothing else of the scheme:
   journal every later message until the round is final;
 * an :data:`~fedsilo.protocol.events.AuditEvent`: write it to the audit log.
 
-How a session ended is its ``ending`` (:class:`Completed` with the result, or
+A silo session's outputs are the small messages to send, and:
+
+* :class:`Upload`: stream this silo's protected vector for a stage, read chunk by chunk
+  from the session (``vector_chunk``), so nothing above the protocol holds it;
+* :class:`Fetch`: download these bytes and hand them back (``fetched``); the session
+  goes on once it has all it asked for.
+
+How an aggregator session ended is its ``ending`` (:class:`Completed` with the result, or
 :class:`Aborted` with the error), a state the driver reads rather than an
 output: a message that aborts the session also raises to its sender.
 """
@@ -65,6 +72,25 @@ class Aborted:
     """The session ended without a result, for ``error``."""
 
     error: FedsiloError
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Stream this silo's vector for ``stage``: ``total_length`` elements of
+    ``element_bytes`` each, read with the session's ``vector_chunk(offset, count)``."""
+
+    stage: str
+    total_length: int
+    element_bytes: int
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Download ``name`` of this session (exactly ``size`` bytes) and give it to the
+    session's ``fetched(name, data)``."""
+
+    name: str
+    size: int
 
 
 Ending = Completed | Aborted

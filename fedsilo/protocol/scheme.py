@@ -262,13 +262,16 @@ class Scheme(ABC):
 
 @runtime_checkable
 class SiloSession(Protocol):
-    """A silo's side of one session: messages in, messages out, nothing else.
+    """A silo's side of one session, as the runtime drives it: messages in, typed outputs
+    out (small messages to send, :class:`~fedsilo.protocol.outputs.Upload` and
+    :class:`~fedsilo.protocol.outputs.Fetch`).
 
-    The runtime drives it stage by stage: it sends what :meth:`start` (or, resumed after
-    a crash, :meth:`pending`) returns, hands it each message the aggregator sent, seals
-    its :meth:`snapshot` at rest while it is resumable, and once the release verified
-    (:attr:`aggregate` is set) derives the next model and sends what :meth:`acknowledge`
-    returns."""
+    The runtime sends what :meth:`start` (or, resumed after a crash, :meth:`pending`)
+    returns, hands it each message the aggregator sent and each download it asked for
+    (:meth:`fetched`), streams its vector from :meth:`vector_chunk`, seals its
+    :meth:`snapshot` at rest while it is resumable, and once the release verified
+    (:attr:`verified`) derives the next model from :attr:`aggregate` and sends what
+    :meth:`acknowledge` returns."""
 
     @property
     def context(self) -> SessionContext: ...
@@ -301,6 +304,14 @@ class SiloSession(Protocol):
     def start(self) -> Sequence[Any]: ...
 
     def receive(self, message: Any) -> Sequence[Any]: ...
+
+    def fetched(self, name: str, data: bytes) -> Sequence[Any]:
+        """The download a :class:`~fedsilo.protocol.outputs.Fetch` asked for."""
+        ...
+
+    def vector_chunk(self, offset: int, count: int) -> bytes:
+        """Elements ``offset .. offset + count`` of the vector an Upload streams, as sent."""
+        ...
 
     def pending(self) -> Sequence[Any]: ...
 

@@ -50,9 +50,8 @@ from fedsilo.protocol.messages import (
     MaskedInput,
     MaskedInputStream,
     SessionContext,
-    SiloMessage,
-    Stage,
 )
+from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.protocol.scheme import RELEASE_STAGE, SiloSession
@@ -473,7 +472,7 @@ class SiloNode:
         revoked = self._revoked_peers()
         session = self._resumed(ctx)
         if session is not None:
-            self._send(ctx, session.pending())
+            self._send(ctx, session, session.pending())
             resumes_at = session.resumes_at
             if resumes_at is None:
                 raise ProtocolError("a kept session that cannot resume")
@@ -482,7 +481,7 @@ class SiloNode:
         else:
             session = self._joined(ctx)
             try:
-                self._send(ctx, session.start())
+                self._send(ctx, session, session.start())
             except (SessionClosedError, StageClosedError) as exc:
                 # the session went past its first stage before we arrived (we started late,
                 # or were restored from a backup): we never joined it; wait for the next one
@@ -513,14 +512,9 @@ class SiloNode:
                 _refuse_revoked_signers(ctx, decoded, revoked)
             if isinstance(decoded, pb.RoundOutcome):
                 return codec.outcome_of(ctx, decoded)
-            if isinstance(decoded, pb.ReleaseBundle):
-                replies, fetched, verified = self._release(ctx, session, decoded, a, kept)
-            else:
-                clock = _Stopwatch()
-                replies = session.receive(decoded)
-                verified = clock.read() if stage.verifies else (0.0, 0.0)
+            replies, fetched, verified = self._answer(ctx, session, decoded, kept)
             self._vault.keep(session)  # durable before the replies leave
-            self._send(ctx, replies)
+            self._send(ctx, session, replies)
             seconds, cpu_seconds = stage_clock.read()
             self._log(
                 "stage",
@@ -541,38 +535,55 @@ class SiloNode:
             )
         return self._finalize(ctx, session)
 
-    def _release(
-        self,
-        ctx: SessionContext,
-        session: SiloSession,
-        release: pb.ReleaseBundle,
-        a: pb.SessionAnnouncement,
-        kept: dict[str, pb.Signed],
-    ) -> tuple[Sequence[SiloMessage], float, tuple[float, float]]:
-        """Fetch ``Y`` (and in full mode every survivor's input) and verify the release.
+    def _answer(
+        self, ctx: SessionContext, session: SiloSession, message: object, kept: dict[str, pb.Signed]
+    ) -> tuple[list[object], float, tuple[float, float]]:
+        """The session's answer to ``message``, with every download it asks for fetched and
+        handed back. Returns the replies, the download seconds and the (wall, CPU) seconds
+        the session itself took. A release that does not verify is kept as dispute
+        evidence and aborts the round."""
+        downloads: dict[str, bytes] = {}
+        fetch_seconds, wall, cpu = 0.0, 0.0, 0.0
 
-        Returns the replies, the download seconds and the verification (wall, CPU) seconds.
-        A release that does not verify is kept as dispute evidence and aborts the round."""
-        length = int(a.vector_length)
-        survivors = session.survivors
-        fetch_started = time.perf_counter()
-        total = self._fetch_sum(ctx, length)
-        inputs = self._fetch_inputs(
-            codec.context_pb(ctx, codec.INPUTS_STAGE, self.index), survivors, length
-        )
-        fetched = time.perf_counter() - fetch_started
-        clock = _Stopwatch()
-        bundle = codec.release_bundle(release, total, length, self.params.bits, inputs)
-        try:
-            replies = session.receive(bundle)
-        except ReleaseVerificationError as exc:
-            where = self._disputes.keep(ctx, kept, total, words.inputs_bytes(inputs), str(exc))
-            self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
-            raise ReleaseVerificationError(
-                f"round {ctx.round} aborted: the aggregator's release does not verify "
-                f"({exc}); nothing was derived, the evidence is in {where}"
-            ) from exc
-        return replies, fetched, clock.read()
+        def timed(step: Callable[[], Sequence[object]]) -> list[object]:
+            nonlocal wall, cpu
+            clock = _Stopwatch()
+            try:
+                return list(step())
+            finally:
+                w, c = clock.read()
+                wall, cpu = wall + w, cpu + c
+
+        outputs = timed(lambda: session.receive(message))
+        replies: list[object] = []
+        while outputs:
+            output = outputs.pop(0)
+            if not isinstance(output, Fetch):
+                replies.append(output)
+                continue
+            started = time.perf_counter()
+            data = bytes(self._fetch(ctx, output))
+            fetch_seconds += time.perf_counter() - started
+            downloads[output.name] = data
+            try:
+                outputs += timed(lambda: session.fetched(output.name, data))  # noqa: B023
+            except ReleaseVerificationError as exc:
+                total, inputs = (
+                    downloads.get(RESULT_DOWNLOAD, b""),
+                    downloads.get(INPUTS_DOWNLOAD, b""),
+                )
+                where = self._disputes.keep(ctx, kept, total, inputs, str(exc))
+                self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
+                raise ReleaseVerificationError(
+                    f"round {ctx.round} aborted: the aggregator's release does not verify "
+                    f"({exc}); nothing was derived, the evidence is in {where}"
+                ) from exc
+        return replies, fetch_seconds, (wall, cpu)
+
+    def _fetch(self, ctx: SessionContext, wanted: Fetch) -> bytearray:
+        """Download what the session asked for, of exactly its size."""
+        request = pb.ResultRequest(context=codec.context_pb(ctx, wanted.name, self.index))
+        return self._client.fetch(wanted.name, request, wanted.size, 1)
 
     def _finalize(self, ctx: SessionContext, session: SiloSession) -> RoundResult:
         """Derive the next state from the verified aggregate, store it, then finalize and ack."""
@@ -583,44 +594,39 @@ class SiloNode:
         acks = session.acknowledge(derived.link)  # the ledger is final for this round here
         # at once, before anything can fail: the next round trains on what the ledger holds
         self._state = derived.state
-        self._send(ctx, acks)
+        self._send(ctx, session, acks)
         self._vault.discard_all_but()
         survivors = session.aggregate.survivors
         self._log.emit(RoundFinalized(ctx.round, self.name, derived.link.head.hex()))
         return RoundResult(ctx.round, survivors, session.aggregate.total)
 
-    def _send(self, ctx: SessionContext, messages: Sequence[SiloMessage]) -> None:
-        for message in messages:
-            if isinstance(message, MaskedInputStream):
-                self._client.upload_from(self._input_chunks(ctx, message))
-            elif isinstance(message, MaskedInput):
-                raise ProtocolError("the masking session streams its input")
+    def _send(self, ctx: SessionContext, session: SiloSession, outputs: Sequence[object]) -> None:
+        for output in outputs:
+            if isinstance(output, Upload):
+                self._client.upload_from(self._input_chunks(ctx, session, output))
+            elif isinstance(output, MaskedInput | MaskedInputStream | Fetch):
+                raise ProtocolError(f"the session asked to send a bare {type(output).__name__}")
             else:
-                self._client.submit(codec.silo_message_pb(message))
+                self._client.submit(codec.silo_message_pb(output))  # type: ignore[arg-type]
 
     def _input_chunks(
-        self, ctx: SessionContext, stream: MaskedInputStream
+        self, ctx: SessionContext, session: SiloSession, upload: Upload
     ) -> Callable[[int], Iterator[pb.InputChunk]]:
-        """The masked vector as upload chunks from any resume offset."""
-        wire = codec.context_pb(ctx, Stage.MASKED_INPUT.value, self.index)
-        per_chunk = CHUNK_BYTES // word_dtype(self.params.bits).itemsize
+        """The session's vector as upload chunks from any resume offset."""
+        wire = codec.context_pb(ctx, upload.stage, self.index)
+        per_chunk = CHUNK_BYTES // upload.element_bytes
+        total = upload.total_length
 
         def source(start: int) -> Iterator[pb.InputChunk]:
-            for chunk in stream.chunks(per_chunk, start):
+            for offset in range(start, total, per_chunk):
                 yield pb.InputChunk(
                     context=wire,
-                    offset=chunk.offset,
-                    total_length=chunk.total_length,
-                    data=words.words_to_bytes(chunk.values),
+                    offset=offset,
+                    total_length=total,
+                    data=session.vector_chunk(offset, min(per_chunk, total - offset)),
                 )
 
         return source
-
-    def _fetch_sum(self, ctx: SessionContext, length: int) -> bytearray:
-        """The released non-wrapped sum ``Y`` of this session."""
-        return self._fetch_sum_of(
-            pb.ResultRequest(context=codec.context_pb(ctx, codec.RESULT_STAGE, self.index)), length
-        )
 
     def _fetch_inputs(
         self, context: pb.Context, survivors: tuple[int, ...], length: int

@@ -33,6 +33,7 @@ from fedsilo.protocol.messages import (
     KeyAdvert,
     MaskingSet,
     ReleaseBundle,
+    ReleaseNotice,
     RevealedSecret,
     RevealedShare,
     RoundEvidence,
@@ -438,9 +439,9 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
 
 def aggregator_message(
     m: pb.AggregatorMessage, bits: int
-) -> AggregatorMessage | pb.ReleaseBundle | pb.RoundOutcome:
-    """Decode what the aggregator sent; a release comes back as its protobuf, to be joined
-    with the fetched sum by :func:`release_bundle`."""
+) -> AggregatorMessage | ReleaseNotice | pb.RoundOutcome:
+    """Decode what the aggregator sent; a release comes back as its notice (the session
+    fetches ``Y`` for it), a session's outcome as its protobuf (see :func:`outcome_of`)."""
     kind = m.WhichOneof("kind")
     if kind == "adverts":
         return AdvertList(
@@ -461,8 +462,13 @@ def aggregator_message(
         b = m.bundle
         sigs = tuple(_consistency(c, bits) for c in b.signatures)
         return SignatureBundle(session_of(b.context), tuple(b.survivors), tuple(b.dropped), sigs)
-    if kind in ("release", "outcome"):
-        return m.release if kind == "release" else m.outcome
+    if kind == "release":
+        r = m.release
+        return ReleaseNotice(
+            session_of(r.context), _secrets(r.self_seeds), _secrets(r.mask_keys), int(r.sum_count)
+        )
+    if kind == "outcome":
+        return m.outcome
     raise RemoteProtocolError("an empty aggregator message")
 
 
@@ -489,6 +495,10 @@ INPUTS_STAGE = "inputs"  # full release verification: every survivor's y_u, fetc
 EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
 
 
+def _secrets(items: Iterable[pb.RevealedSecret]) -> tuple[RevealedSecret, ...]:
+    return tuple(RevealedSecret(int(r.owner), bytes(r.secret)) for r in items)
+
+
 def release_bundle(
     m: pb.ReleaseBundle,
     total: bytes | bytearray,
@@ -499,13 +509,10 @@ def release_bundle(
     """A release joined with the sum ``Y`` (and, with full verification, every survivor's
     masked vector) fetched for it (refused if malformed)."""
 
-    def secrets(items: Iterable[pb.RevealedSecret]) -> tuple[RevealedSecret, ...]:
-        return tuple(RevealedSecret(int(r.owner), bytes(r.secret)) for r in items)
-
     return ReleaseBundle(
         session_of(m.context),
-        secrets(m.self_seeds),
-        secrets(m.mask_keys),
+        _secrets(m.self_seeds),
+        _secrets(m.mask_keys),
         WideSum.from_bytes(total, length * (bits // 32), 32, int(m.sum_count)),
         inputs,
     )

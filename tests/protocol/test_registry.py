@@ -11,7 +11,7 @@ import pytest
 from fedsilo.errors import ConfigError
 from fedsilo.protocol.masking.scheme import MASKING, Masking
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
-from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.silo_session import MaskingSiloSession
 from fedsilo.protocol.registry import registered, scheme_named
 from fedsilo.protocol.scheme import AggregatorSession, SiloSession
 from fedsilo.testing.entropy import SeededEntropy
@@ -82,7 +82,8 @@ def test_the_masking_scheme_builds_the_sessions_the_runtime_drives() -> None:
         ledger=fresh_ledger(fed),
         protected=np.zeros(8, dtype=np.uint32),
     )
-    assert type(silo) is MaskingSilo and silo.index == 2 and silo.context == fed.context()
+    assert type(silo) is MaskingSiloSession and silo.core.index == 2
+    assert silo.context == fed.context() and isinstance(silo, SiloSession)
 
 
 def test_a_scheme_without_sessions_refuses_to_build_one_in_one_line() -> None:

@@ -29,6 +29,7 @@ from fedsilo.protocol.masking.params import (
 )
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.silo_session import MaskingSiloSession
 from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext, Stage
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import (
@@ -168,8 +169,8 @@ class Masking(Scheme):
         entropy: Entropy,
         ledger: RoundLedger,
         protected: UIntArray,
-    ) -> MaskingSilo:
-        return MaskingSilo(
+    ) -> MaskingSiloSession:
+        core = MaskingSilo(
             context=context,
             roster=roster,
             params=params,
@@ -179,6 +180,7 @@ class Masking(Scheme):
             ledger=ledger,
             quantized_input=protected,
         )
+        return MaskingSiloSession(core, params)
 
     def resume_silo_session(
         self,
@@ -189,10 +191,11 @@ class Masking(Scheme):
         identity: IdentityKey,
         entropy: Entropy,
         ledger: RoundLedger,
-    ) -> MaskingSilo:
-        return MaskingSilo.resume(
+    ) -> MaskingSiloSession:
+        core = MaskingSilo.resume(
             kept, roster=roster, params=params, identity=identity, entropy=entropy, ledger=ledger
         )
+        return MaskingSiloSession(core, params)
 
     def aggregator_session(
         self,

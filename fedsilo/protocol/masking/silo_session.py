@@ -1,0 +1,165 @@
+"""The masking silo behind the seam: typed outputs, the upload served chunk by chunk, the
+release joined with what the silo fetched.
+
+:class:`~fedsilo.protocol.masking.silo.MaskingSilo` is the state machine; this session
+drives it for the runtime and owns masking's data flow on the silo side:
+
+* its masked vector is an :class:`~fedsilo.protocol.outputs.Upload` the runtime reads
+  chunk by chunk (:meth:`vector_chunk`) as the raw little-endian words the wire carries;
+* a :class:`~fedsilo.protocol.messages.ReleaseNotice` asks for ``Y`` (and, with full
+  release verification, every survivor's ``y_u``) as :class:`~fedsilo.protocol.outputs.
+  Fetch` outputs of exact sizes; once both arrived the session verifies the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fedsilo.crypto.prg import word_dtype
+from fedsilo.crypto.sketch import WideSum
+from fedsilo.errors import (
+    ContextMismatchError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    UnexpectedMessageError,
+)
+from fedsilo.protocol import words
+from fedsilo.protocol.chain import ChainLink
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import (
+    AggregateResult,
+    MaskedInputStream,
+    ReleaseBundle,
+    ReleaseNotice,
+    SessionContext,
+    SiloMessage,
+    Stage,
+)
+from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
+
+_LIMB = 4  # Y travels as 32-bit limbs, then one carry byte per limb
+
+
+class MaskingSiloSession:
+    """A silo's masking session as the runtime drives it."""
+
+    def __init__(self, core: MaskingSilo, params: MaskingParams) -> None:
+        self._core, self._params = core, params
+        self._masked: MaskedInputStream | None = None
+        self._notice: ReleaseNotice | None = None
+        self._fetched: dict[str, bytes] = {}
+
+    # --- what the runtime reads -------------------------------------------------------
+
+    @property
+    def core(self) -> MaskingSilo:
+        """The state machine this session drives (read it, never feed it directly)."""
+        return self._core
+
+    @property
+    def context(self) -> SessionContext:
+        return self._core.context
+
+    @property
+    def state(self) -> SiloState:
+        return self._core.state
+
+    @property
+    def resumes_at(self) -> str | None:
+        return self._core.resumes_at
+
+    @property
+    def survivors(self) -> tuple[int, ...]:
+        return self._core.survivors
+
+    @property
+    def aggregate(self) -> AggregateResult | None:
+        return self._core.aggregate
+
+    @property
+    def verified(self) -> bool:
+        return self._core.verified
+
+    # --- what the runtime feeds it ----------------------------------------------------
+
+    def start(self) -> list[Any]:
+        return self._outputs(self._core.start())
+
+    def pending(self) -> list[Any]:
+        return self._outputs(self._core.pending())
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._core.snapshot()
+
+    def acknowledge(self, link: ChainLink) -> list[Any]:
+        return self._outputs(self._core.acknowledge(link))
+
+    def receive(self, message: Any) -> list[Any]:
+        if not isinstance(message, ReleaseNotice):
+            return self._outputs(self._core.receive(message))
+        if message.context != self._core.context:
+            raise ContextMismatchError("the release belongs to another session")
+        if self._core.state is not SiloState.AWAIT_RELEASE:
+            raise UnexpectedMessageError(
+                f"ReleaseNotice is not accepted in state {self._core.state.value}"
+            )
+        self._notice, self._fetched = message, {}
+        length, bits = self._vector_length(), self._params.bits
+        limbs = length * (bits // 32)
+        wanted = [Fetch(RESULT_DOWNLOAD, limbs * _LIMB + limbs)]
+        if self._params.full_verification:
+            size = len(self.survivors) * length * word_dtype(bits).itemsize
+            wanted.append(Fetch(INPUTS_DOWNLOAD, size))
+        return list(wanted)
+
+    def fetched(self, name: str, data: bytes) -> list[Any]:
+        """What the runtime downloaded for a :class:`~fedsilo.protocol.outputs.Fetch`;
+        the release is verified once everything asked for is in (a release that does not
+        verify raises :class:`~fedsilo.errors.ReleaseVerificationError`)."""
+        notice = self._notice
+        if notice is None or name not in (RESULT_DOWNLOAD, INPUTS_DOWNLOAD):
+            raise LocalProtocolError(f"nothing of {name!r} was asked for")
+        self._fetched[name] = bytes(data)
+        full = self._params.full_verification
+        if RESULT_DOWNLOAD not in self._fetched or (full and INPUTS_DOWNLOAD not in self._fetched):
+            return []
+        length, bits = self._vector_length(), self._params.bits
+        total = WideSum.from_bytes(
+            self._fetched[RESULT_DOWNLOAD], length * (bits // 32), 32, notice.sum_count
+        )
+        inputs = (
+            words.masked_inputs(self._fetched[INPUTS_DOWNLOAD], self.survivors, length, bits)
+            if full
+            else ()
+        )
+        bundle = ReleaseBundle(notice.context, notice.self_seeds, notice.mask_keys, total, inputs)
+        self._notice = None
+        return self._outputs(self._core.receive(bundle))
+
+    def vector_chunk(self, offset: int, count: int) -> bytes:
+        """Elements ``offset .. offset + count`` of this silo's masked vector, as sent."""
+        if self._masked is None:
+            raise LocalProtocolError("this session has no vector to upload yet")
+        return words.words_to_bytes(self._masked.masked[offset : offset + count])
+
+    # --- internals --------------------------------------------------------------------
+
+    def _vector_length(self) -> int:
+        view = self._core.signed_view
+        if view is None or not view.commitments:
+            raise RemoteProtocolError("a release before this silo signed any survivor view")
+        return view.commitments[0].total_length
+
+    def _outputs(self, messages: Sequence[SiloMessage]) -> list[Any]:
+        out: list[Any] = []
+        for message in messages:
+            if isinstance(message, MaskedInputStream):
+                self._masked = message
+                itemsize = message.masked.dtype.itemsize
+                out.append(Upload(Stage.MASKED_INPUT.value, message.total_length, itemsize))
+            else:
+                out.append(message)
+        return out
