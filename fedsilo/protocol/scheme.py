@@ -305,7 +305,7 @@ class SiloSession(Protocol):
 
     def receive(self, message: Any) -> Sequence[Any]: ...
 
-    def fetched(self, name: str, data: bytes) -> Sequence[Any]:
+    def fetched(self, name: str, data: bytes | bytearray) -> Sequence[Any]:
         """The download a :class:`~fedsilo.protocol.outputs.Fetch` asked for."""
         ...
 

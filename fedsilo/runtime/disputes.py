@@ -53,7 +53,7 @@ class DisputeStore:
         ctx: SessionContext,
         signed: Mapping[str, pb.Signed],
         total: bytes | bytearray,
-        inputs: bytes,
+        inputs: bytes | bytearray,
         reason: str,
     ) -> Path:
         """Write the evidence of a refused release; returns its directory."""

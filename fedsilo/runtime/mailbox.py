@@ -33,10 +33,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import scheme_of
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
+    ConfigError,
     ContextMismatchError,
     DurabilityError,
     EquivocationError,
@@ -153,12 +156,14 @@ class Mailbox:
             )
 
     def _session_of(self, member: Member, c: pb.Context) -> SessionState:
-        """The open session, which ``c`` must name; the session checks the rest of the
-        context (round, chain head, stage) itself."""
+        """The open session, which ``c`` must name in full (its stage label is the codec's
+        to check, and the session checks every message's context again itself)."""
         self._check_member_context(member, c)
         session = self._session
         if session is None or bytes(c.session_id) != session.ctx.session_id:
             raise SessionClosedError("the message belongs to another (or no longer open) session")
+        if codec.session_of(c) != session.ctx:  # before any resend is compared with it
+            raise ContextMismatchError("message belongs to another federation, session or round")
         return session
 
     @property
@@ -487,21 +492,31 @@ class Mailbox:
         """The journaled session of a round that reached unmasking before a crash, rebuilt
         (its outbox, then every journaled message replayed), open again."""
         header = journaled.header
-        signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
-        announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
-        ctx = codec.session_of(announcement.context)
-        # a journal written before the scheme seam kept the scheme's record at its top level
-        record = header.get("scheme", header)
+        try:
+            signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
+            announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
+            ctx = codec.session_of(announcement.context)
+            # a journal written before the scheme seam kept the scheme's record at its top
+            record = header.get("scheme", header)
+            plan = RoundPlan(
+                ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
+            )
+            outbox = {
+                (str(stage), int(index)): pb.Signed.FromString(bytes.fromhex(kept))
+                for stage, index, kept in header["outbox"]
+            }
+        except (KeyError, TypeError, ValueError, AttributeError, DecodeError) as exc:
+            raise ConfigError(
+                f"the journaled session is malformed ({exc!r}); see the journal"
+            ) from exc
+        if not isinstance(record, dict):
+            raise ConfigError("the journaled session's scheme record is not a mapping")
         core = self._scheme.resume_aggregator_session(
             self.params, record, journaled.total, context=ctx, roster=self.roster
         )
-        plan = RoundPlan(
-            ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
-        )
         session = SessionState(ctx, core, plan, signed)
         session.journaled = session.replaying = True
-        for stage, index, kept in header["outbox"]:
-            session.outbox[(str(stage), int(index))] = pb.Signed.FromString(bytes.fromhex(kept))
+        session.outbox.update(outbox)
         with self._cond:
             self._session = session
             for event in journaled.events:

@@ -542,7 +542,7 @@ class SiloNode:
         handed back. Returns the replies, the download seconds and the (wall, CPU) seconds
         the session itself took. A release that does not verify is kept as dispute
         evidence and aborts the round."""
-        downloads: dict[str, bytes] = {}
+        downloads: dict[str, bytearray] = {}
         fetch_seconds, wall, cpu = 0.0, 0.0, 0.0
 
         def timed(step: Callable[[], Sequence[object]]) -> list[object]:
@@ -562,7 +562,7 @@ class SiloNode:
                 replies.append(output)
                 continue
             started = time.perf_counter()
-            data = bytes(self._fetch(ctx, output))
+            data = self._fetch(ctx, output)
             fetch_seconds += time.perf_counter() - started
             downloads[output.name] = data
             try:

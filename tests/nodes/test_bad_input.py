@@ -319,6 +319,25 @@ def test_a_different_body_for_the_same_stage_is_refused_as_equivocation(
     finish_without_s5(live)
 
 
+def test_another_round_under_the_open_session_id_is_a_context_mismatch_not_equivocation(
+    live: LiveFederation,
+) -> None:
+    """Its context is wrong before its body is compared with what was accepted."""
+    client, a = rogue(live)
+    first = live.rogue_session("s5", a).start()[0]
+    assert isinstance(first, KeyAdvert)
+    client.submit(codec.silo_message_pb(first))
+    moved = dataclasses.replace(first, context=dataclasses.replace(first.context, round=2))
+    refused(
+        live,
+        lambda: client.submit(codec.silo_message_pb(moved)),
+        ContextMismatchError,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "another federation, session or round",
+    )
+    finish_without_s5(live)
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_message_replayed_into_another_session_or_later_round_is_refused(
     tmp_path: Path, transport: str

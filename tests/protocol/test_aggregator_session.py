@@ -12,6 +12,7 @@ from fedsilo.errors import (
     ConfigError,
     EquivocationError,
     IncompleteUploadError,
+    LocalProtocolError,
     RemoteProtocolError,
 )
 from fedsilo.protocol import words
@@ -237,6 +238,23 @@ def test_a_malformed_journal_record_is_one_clear_error() -> None:
     _, persist = persisted()
     broken = {k: v for k, v in persist.record.items() if k != "sum_count"}
     with pytest.raises(ConfigError, match="journal is malformed"):
+        MASKING.resume_aggregator_session(
+            FED.params, broken, persist.data, context=FED.context(), roster=FED.roster
+        )
+
+
+def test_a_chunk_handed_to_receive_is_refused_so_every_chunk_is_checked_in_full() -> None:
+    session, streams = at_masked_input()
+    chunk = next(streams[1].chunks(10))
+    with pytest.raises(LocalProtocolError, match="goes to receive_chunk"):
+        session.receive(chunk)
+    assert session.received(1) == 0
+
+
+def test_a_journaled_sum_of_an_impossible_size_is_one_clear_error() -> None:
+    _, persist = persisted()
+    broken = {**persist.record, "sum_bytes": 7}  # not whole limbs
+    with pytest.raises(ConfigError, match="malformed"):
         MASKING.resume_aggregator_session(
             FED.params, broken, persist.data, context=FED.context(), roster=FED.roster
         )

@@ -60,10 +60,6 @@ def test_no_product_module_opens_the_registry() -> None:
         assert "_admit(" not in text and "_withdraw(" not in text, path
 
 
-def test_a_masking_silo_is_a_session_of_the_seam() -> None:
-    assert isinstance(silo_in_state(0), SiloSession)
-
-
 def test_the_masking_scheme_builds_the_sessions_the_runtime_drives() -> None:
     fed = make_federation(4)
     aggregator = MASKING.aggregator_session(

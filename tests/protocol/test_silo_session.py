@@ -9,7 +9,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fedsilo.errors import ContextMismatchError, LocalProtocolError, ReleaseVerificationError
+from fedsilo.errors import (
+    ContextMismatchError,
+    LocalProtocolError,
+    ReleaseVerificationError,
+    UnexpectedMessageError,
+)
 from fedsilo.protocol.masking.scheme import MASKING
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo_session import MaskingSiloSession
@@ -61,6 +66,9 @@ class Run:
         self.downloads: dict[str, bytes] = {}
         self.fetches: dict[int, list[Fetch]] = {}
         self.uploads: dict[int, Upload] = {}
+        self.tamper_count = False  # announce a sum count no genuine Y has
+        self.hold_release = False  # keep each silo's release notice instead of delivering it
+        self.notices: dict[int, ReleaseNotice] = {}
 
     def carry_out(self, sender: int, outputs: list[object]) -> list[Outgoing]:
         """What the silo runtime does with a silo session's outputs."""
@@ -102,12 +110,13 @@ class Run:
                 silo, message = self.silos[out.recipient], out.message
                 notice: object = message
                 if isinstance(message, ReleaseBundle):  # on the wire: its notice
+                    count = 0 if self.tamper_count else message.total.count
                     notice = ReleaseNotice(
-                        message.context,
-                        message.self_seeds,
-                        message.mask_keys,
-                        message.total.count,
+                        message.context, message.self_seeds, message.mask_keys, count
                     )
+                    if self.hold_release:
+                        self.notices[out.recipient] = notice
+                        continue
                 following += self.carry_out(out.recipient, list(silo.receive(notice)))
                 if silo.verified and silo.aggregate is not None:  # derive, then ack
                     acks = list(silo.acknowledge(protocol_link(silo.aggregate)))
@@ -162,3 +171,35 @@ def test_a_release_notice_of_another_session_is_refused() -> None:
     other = dataclasses.replace(run.fed.context(), session_id=bytes(32))
     with pytest.raises(ContextMismatchError, match="another session"):
         run.silos[1].receive(ReleaseNotice(other, (), (), 5))
+
+
+def test_a_release_whose_sum_does_not_parse_aborts_the_silo_as_an_unverified_release() -> None:
+    """A sum count no genuine Y can have is refused as the release (so the silo keeps its
+    evidence), and the session takes nothing more."""
+    run = Run(make_federation(5))
+    run.tamper_count = True
+    with pytest.raises(ReleaseVerificationError, match="does not parse"):
+        run.run()
+    silo = run.silos[1]
+    assert silo.state.value == "aborted" and silo.aggregate is None
+
+
+def test_a_second_release_notice_is_refused_and_aborts_the_silo() -> None:
+    run = Run(make_federation(5))
+    run.hold_release = True
+    run.run()
+    silo, notice = run.silos[1], run.notices[1]
+    silo.receive(notice)
+    with pytest.raises(UnexpectedMessageError, match="already announced"):
+        silo.receive(notice)
+    assert silo.state.value == "aborted"
+
+
+def test_only_the_downloads_asked_for_are_taken_once_each() -> None:
+    run = Run(make_federation(5))
+    run.hold_release = True
+    run.run()
+    silo = run.silos[1]
+    assert silo.receive(run.notices[1]) == [Fetch(RESULT_DOWNLOAD, 5 * LENGTH)]
+    with pytest.raises(LocalProtocolError, match="nothing of 'inputs' was asked for"):
+        silo.fetched(INPUTS_DOWNLOAD, b"")  # sketch mode asks for Y alone

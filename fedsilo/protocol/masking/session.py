@@ -25,10 +25,12 @@ from typing import Any
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
+    ConfigError,
     ContextMismatchError,
     EquivocationError,
     FedsiloError,
     IncompleteUploadError,
+    LocalProtocolError,
     RemoteProtocolError,
 )
 from fedsilo.protocol import words
@@ -101,7 +103,12 @@ class MaskingAggregatorSession:
             inputs = words.masked_inputs(kept, senders, length, params.bits) if kept else ()
             return total, inputs
 
-        total, inputs = records.parsed("journal", parts)
+        try:
+            total, inputs = records.parsed("journal", parts)
+        except (FedsiloError, AttributeError) as exc:  # a sum or inputs of impossible sizes
+            raise ConfigError(
+                f"the journaled session's sum or inputs are malformed: {exc}"
+            ) from exc
         core = MaskingAggregator.resume(
             record["core"], total, context=context, roster=roster, params=params, inputs=inputs
         )
@@ -143,6 +150,8 @@ class MaskingAggregatorSession:
     # --- what the runtime feeds it ----------------------------------------------------
 
     def receive(self, message: Any) -> list[AggregatorOutput]:
+        if isinstance(message, MaskedInput):  # only receive_chunk checks a chunk in full
+            raise LocalProtocolError("a chunk of a masked vector goes to receive_chunk")
         return self._outputs(self._core.receive(message))
 
     def receive_chunk(

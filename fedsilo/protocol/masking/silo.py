@@ -218,6 +218,11 @@ class MaskingSilo:
         self._state = next_state
         return outputs
 
+    def refuse(self, exc: FedsiloError) -> NoReturn:
+        """Abort on a violation found outside the state machine (by the session that
+        drives it): ``exc`` is raised, and kept as the session's error if it is the first."""
+        self._abort(exc)
+
     def _abort(self, exc: FedsiloError) -> NoReturn:
         self._state = SiloState.ABORTED
         if self.error is None:  # keep the first cause; later messages only bounce off

@@ -14,13 +14,16 @@ drives it for the runtime and owns masking's data flow on the silo side:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from fedsilo.crypto.prg import word_dtype
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ContextMismatchError,
+    CryptoError,
+    FedsiloError,
     LocalProtocolError,
+    ReleaseVerificationError,
     RemoteProtocolError,
     UnexpectedMessageError,
 )
@@ -50,7 +53,8 @@ class MaskingSiloSession:
         self._core, self._params = core, params
         self._masked: MaskedInputStream | None = None
         self._notice: ReleaseNotice | None = None
-        self._fetched: dict[str, bytes] = {}
+        self._wanted: set[str] = set()
+        self._fetched: dict[str, bytes | bytearray] = {}
 
     # --- what the runtime reads -------------------------------------------------------
 
@@ -101,42 +105,48 @@ class MaskingSiloSession:
         if not isinstance(message, ReleaseNotice):
             return self._outputs(self._core.receive(message))
         if message.context != self._core.context:
-            raise ContextMismatchError("the release belongs to another session")
-        if self._core.state is not SiloState.AWAIT_RELEASE:
-            raise UnexpectedMessageError(
-                f"ReleaseNotice is not accepted in state {self._core.state.value}"
+            self._refuse(ContextMismatchError("the release belongs to another session"))
+        if self._core.state is not SiloState.AWAIT_RELEASE or self._notice is not None:
+            self._refuse(
+                UnexpectedMessageError(
+                    f"ReleaseNotice is not accepted in state {self._core.state.value}"
+                    + (" (a release was already announced)" if self._notice else "")
+                )
             )
-        self._notice, self._fetched = message, {}
         length, bits = self._vector_length(), self._params.bits
         limbs = length * (bits // 32)
         wanted = [Fetch(RESULT_DOWNLOAD, limbs * _LIMB + limbs)]
         if self._params.full_verification:
             size = len(self.survivors) * length * word_dtype(bits).itemsize
             wanted.append(Fetch(INPUTS_DOWNLOAD, size))
+        self._notice, self._wanted, self._fetched = message, {f.name for f in wanted}, {}
         return list(wanted)
 
-    def fetched(self, name: str, data: bytes) -> list[Any]:
+    def fetched(self, name: str, data: bytes | bytearray) -> list[Any]:
         """What the runtime downloaded for a :class:`~fedsilo.protocol.outputs.Fetch`;
-        the release is verified once everything asked for is in (a release that does not
-        verify raises :class:`~fedsilo.errors.ReleaseVerificationError`)."""
+        the release is verified once everything asked for is in. A release that does not
+        parse or verify aborts the session with
+        :class:`~fedsilo.errors.ReleaseVerificationError`."""
         notice = self._notice
-        if notice is None or name not in (RESULT_DOWNLOAD, INPUTS_DOWNLOAD):
+        if notice is None or name not in self._wanted or name in self._fetched:
             raise LocalProtocolError(f"nothing of {name!r} was asked for")
-        self._fetched[name] = bytes(data)
-        full = self._params.full_verification
-        if RESULT_DOWNLOAD not in self._fetched or (full and INPUTS_DOWNLOAD not in self._fetched):
+        self._fetched[name] = data  # not copied: Y is as large as the model
+        if set(self._fetched) != self._wanted:
             return []
+        fetched, self._fetched, self._notice = self._fetched, {}, None
         length, bits = self._vector_length(), self._params.bits
-        total = WideSum.from_bytes(
-            self._fetched[RESULT_DOWNLOAD], length * (bits // 32), 32, notice.sum_count
-        )
-        inputs = (
-            words.masked_inputs(self._fetched[INPUTS_DOWNLOAD], self.survivors, length, bits)
-            if full
-            else ()
-        )
+        try:
+            total = WideSum.from_bytes(
+                fetched[RESULT_DOWNLOAD], length * (bits // 32), 32, notice.sum_count
+            )
+            inputs = (
+                words.masked_inputs(fetched[INPUTS_DOWNLOAD], self.survivors, length, bits)
+                if INPUTS_DOWNLOAD in fetched
+                else ()
+            )
+        except (CryptoError, RemoteProtocolError) as exc:
+            self._core.refuse(ReleaseVerificationError(f"the released sum does not parse: {exc}"))
         bundle = ReleaseBundle(notice.context, notice.self_seeds, notice.mask_keys, total, inputs)
-        self._notice = None
         return self._outputs(self._core.receive(bundle))
 
     def vector_chunk(self, offset: int, count: int) -> bytes:
@@ -146,6 +156,10 @@ class MaskingSiloSession:
         return words.words_to_bytes(self._masked.masked[offset : offset + count])
 
     # --- internals --------------------------------------------------------------------
+
+    def _refuse(self, exc: FedsiloError) -> NoReturn:
+        self._notice, self._fetched = None, {}
+        self._core.refuse(exc)
 
     def _vector_length(self) -> int:
         view = self._core.signed_view
