@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -208,8 +208,11 @@ class Scheme(ABC):
         entropy: Entropy,
         ledger: RoundLedger,
         protected: UIntArray,
+        revoked: Mapping[int, str] | None = None,
     ) -> SiloSession:
-        """Silo ``index``'s new session protecting the encoded vector ``protected``."""
+        """Silo ``index``'s new session protecting the encoded vector ``protected``; it
+        refuses to go on with any silo of ``revoked`` (roster index: why its certificate
+        no longer verifies)."""
         raise self._no_sessions()
 
     def resume_silo_session(

@@ -46,7 +46,6 @@ from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.messages import (
-    AdvertList,
     MaskedInput,
     MaskedInputStream,
     SessionContext,
@@ -70,19 +69,6 @@ from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
-
-
-def _refuse_revoked_signers(
-    ctx: SessionContext, adverts: AdvertList, revoked: dict[int, str]
-) -> None:
-    """Every later list of a session is a subset of its adverts: a revoked signer found here
-    would be a member of every view this silo signs."""
-    named = [revoked[a.sender] for a in adverts.adverts if a.sender in revoked]
-    if named:
-        raise PKIError(
-            f"session {ctx.session_id.hex()[:16]}… of round {ctx.round} includes "
-            f"{', '.join(named)}, whose certificate no longer verifies; this silo refuses it"
-        )
 
 
 class _Stopwatch:
@@ -439,8 +425,10 @@ class SiloNode:
         self._log("session-resumed", silo=self.name, round=ctx.round, state=session.state.value)
         return session
 
-    def _joined(self, ctx: SessionContext) -> SiloSession:
-        """A new session of this round (the ledger admits it and abandons any earlier one)."""
+    def _joined(self, ctx: SessionContext, revoked: dict[int, str]) -> SiloSession:
+        """A new session of this round (the ledger admits it and abandons any earlier one),
+        refusing to go on with any silo in ``revoked`` (index: why its certificate no
+        longer verifies)."""
         if ctx.session_id in self._ledger.record.seen:
             raise NotJoinableError(
                 f"session {ctx.session_id.hex()[:16]}… was joined before a restart and had not "
@@ -464,13 +452,14 @@ class SiloNode:
             entropy=self._entropy,
             ledger=self._ledger,
             protected=quantized,
+            revoked=revoked,
         )
 
     def _run_session(
         self, ctx: SessionContext, a: pb.SessionAnnouncement
     ) -> RoundResult | pb.RoundOutcome:
         revoked = self._revoked_peers()
-        session = self._resumed(ctx)
+        session = self._resumed(ctx)  # past its adverts: nothing left to refuse there
         if session is not None:
             self._send(ctx, session, session.pending())
             resumes_at = session.resumes_at
@@ -479,7 +468,7 @@ class SiloNode:
             names = [spec.name for spec in self._awaited]
             stages = self._awaited[names.index(resumes_at) :]
         else:
-            session = self._joined(ctx)
+            session = self._joined(ctx, revoked)
             try:
                 self._send(ctx, session, session.start())
             except (SessionClosedError, StageClosedError) as exc:
@@ -508,8 +497,6 @@ class SiloNode:
                     "the aggregator sent us a message addressed to another silo"
                 )
             decoded = codec.aggregator_message(message, self.params.bits)
-            if isinstance(decoded, AdvertList):
-                _refuse_revoked_signers(ctx, decoded, revoked)
             if isinstance(decoded, pb.RoundOutcome):
                 return codec.outcome_of(ctx, decoded)
             replies, fetched, verified = self._answer(ctx, session, decoded, kept)

@@ -12,6 +12,7 @@ import pytest
 from fedsilo.errors import (
     ContextMismatchError,
     LocalProtocolError,
+    PKIError,
     ReleaseVerificationError,
     UnexpectedMessageError,
 )
@@ -44,7 +45,9 @@ CHUNK = 16
 class Run:
     """Five silo sessions and the aggregator's, wired as the runtime wires them."""
 
-    def __init__(self, fed: Federation, tamper_y: bool = False) -> None:
+    def __init__(
+        self, fed: Federation, tamper_y: bool = False, revoked: dict[int, str] | None = None
+    ) -> None:
         self.fed, self.tamper_y = fed, tamper_y
         self.inputs = random_inputs(fed, LENGTH)
         self.aggregator: MaskingAggregatorSession = MASKING.aggregator_session(
@@ -60,6 +63,7 @@ class Run:
                 entropy=SeededEntropy(0, 1, i),
                 ledger=fresh_ledger(fed),
                 protected=self.inputs[i - 1],
+                revoked=revoked,
             )
             for i in fed.roster.indices
         }
@@ -203,3 +207,10 @@ def test_only_the_downloads_asked_for_are_taken_once_each() -> None:
     assert silo.receive(run.notices[1]) == [Fetch(RESULT_DOWNLOAD, 5 * LENGTH)]
     with pytest.raises(LocalProtocolError, match="nothing of 'inputs' was asked for"):
         silo.fetched(INPUTS_DOWNLOAD, b"")  # sketch mode asks for Y alone
+
+
+def test_a_session_listing_a_silo_whose_certificate_was_revoked_is_refused_at_the_adverts() -> None:
+    run = Run(make_federation(5), revoked={3: "silo-3 (revoked since round 1)"})
+    with pytest.raises(PKIError, match=r"includes silo-3 \(revoked since round 1\)"):
+        run.run()
+    assert run.silos[1].state.value == "aborted"  # the first to see the adverts: it stops there

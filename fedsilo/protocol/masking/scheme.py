@@ -8,6 +8,7 @@ its sessions :class:`~fedsilo.protocol.masking.silo.MaskingSilo` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +170,7 @@ class Masking(Scheme):
         entropy: Entropy,
         ledger: RoundLedger,
         protected: UIntArray,
+        revoked: Mapping[int, str] | None = None,
     ) -> MaskingSiloSession:
         core = MaskingSilo(
             context=context,
@@ -180,7 +182,7 @@ class Masking(Scheme):
             ledger=ledger,
             quantized_input=protected,
         )
-        return MaskingSiloSession(core, params)
+        return MaskingSiloSession(core, params, revoked)
 
     def resume_silo_session(
         self,

@@ -13,7 +13,7 @@ drives it for the runtime and owns masking's data flow on the silo side:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from fedsilo.crypto.prg import word_dtype
@@ -23,6 +23,7 @@ from fedsilo.errors import (
     CryptoError,
     FedsiloError,
     LocalProtocolError,
+    PKIError,
     ReleaseVerificationError,
     RemoteProtocolError,
     UnexpectedMessageError,
@@ -33,6 +34,7 @@ from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import (
+    AdvertList,
     AggregateResult,
     MaskedInputStream,
     ReleaseBundle,
@@ -49,8 +51,11 @@ _LIMB = 4  # Y travels as 32-bit limbs, then one carry byte per limb
 class MaskingSiloSession:
     """A silo's masking session as the runtime drives it."""
 
-    def __init__(self, core: MaskingSilo, params: MaskingParams) -> None:
+    def __init__(
+        self, core: MaskingSilo, params: MaskingParams, revoked: Mapping[int, str] | None = None
+    ) -> None:
         self._core, self._params = core, params
+        self._revoked = dict(revoked or {})
         self._masked: MaskedInputStream | None = None
         self._notice: ReleaseNotice | None = None
         self._wanted: set[str] = set()
@@ -102,6 +107,8 @@ class MaskingSiloSession:
         return self._outputs(self._core.acknowledge(link))
 
     def receive(self, message: Any) -> list[Any]:
+        if isinstance(message, AdvertList):
+            self._refuse_revoked_signers(message)
         if not isinstance(message, ReleaseNotice):
             return self._outputs(self._core.receive(message))
         if message.context != self._core.context:
@@ -156,6 +163,20 @@ class MaskingSiloSession:
         return words.words_to_bytes(self._masked.masked[offset : offset + count])
 
     # --- internals --------------------------------------------------------------------
+
+    def _refuse_revoked_signers(self, adverts: AdvertList) -> None:
+        """Every later list of a session is a subset of its adverts: a revoked signer found
+        here would be a member of every view this silo signs."""
+        named = [self._revoked[a.sender] for a in adverts.adverts if a.sender in self._revoked]
+        if named:
+            ctx = self._core.context
+            self._refuse(
+                PKIError(
+                    f"session {ctx.session_id.hex()[:16]}… of round {ctx.round} includes "
+                    f"{', '.join(named)}, whose certificate no longer verifies; this silo "
+                    "refuses it"
+                )
+            )
 
     def _refuse(self, exc: FedsiloError) -> NoReturn:
         self._notice, self._fetched = None, {}
