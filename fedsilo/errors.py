@@ -28,7 +28,8 @@
     │   │   ├── IncompleteUploadError     a masked-input stream ended early; resume at offset
     │   │   ├── ChainMismatchError        the aggregator's chain position is not ours
     │   │   ├── ReleaseVerificationError  a released sum is not the signed inputs' sum
-    │   │   └── FalseShareError           a revealed share fails its dealer's commitments
+    │   │   ├── FalseShareError           a revealed share fails its dealer's commitments
+    │   │   └── TooManyCallsError         a silo already has the most calls open it may
     │   ├── TooFewSurvivorsError     fewer than t silos remain at some stage
     │   ├── PartialInputError        a masked input stopped part-way; the session aborts
     │   ├── ImplausibleSumError      a verified sum no honest silos can have produced
@@ -224,6 +225,10 @@ class FalseShareError(RemoteProtocolError):
     @classmethod
     def relayed(cls, message: str) -> Self:
         return cls(message, None)
+
+
+class TooManyCallsError(RemoteProtocolError):
+    """A silo already has as many calls open as one silo may (it waits for one to end)."""
 
 
 class TooFewSurvivorsError(ProtocolError):

@@ -10,12 +10,14 @@ gets the same typed error back and the service keeps serving everyone else.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
 
-from fedsilo.errors import FedsiloError
+from fedsilo.errors import FedsiloError, TooManyCallsError
 from fedsilo.pki.trust import Member, TrustStore
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -31,19 +33,56 @@ AWAIT_CAP_SECONDS = 20.0
 FLOW_CONTROL = [("grpc.http2.bdp_probe", 0), ("grpc.http2.lookahead_bytes", 4 << 20)]
 
 
+# An honest silo has one call open at a time; a few more cover a restart that finds its
+# old connection's long poll still open. Beyond that one silo would hold workers of the
+# shared pool (and with slow streams keep them), starving every other silo's calls.
+MAX_CALLS_PER_SILO = 4
+
+
 class AggregationServicer:
     def __init__(self, trust: TrustStore, handlers: AggregatorHandlers) -> None:
         self._trust, self._handlers = trust, handlers
+        self._lock = threading.Lock()
+        self._open: dict[int, int] = {}  # silo index -> calls now open
 
     def _call(self, context: grpc.ServicerContext, work: Callable[[Member], T]) -> T:
         try:
             member = self._trust.authenticate_peer(dict(context.auth_context()))
-            return work(member)
+            with self._slot(member):
+                return work(member)
         except FedsiloError as exc:
             refusal = refusal_of(exc)
             context.set_trailing_metadata(refusal.trailers)
             context.abort(refusal.status, refusal.message)
         raise AssertionError("unreachable")  # context.abort raises
+
+    def _stream(
+        self, context: grpc.ServicerContext, work: Callable[[Member], Iterator[T]]
+    ) -> Iterator[T]:
+        """A streamed reply, its call counted open until its last message has gone."""
+        try:
+            member = self._trust.authenticate_peer(dict(context.auth_context()))
+            with self._slot(member):
+                yield from work(member)
+        except FedsiloError as exc:
+            refusal = refusal_of(exc)
+            context.set_trailing_metadata(refusal.trailers)
+            context.abort(refusal.status, refusal.message)
+
+    @contextlib.contextmanager
+    def _slot(self, member: Member) -> Iterator[None]:
+        with self._lock:
+            if self._open.get(member.index, 0) >= MAX_CALLS_PER_SILO:
+                raise TooManyCallsError(
+                    f"{member.name} already has {MAX_CALLS_PER_SILO} calls open; "
+                    "wait for one to end"
+                )
+            self._open[member.index] = self._open.get(member.index, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open[member.index] -= 1
 
     def Join(self, request: pb.JoinRequest, context: grpc.ServicerContext) -> pb.JoinReply:
         return self._call(context, lambda m: self._handlers.join(m, request))
@@ -66,7 +105,7 @@ class AggregationServicer:
     def FetchResult(
         self, request: pb.ResultRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ResultChunk]:
-        return self._call(context, lambda m: self._handlers.result_chunks(m, request))
+        return self._stream(context, lambda m: self._handlers.result_chunks(m, request))
 
 
 def server_credentials(key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Any:

@@ -65,6 +65,7 @@ from fedsilo.errors import (
     SignatureError,
     StageClosedError,
     TooFewSurvivorsError,
+    TooManyCallsError,
     TransportError,
     UnexpectedMessageError,
     UnverifiableReleaseError,
@@ -106,6 +107,7 @@ ERRORS: Final[Mapping[type[FedsiloError], tuple[grpc.StatusCode, str]]] = {
     ChainMismatchError: (_S.INVALID_ARGUMENT, "chain-mismatch"),
     ReleaseVerificationError: (_S.INVALID_ARGUMENT, "release-verification"),
     FalseShareError: (_S.INVALID_ARGUMENT, "false-share"),
+    TooManyCallsError: (_S.RESOURCE_EXHAUSTED, "too-many-calls"),
     TooFewSurvivorsError: (_S.ABORTED, "too-few-survivors"),  # the session ended
     PartialInputError: (_S.ABORTED, "partial-input"),
     ImplausibleSumError: (_S.FAILED_PRECONDITION, "implausible-sum"),
