@@ -199,6 +199,11 @@ class WideSum:
         parts = [(self.low, 0), (self.carries, self.bits)]
         return _inner_products(seed, challenges, offset, parts, chunk_words)
 
+    @staticmethod
+    def byte_size(length: int, bits: int) -> int:
+        """How long :meth:`to_bytes` of a sum of ``length`` words of ``bits`` bits is."""
+        return length * (bits // 8 + 1)
+
     def to_bytes(self) -> bytes:
         """The low words (little-endian), then one carry byte per word."""
         return bytes(word_bytes(self.low)) + self.carries.tobytes()

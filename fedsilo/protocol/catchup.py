@@ -48,12 +48,12 @@ def check_acks(
     ctx = evidence.context
     agreeing: set[int] = set()
     for ack in evidence.acks:
-        roster.entry(ack.sender)
+        entry = roster.entry(ack.sender)  # an ack of no roster silo is refused outright
         if ack.head != head or ack.sender in revoked:
             continue
         try:
             verify_ack(
-                roster.entry(ack.sender).verifying_key,
+                entry.verifying_key,
                 ctx.federation_id,
                 ctx.round,
                 head,

@@ -247,9 +247,7 @@ class Mailbox:
                 raise
             session.accepted[(stage, member.index)] = body
             if session.journaled:  # durable before the silo's call is acknowledged
-                self._journal_event(
-                    session, JournalEvent("submit", bytes(message.SerializeToString()))
-                )
+                self._journal_event(session, JournalEvent("submit", body))
             self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
             self._publish(session, outgoing)
 

@@ -26,6 +26,7 @@ from fedsilo.config.schemes import scheme_of, scheme_params
 from fedsilo.crypto.entropy import Entropy, SystemEntropy
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
+from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ChainMismatchError,
     ConfigError,
@@ -632,4 +633,4 @@ class SiloNode:
     def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytearray:
         """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""
         limbs = length * (self.params.bits // 32)
-        return self._client.fetch("result", request, limbs * 4 + limbs, 1)
+        return self._client.fetch("result", request, WideSum.byte_size(limbs, 32), 1)

@@ -208,9 +208,6 @@ def refusal_error(exc: grpc.RpcError) -> FedsiloError:
     return error_of(exc.code(), details, exc.trailing_metadata() or ())
 
 
-# Transitional, so that fedsilo.runtime.silo still imports until it catches the mapped
-# classes (issue 11 item 7); delete with that import. It carries no status code.
-
 __all__ = [
     "AggregatorClient",
     "Backoff",

@@ -47,6 +47,7 @@ from fedsilo.protocol.messages import (
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD
 from fedsilo.protocol.words import bytes_to_words, words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
@@ -490,8 +491,9 @@ def _sharing_message(m: pb.AggregatorMessage) -> MaskingSet | ShareRelay:
     )
 
 
-RESULT_STAGE = "result"  # a session's released sum Y, fetched by its survivors
-INPUTS_STAGE = "inputs"  # full release verification: every survivor's y_u, fetched
+# what silos fetch: the names under which sessions serve their downloads
+RESULT_STAGE = RESULT_DOWNLOAD  # a session's released sum Y, fetched by its survivors
+INPUTS_STAGE = INPUTS_DOWNLOAD  # full release verification: every survivor's y_u
 EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
 
 

@@ -170,11 +170,6 @@ class MaskingAggregator:
         return self._length
 
     @property
-    def finished(self) -> bool:
-        """Released (DONE) or aborted: nothing more is accepted."""
-        return self._state in (AggregatorState.DONE, AggregatorState.ABORTED)
-
-    @property
     def revealing(self) -> bool:
         """Collecting unmasking responses: silos reveal shares from here on, so the
         session must be journaled before the signature bundle goes out."""

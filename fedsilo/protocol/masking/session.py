@@ -52,8 +52,6 @@ from fedsilo.protocol.outputs import (
 )
 from fedsilo.protocol.roster import Roster
 
-_LIMB_BYTES = 5  # a WideSum word at rest: a 32-bit limb and its carry byte
-
 
 class MaskingAggregatorSession:
     """The aggregator's masking session as the runtime drives it."""
@@ -97,7 +95,9 @@ class MaskingAggregatorSession:
 
         def parts() -> tuple[WideSum, tuple[tuple[int, UIntArray], ...]]:
             cut = int(record.get("sum_bytes", len(data)))
-            total = WideSum.from_bytes(data[:cut], cut // _LIMB_BYTES, 32, int(record["sum_count"]))
+            total = WideSum.from_bytes(
+                data[:cut], cut // WideSum.byte_size(1, 32), 32, int(record["sum_count"])
+            )
             kept, length = data[cut:], int(record["core"]["length"])
             senders = [int(u) for u in record.get("input_senders", [])]
             inputs = words.masked_inputs(kept, senders, length, params.bits) if kept else ()

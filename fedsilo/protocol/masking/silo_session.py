@@ -45,8 +45,6 @@ from fedsilo.protocol.messages import (
 )
 from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
 
-_LIMB = 4  # Y travels as 32-bit limbs, then one carry byte per limb
-
 
 class MaskingSiloSession:
     """A silo's masking session as the runtime drives it."""
@@ -122,7 +120,7 @@ class MaskingSiloSession:
             )
         length, bits = self._vector_length(), self._params.bits
         limbs = length * (bits // 32)
-        wanted = [Fetch(RESULT_DOWNLOAD, limbs * _LIMB + limbs)]
+        wanted = [Fetch(RESULT_DOWNLOAD, WideSum.byte_size(limbs, 32))]
         if self._params.full_verification:
             size = len(self.survivors) * length * word_dtype(bits).itemsize
             wanted.append(Fetch(INPUTS_DOWNLOAD, size))
