@@ -31,6 +31,7 @@ from fedsilo.errors import (
     ChainMismatchError,
     ConfigError,
     ContextMismatchError,
+    EquivocationError,
     FedsiloError,
     NotJoinableError,
     PKIError,
@@ -478,6 +479,15 @@ class SiloNode:
                 raise NotJoinableError(
                     f"session {ctx.session_id.hex()[:16]}… no longer takes adverts "
                     f"({exc}); this silo waits for the next session"
+                ) from exc
+            except EquivocationError as exc:
+                # this identity advertised other keys in this session before: the silo was
+                # restored from a backup older than it, and has lost what it sent there;
+                # it sends nothing more in this session
+                raise NotJoinableError(
+                    f"session {ctx.session_id.hex()[:16]}… already holds other adverts from "
+                    f"this silo (restored from an older backup?) ({exc}); this silo waits "
+                    "for the next session"
                 ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = self._awaited

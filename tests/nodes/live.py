@@ -194,14 +194,20 @@ class LiveFederation:
         )
 
     def manual_silo(
-        self, name: str, client: AggregatorLink | None = None, crl: Path | None = None
+        self,
+        name: str,
+        client: AggregatorLink | None = None,
+        crl: Path | None = None,
+        state: Path | None = None,
+        log: EventLog | None = None,
     ) -> SiloNode:
         """A real silo node for ``name`` that the test drives round by round, with the client
-        the test chooses and (with ``crl``) its own CRL file instead of the federation's."""
+        the test chooses, (with ``crl``) its own CRL file instead of the federation's, and
+        (with ``state``) its own state directory."""
         files = self.files(name)
         config = self.fed.config
         trainer = LocalTrainer.for_plan(config.training, SiloContext(name, config.silo_names))
-        here = self.root / f"manual-{name}"
+        here = state or self.root / f"manual-{name}"
         return SiloNode(
             config=config,
             name=name,
@@ -218,7 +224,7 @@ class LiveFederation:
                 name,
                 SystemEntropy(),
             ),
-            log=EventLog(name, io.StringIO()),
+            log=log or EventLog(name, io.StringIO()),
             disputes=DisputeStore(here / "disputes"),
         )
 
