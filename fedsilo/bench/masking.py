@@ -29,7 +29,7 @@ import numpy.typing as npt
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, Keystream, UIntArray
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.messages import SiloMessage, Stage
+from fedsilo.protocol.masking.messages import SiloMessage, Stage
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.harness import Federation, make_federation, run_aggregation
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 
 from fedsilo.errors import ChainMismatchError, RemoteProtocolError, SignatureError
 from fedsilo.protocol.chain import verify_ack
-from fedsilo.protocol.messages import RoundEvidence
+from fedsilo.protocol.masking.messages import RoundEvidence
 from fedsilo.protocol.roster import Roster
 
 

@@ -38,7 +38,8 @@ from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.protocol.chain import ChainHead, ChainLink
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext
+from fedsilo.protocol.masking.messages import RoundEvidence
+from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.outputs import AggregatorOutput, Ending
 from fedsilo.protocol.roster import Roster
 
@@ -356,11 +357,18 @@ class AggregatorSession(Protocol):
         ...
 
     def receive_chunk(
-        self, context: SessionContext, sender: int, offset: int, total_length: int, data: bytes
+        self,
+        context: SessionContext,
+        stage: str,
+        sender: int,
+        offset: int,
+        total_length: int,
+        data: bytes,
     ) -> Sequence[AggregatorOutput]:
         """Take the chunk at ``offset`` of ``sender``'s streamed vector of
-        ``total_length`` elements, sent in ``context`` (raw bytes; an identical resend is
-        acknowledged)."""
+        ``total_length`` elements, sent in ``context`` and labelled ``stage`` (raw bytes;
+        an identical resend is acknowledged). The session checks the label, like every
+        other part of the context."""
         ...
 
     def end_of_stream(self, sender: int) -> None:

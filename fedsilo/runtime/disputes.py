@@ -31,7 +31,7 @@ from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, RemoteProtocolError
 from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainHead
-from fedsilo.protocol.messages import RoundEvidence, SessionContext
+from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import Scheme
 from fedsilo.runtime.state import write_atomically
@@ -108,7 +108,7 @@ def check_dispute(
         bundle=messages["bundle"].bundle,
         release=messages["release"].release,
     )
-    evidence: RoundEvidence = codec.evidence(
+    evidence = codec.evidence(
         wire, (where / "sum.bin").read_bytes(), vector_length, params.bits, inputs
     )
     ctx = evidence.context

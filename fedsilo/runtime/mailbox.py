@@ -55,10 +55,7 @@ from fedsilo.protocol.events import (
     RoundOpened,
     StageAnswered,
 )
-from fedsilo.protocol.messages import (
-    Outgoing,
-    Stage,
-)
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD, Aborted, AggregatorOutput, Persist, Serve
 from fedsilo.protocol.reset import ResetRecord
 from fedsilo.protocol.roster import Roster
@@ -260,18 +257,18 @@ class Mailbox:
                 raise RemoteProtocolError(
                     f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
                 )
-            context, offset, total_length, data = codec.input_chunk(chunk)
+            context, stage, offset, total_length, data = codec.input_chunk(chunk)
             with self._cond:
                 session = self._session_of(member, chunk.context)
                 outputs = session.core.receive_chunk(
-                    context, member.index, offset, total_length, data
+                    context, stage, member.index, offset, total_length, data
                 )
                 self._publish(session, outputs)
         if session is None:
-            raise RemoteProtocolError("an empty masked-input stream")
+            raise RemoteProtocolError("an empty vector stream")
         with self._cond:
             session.core.end_of_stream(member.index)
-            self._log.emit(StageAnswered(session.ctx.round, member.name, Stage.MASKED_INPUT.value))
+            self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
 
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
         """Block until the message ``member`` waits for exists, up to ``timeout`` seconds."""

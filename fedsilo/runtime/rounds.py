@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError
-from fedsilo.protocol.messages import (
-    AggregateResult,
-    RoundEvidence,
-    SessionContext,
-)
+from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.scheme import AggregatorSession
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
@@ -39,7 +36,7 @@ class RoundRecord:
     missing: tuple[str, ...] = ()
     acks: dict[int, bytes] = field(default_factory=dict)  # silo index -> the H_r it acked
     result: AggregateResult | None = None
-    evidence: RoundEvidence | None = None
+    evidence: Any = None  # the scheme's evidence of the round (what a missing silo checks)
     sum_bytes: bytes | None = None  # Y, what silos that missed the round verify it from
     inputs_bytes: bytes = b""  # ... and, with full release verification, every y_u
 

@@ -47,11 +47,7 @@ from fedsilo.protocol import words
 from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.messages import (
-    MaskedInput,
-    MaskedInputStream,
-    SessionContext,
-)
+from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
@@ -602,7 +598,7 @@ class SiloNode:
         for output in outputs:
             if isinstance(output, Upload):
                 self._client.upload_from(self._input_chunks(ctx, session, output))
-            elif isinstance(output, MaskedInput | MaskedInputStream | Fetch):
+            elif isinstance(output, Fetch):
                 raise ProtocolError(f"the session asked to send a bare {type(output).__name__}")
             else:
                 self._client.submit(codec.silo_message_pb(output))  # type: ignore[arg-type]

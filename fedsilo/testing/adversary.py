@@ -49,23 +49,22 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, sketch
 from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.masking.payloads import SurvivorView, view_digest
-from fedsilo.protocol.masking.release import sketch_seed
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     InputCommitment,
     MaskedInput,
     MaskedInputStream,
-    Outgoing,
     ReleaseBundle,
     RevealedShare,
-    SessionContext,
     ShareUpload,
     SiloMessage,
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView, view_digest
+from fedsilo.protocol.masking.release import sketch_seed
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.messages import Outgoing, SessionContext
 
 
 @dataclass

@@ -32,23 +32,21 @@ from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, genesis
 from fedsilo.protocol.events import AuditEvent
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
+from fedsilo.protocol.masking.messages import (
+    STAGE_OF_SILO_MESSAGE,
+    MaskedInput,
+    MaskedInputStream,
+    RoundEvidence,
+    SiloMessage,
+    Stage,
+)
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.scheme import MASKING
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.sharing import FalseShareEvidence
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import AggregatorState, SiloState
-from fedsilo.protocol.messages import (
-    STAGE_OF_SILO_MESSAGE,
-    AggregateResult,
-    MaskedInput,
-    MaskedInputStream,
-    Outgoing,
-    RoundEvidence,
-    SessionContext,
-    SiloMessage,
-    Stage,
-)
+from fedsilo.protocol.messages import AggregateResult, Outgoing, SessionContext
 from fedsilo.protocol.outputs import AggregatorOutput, Persist, Serve
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.testing.adversary import Adversary
@@ -353,7 +351,12 @@ class _Loop:
         if isinstance(message, MaskedInput):
             data = words.words_to_bytes(message.values)
             return self.session.receive_chunk(
-                message.context, message.sender, message.offset, message.total_length, data
+                message.context,
+                Stage.MASKED_INPUT.value,
+                message.sender,
+                message.offset,
+                message.total_length,
+                data,
             )
         return self.session.receive(message)
 

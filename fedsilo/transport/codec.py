@@ -22,8 +22,7 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import ContextMismatchError, RemoteProtocolError, SignatureError
-from fedsilo.protocol.messages import (
-    Ack,
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     AggregatorMessage,
     ConsistencySignature,
@@ -37,7 +36,6 @@ from fedsilo.protocol.messages import (
     RevealedSecret,
     RevealedShare,
     RoundEvidence,
-    SessionContext,
     ShareCheck,
     ShareRelay,
     ShareUpload,
@@ -47,6 +45,7 @@ from fedsilo.protocol.messages import (
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.messages import Ack, SessionContext
 from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD
 from fedsilo.protocol.words import bytes_to_words, words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
@@ -331,14 +330,12 @@ SILO_MESSAGE_STAGE = {
 }
 
 
-def input_chunk(m: pb.InputChunk) -> tuple[SessionContext, int, int, bytes]:
-    """Decode one chunk of a streamed vector: its session context, offset, the declared
-    length of the whole vector and its raw bytes. Refused unless labelled masked-input."""
-    if m.context.stage != Stage.MASKED_INPUT.value:
-        raise ContextMismatchError(
-            f"the chunk is labelled stage {m.context.stage!r}, not {Stage.MASKED_INPUT.value!r}"
-        )
-    return session_of(m.context), int(m.offset), int(m.total_length), bytes(m.data)
+def input_chunk(m: pb.InputChunk) -> tuple[SessionContext, str, int, int, bytes]:
+    """Decode one chunk of a streamed vector: its session context, the stage it is labelled
+    with (the session checks it), its offset, the declared length of the whole vector and
+    its raw bytes."""
+    c = m.context
+    return session_of(c), str(c.stage), int(m.offset), int(m.total_length), bytes(m.data)
 
 
 # the stage of each aggregator message (its outbox key and the label it is signed under)

@@ -10,8 +10,8 @@ from fedsilo.audit.operators import silo_roster
 from fedsilo.config.schemes import scheme_params
 from fedsilo.pki.files import load_identity_key
 from fedsilo.protocol.masking import records
+from fedsilo.protocol.masking.messages import UnmaskingShares
 from fedsilo.protocol.masking.sharing import evidence_record
-from fedsilo.protocol.messages import UnmaskingShares
 from fedsilo.testing.adversary import RevealsFalseShare
 from fedsilo.testing.harness import Federation, random_inputs, run_aggregation
 from tests.cli_helpers import fedsilo

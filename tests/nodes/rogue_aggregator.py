@@ -33,7 +33,7 @@ from fedsilo.cli.main import build_parser
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.pki.files import load_identity_key
 from fedsilo.pki.trust import Member
-from fedsilo.protocol.messages import Stage
+from fedsilo.protocol.masking.messages import Stage
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles

@@ -31,7 +31,8 @@ from fedsilo.errors import (
     UnexpectedMessageError,
 )
 from fedsilo.protocol.events import RoundOpened
-from fedsilo.protocol.messages import Ack, ConsistencySignature, KeyAdvert
+from fedsilo.protocol.masking.messages import ConsistencySignature, KeyAdvert
+from fedsilo.protocol.messages import Ack
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.transport import codec

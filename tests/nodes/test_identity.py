@@ -40,7 +40,7 @@ from fedsilo.pki.files import (
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.request import create_request
-from fedsilo.protocol.messages import KeyAdvert
+from fedsilo.protocol.masking.messages import KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import SiloRunner

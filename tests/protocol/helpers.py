@@ -10,8 +10,9 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
+from fedsilo.protocol.masking.messages import AggregatorMessage, UnmaskingShares
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import AggregatorMessage, Outgoing, UnmaskingShares
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.testing.adversary import Adversary, exposed_silos, views_with_quorum
 from fedsilo.testing.harness import Federation, RunResult, run_aggregation
 

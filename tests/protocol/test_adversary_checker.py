@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     DealerCommitments,
     EncryptedShare,
     RevealedShare,

@@ -10,6 +10,7 @@ import pytest
 
 from fedsilo.errors import (
     ConfigError,
+    ContextMismatchError,
     EquivocationError,
     IncompleteUploadError,
     LocalProtocolError,
@@ -17,18 +18,19 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol import words
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.messages import (
+    MaskedInput,
+    MaskedInputStream,
+    ReleaseBundle,
+    SignatureBundle,
+    SiloMessage,
+    Stage,
+)
 from fedsilo.protocol.masking.scheme import MASKING
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
-    MaskedInput,
-    MaskedInputStream,
-    Outgoing,
-    ReleaseBundle,
-    SignatureBundle,
-    SiloMessage,
-)
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD, AggregatorOutput, Completed, Persist, Serve
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.harness import (
@@ -42,6 +44,7 @@ from tests.protocol.helpers import plain_sum
 
 FED = make_federation(5)
 LENGTH = 40
+MASKED = Stage.MASKED_INPUT.value
 INPUTS = random_inputs(FED, LENGTH)
 
 
@@ -67,7 +70,9 @@ def deliver(session: MaskingAggregatorSession, message: SiloMessage) -> list[Agg
     outputs: list[AggregatorOutput] = []
     for c in message.chunks(16):
         data = words.words_to_bytes(c.values)
-        outputs += session.receive_chunk(c.context, c.sender, c.offset, c.total_length, data)
+        outputs += session.receive_chunk(
+            c.context, MASKED, c.sender, c.offset, c.total_length, data
+        )
     return outputs
 
 
@@ -98,24 +103,31 @@ def raw(stream: MaskedInputStream, start: int, stop: int) -> bytes:
 def test_an_identical_chunk_resend_is_acknowledged_and_folded_once() -> None:
     session, streams = at_masked_input()
     ctx = FED.context()
-    assert session.receive_chunk(ctx, 1, 0, LENGTH, raw(streams[1], 0, 10)) == []
-    assert session.receive_chunk(ctx, 1, 0, LENGTH, raw(streams[1], 0, 10)) == []
+    assert session.receive_chunk(ctx, MASKED, 1, 0, LENGTH, raw(streams[1], 0, 10)) == []
+    assert session.receive_chunk(ctx, MASKED, 1, 0, LENGTH, raw(streams[1], 0, 10)) == []
     assert session.received(1) == 10
 
 
 def test_a_different_chunk_at_a_folded_offset_is_equivocation() -> None:
     session, streams = at_masked_input()
     ctx = FED.context()
-    session.receive_chunk(ctx, 1, 0, LENGTH, raw(streams[1], 0, 10))
+    session.receive_chunk(ctx, MASKED, 1, 0, LENGTH, raw(streams[1], 0, 10))
     with pytest.raises(EquivocationError, match="sent a different chunk at offset 0"):
-        session.receive_chunk(ctx, 1, 0, LENGTH, raw(streams[2], 0, 10))
+        session.receive_chunk(ctx, MASKED, 1, 0, LENGTH, raw(streams[2], 0, 10))
     assert session.received(1) == 10
+
+
+def test_a_chunk_labelled_with_another_stage_is_refused_and_folds_nothing() -> None:
+    session, streams = at_masked_input()
+    with pytest.raises(ContextMismatchError, match="labelled stage 'unmasking'"):
+        session.receive_chunk(FED.context(), "unmasking", 1, 0, LENGTH, raw(streams[1], 0, 10))
+    assert session.received(1) == 0
 
 
 def test_a_gap_names_the_offset_to_resume_from() -> None:
     session, streams = at_masked_input()
     with pytest.raises(IncompleteUploadError, match="expected offset 0, got 10") as caught:
-        session.receive_chunk(FED.context(), 1, 10, LENGTH, raw(streams[1], 10, 20))
+        session.receive_chunk(FED.context(), MASKED, 1, 10, LENGTH, raw(streams[1], 10, 20))
     assert caught.value.offset == 0
     assert session.received(1) == 0
 
@@ -123,7 +135,7 @@ def test_a_gap_names_the_offset_to_resume_from() -> None:
 def test_an_empty_chunk_is_refused_and_counts_nothing() -> None:
     session, _ = at_masked_input()
     with pytest.raises(RemoteProtocolError, match="an empty chunk"):
-        session.receive_chunk(FED.context(), 5, 0, LENGTH, b"")
+        session.receive_chunk(FED.context(), MASKED, 5, 0, LENGTH, b"")
     assert session.received(5) == 0
 
 

@@ -34,12 +34,12 @@ from hypothesis.stateful import (
 
 from fedsilo.errors import FedsiloError, LocalProtocolError, UnexpectedMessageError
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.messages import STAGE_OF_SILO_MESSAGE, SiloMessage, Stage
 from fedsilo.protocol.masking.states import (
     AGGREGATOR_ACCEPTS,
     AGGREGATOR_NEXT,
     AggregatorState,
 )
-from fedsilo.protocol.messages import STAGE_OF_SILO_MESSAGE, SiloMessage, Stage
 from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
 
 FED = make_federation(4)

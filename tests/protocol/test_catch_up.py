@@ -20,7 +20,8 @@ from fedsilo.errors import (
 from fedsilo.protocol.catchup import bounded_survivors, check_acks
 from fedsilo.protocol.chain import ChainHead, sign_ack
 from fedsilo.protocol.masking.catchup import verify_evidence
-from fedsilo.protocol.messages import AggregateResult, RoundEvidence
+from fedsilo.protocol.masking.messages import RoundEvidence
+from fedsilo.protocol.messages import AggregateResult
 from fedsilo.testing.adversary import shift_sum
 from fedsilo.testing.harness import (
     Federation,

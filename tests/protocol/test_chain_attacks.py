@@ -32,21 +32,21 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
-from fedsilo.protocol.masking.payloads import view_digest
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     ConsistencySignature,
     InputCommitment,
     KeyAdvert,
-    Outgoing,
     SignatureBundle,
     SiloMessage,
     Stage,
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.masking.payloads import view_digest
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.testing.adversary import (
     Adversary,
     DiscardsInputs,

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from fedsilo.errors import TooFewSurvivorsError, UnverifiableReleaseError
+from fedsilo.protocol.masking.messages import Stage
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import Stage
 from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import plain_sum
 

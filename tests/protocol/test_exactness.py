@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedsilo.crypto.prg import UIntArray
-from fedsilo.protocol.messages import Stage
+from fedsilo.protocol.masking.messages import Stage
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import plain_sum

@@ -21,6 +21,13 @@ from fedsilo.errors import (
 from fedsilo.protocol.events import AccuserOverruled, DealerAccused
 from fedsilo.protocol.masking import payloads
 from fedsilo.protocol.masking.checks import check_adverts
+from fedsilo.protocol.masking.messages import (
+    ShareCheck,
+    ShareUpload,
+    SiloMessage,
+    Stage,
+    UnmaskingShares,
+)
 from fedsilo.protocol.masking.sharing import (
     MASK_SEED,
     SELF_SEED,
@@ -32,13 +39,6 @@ from fedsilo.protocol.masking.sharing import (
     verify_false_share,
 )
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
-    ShareCheck,
-    ShareUpload,
-    SiloMessage,
-    Stage,
-    UnmaskingShares,
-)
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.testing.adversary import Adversary, RevealsFalseShare
 from fedsilo.testing.entropy import SeededEntropy

@@ -31,17 +31,12 @@ from fedsilo.errors import (
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
 from fedsilo.protocol.masking.catchup import verify_evidence
+from fedsilo.protocol.masking.messages import MaskedInputStream, ReleaseBundle, SiloMessage, Stage
 from fedsilo.protocol.masking.params import FULL_VERIFICATION_MAX_WORDS, resolve_full_verification
 from fedsilo.protocol.masking.scheme import MaskingScheme
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import AggregatorState
-from fedsilo.protocol.messages import (
-    MaskedInputStream,
-    Outgoing,
-    ReleaseBundle,
-    SiloMessage,
-    Stage,
-)
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.testing.adversary import ForgesSum, RewritesRelease
 from fedsilo.testing.harness import (
     Federation,

@@ -31,20 +31,20 @@ from fedsilo.errors import (
     UnverifiableReleaseError,
 )
 from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.masking.payloads import SurvivorView
-from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     ConsistencySignature,
     InputCommitment,
     MaskedInput,
-    Outgoing,
     ShareRelay,
     SignatureBundle,
     SiloMessage,
     Stage,
     SurvivorList,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.testing.adversary import Adversary, WithholdsRelease, unmasked_sessions, wide_sum
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import (

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from fedsilo.errors import ConfigError, TooFewSurvivorsError
+from fedsilo.protocol.masking.messages import Stage, UnmaskingShares
 from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import Stage, UnmaskingShares
 from fedsilo.testing.harness import Federation, make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import plain_sum
 

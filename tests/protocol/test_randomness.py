@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fedsilo.crypto.prg import UIntArray, keystream_words
-from fedsilo.protocol.messages import MaskedInput
+from fedsilo.protocol.masking.messages import MaskedInput
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.harness import make_federation, run_aggregation
 

@@ -8,7 +8,7 @@ from fedsilo.crypto import kdf
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.prg import apply_masks, keystream_words
 from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.messages import KeyAdvert, MaskedInput
+from fedsilo.protocol.masking.messages import KeyAdvert, MaskedInput
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import RecordingEntropy, SeededEntropy, TruncatedEntropy
 from fedsilo.testing.harness import make_federation, random_inputs, run_aggregation

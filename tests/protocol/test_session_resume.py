@@ -10,9 +10,7 @@ import pytest
 from fedsilo.errors import AlreadyRevealedError, LocalProtocolError
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     MaskingSet,
     ReleaseBundle,
@@ -20,6 +18,8 @@ from fedsilo.protocol.messages import (
     SignatureBundle,
     SurvivorList,
 )
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import SiloState
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import fresh_ledger, make_federation, random_inputs, run_aggregation
 from tests.protocol.helpers import recorded_messages

@@ -16,10 +16,11 @@ from fedsilo.errors import (
     ReleaseVerificationError,
     UnexpectedMessageError,
 )
+from fedsilo.protocol.masking.messages import ReleaseBundle, ReleaseNotice
 from fedsilo.protocol.masking.scheme import MASKING
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo_session import MaskingSiloSession
-from fedsilo.protocol.messages import Outgoing, ReleaseBundle, ReleaseNotice
+from fedsilo.protocol.messages import Outgoing
 from fedsilo.protocol.outputs import (
     INPUTS_DOWNLOAD,
     RESULT_DOWNLOAD,
@@ -86,6 +87,7 @@ class Run:
                     count = min(CHUNK, output.total_length - offset)
                     sent += self.aggregator.receive_chunk(
                         silo.context,
+                        output.stage,
                         sender,
                         offset,
                         output.total_length,

@@ -27,14 +27,7 @@ from fedsilo.errors import (
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, LedgerRecord, RoundLedger
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import (
-    SILO_TRANSITIONS,
-    AggregatorState,
-    SiloState,
-    transition_diagram,
-)
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     ConsistencySignature,
     KeyAdvert,
@@ -44,6 +37,13 @@ from fedsilo.protocol.messages import (
     ShareRelay,
     SignatureBundle,
     SurvivorList,
+)
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import (
+    SILO_TRANSITIONS,
+    AggregatorState,
+    SiloState,
+    transition_diagram,
 )
 from fedsilo.testing.adversary import Adversary
 from fedsilo.testing.entropy import SeededEntropy

@@ -27,19 +27,18 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.crypto.sketch import SKETCH_PRIME, SPOT_CHECKS, WideSum, spot_check_leaves
 from fedsilo.errors import ReleaseVerificationError
-from fedsilo.protocol.masking.payloads import SurvivorView, sign_input_commitment
-from fedsilo.protocol.masking.release import answer_challenge, check_sum, limbs, sketch_seed
-from fedsilo.protocol.masking.sharing import random_seed
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     InputCommitment,
-    Outgoing,
     ReleaseBundle,
     RevealedSecret,
-    SessionContext,
     SpotLeaf,
     Stage,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView, sign_input_commitment
+from fedsilo.protocol.masking.release import answer_challenge, check_sum, limbs, sketch_seed
+from fedsilo.protocol.masking.sharing import random_seed
+from fedsilo.protocol.messages import Outgoing, SessionContext
 from fedsilo.testing.adversary import Adversary, ForgesSum, shift_sum, wide_sum
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import (

@@ -7,7 +7,7 @@ import pytest
 
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.messages import Stage
+from fedsilo.protocol.masking.messages import Stage
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import make_federation, run_aggregation
 from fedsilo.training.task import Evaluation

@@ -55,6 +55,25 @@ from fedsilo.errors import (
 from fedsilo.protocol.chain import verify_ack
 from fedsilo.protocol.events import AuditEvent, InputAccepted
 from fedsilo.protocol.masking import payloads, records, sharing
+from fedsilo.protocol.masking.messages import (
+    AdvertList,
+    ConsistencySignature,
+    InputCommitment,
+    KeyAdvert,
+    MaskedInput,
+    MaskingSet,
+    ReleaseBundle,
+    RevealedSecret,
+    RoundEvidence,
+    ShareCheck,
+    ShareRelay,
+    ShareUpload,
+    SignatureBundle,
+    SiloMessage,
+    Stage,
+    SurvivorList,
+    UnmaskingShares,
+)
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import (
@@ -67,29 +86,7 @@ from fedsilo.protocol.masking.release import (
     remove_masks,
 )
 from fedsilo.protocol.masking.states import AGGREGATOR_ACCEPTS, AGGREGATOR_NEXT, AggregatorState
-from fedsilo.protocol.messages import (
-    Ack,
-    AdvertList,
-    AggregateResult,
-    ConsistencySignature,
-    InputCommitment,
-    KeyAdvert,
-    MaskedInput,
-    MaskingSet,
-    Outgoing,
-    ReleaseBundle,
-    RevealedSecret,
-    RoundEvidence,
-    SessionContext,
-    ShareCheck,
-    ShareRelay,
-    ShareUpload,
-    SignatureBundle,
-    SiloMessage,
-    Stage,
-    SurvivorList,
-    UnmaskingShares,
-)
+from fedsilo.protocol.messages import Ack, AggregateResult, Outgoing, SessionContext
 from fedsilo.protocol.roster import Roster
 
 _STAGE_OF_STATE = {

@@ -27,10 +27,11 @@ from collections.abc import Mapping
 from fedsilo.errors import ContextMismatchError, InconsistentViewError
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.masking import checks
+from fedsilo.protocol.masking.messages import RoundEvidence, Stage
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import verify_release
-from fedsilo.protocol.messages import AggregateResult, RoundEvidence, Stage
+from fedsilo.protocol.messages import AggregateResult
 from fedsilo.protocol.roster import Roster
 
 

@@ -17,14 +17,14 @@ from fedsilo.errors import (
     TooFewSurvivorsError,
 )
 from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.masking.payloads import SurvivorView
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     InputCommitment,
     KeyAdvert,
-    SessionContext,
     Stage,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.roster import Roster
 
 

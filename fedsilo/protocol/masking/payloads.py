@@ -31,16 +31,16 @@ from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import SignedMask
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import CryptoError
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     DealerCommitments,
     EncryptedShare,
     InputCommitment,
     KeyAdvert,
-    SessionContext,
     ShareCheck,
     Stage,
     UnmaskingShares,
 )
+from fedsilo.protocol.messages import SessionContext
 
 ADVERT_LABEL = "fedsilo/v1/advert"
 INPUT_LABEL = "fedsilo/v1/input"

@@ -20,17 +20,17 @@ import numpy as np
 
 from fedsilo.crypto.prg import UIntArray, word_dtype
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.masking.payloads import SurvivorView
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     DealerCommitments,
     InputCommitment,
     KeyAdvert,
     RevealedShare,
-    SessionContext,
     SpotLeaf,
     UnmaskingShares,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.messages import SessionContext
 
 Record = dict[str, Any]
 T = TypeVar("T")

@@ -60,14 +60,14 @@ from fedsilo.crypto.prg import SignedMask, UIntArray, apply_masks, word_dtype
 from fedsilo.crypto.sketch import SKETCH_PRIME, WideSum, challenge_seed, sketch, spot_check_leaves
 from fedsilo.errors import CryptoError, ReleaseVerificationError
 from fedsilo.protocol.masking import payloads
-from fedsilo.protocol.masking.payloads import SurvivorView
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     KeyAdvert,
     ReleaseBundle,
-    SessionContext,
     SpotLeaf,
 )
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.messages import SessionContext
 
 LIMB_BITS = 32
 

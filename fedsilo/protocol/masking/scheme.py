@@ -21,6 +21,7 @@ from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.masking.catchup import verify_evidence
+from fedsilo.protocol.masking.messages import RoundEvidence, Stage
 from fedsilo.protocol.masking.params import (
     RELEASE_VERIFICATIONS,
     MaskingParams,
@@ -31,7 +32,7 @@ from fedsilo.protocol.masking.params import (
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.silo_session import MaskingSiloSession
-from fedsilo.protocol.messages import AggregateResult, RoundEvidence, SessionContext, Stage
+from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import (
     RELEASE_STAGE,

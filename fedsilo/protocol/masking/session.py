@@ -37,9 +37,10 @@ from fedsilo.protocol import words
 from fedsilo.protocol.events import AccuserOverruled, AuditEvent, DealerAccused
 from fedsilo.protocol.masking import records
 from fedsilo.protocol.masking.aggregator import MaskingAggregator
+from fedsilo.protocol.masking.messages import MaskedInput, MaskingSet, Stage
 from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.states import AggregatorState
-from fedsilo.protocol.messages import MaskedInput, MaskingSet, Outgoing, SessionContext, Stage
+from fedsilo.protocol.messages import Outgoing, SessionContext
 from fedsilo.protocol.outputs import (
     INPUTS_DOWNLOAD,
     RESULT_DOWNLOAD,
@@ -155,8 +156,18 @@ class MaskingAggregatorSession:
         return self._outputs(self._core.receive(message))
 
     def receive_chunk(
-        self, context: SessionContext, sender: int, offset: int, total_length: int, data: bytes
+        self,
+        context: SessionContext,
+        stage: str,
+        sender: int,
+        offset: int,
+        total_length: int,
+        data: bytes,
     ) -> list[AggregatorOutput]:
+        if stage != Stage.MASKED_INPUT.value:
+            raise ContextMismatchError(
+                f"the chunk is labelled stage {stage!r}, not {Stage.MASKED_INPUT.value!r}"
+            )
         if context != self._core.context:
             raise ContextMismatchError("the chunk belongs to another federation, session or round")
         length = self._core.vector_length

@@ -34,13 +34,9 @@ from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import CryptoError, FalseShareError, SignatureError
 from fedsilo.protocol.masking import payloads, records
+from fedsilo.protocol.masking.messages import DealerCommitments, KeyAdvert, UnmaskingShares
 from fedsilo.protocol.masking.payloads import SharePair
-from fedsilo.protocol.messages import (
-    DealerCommitments,
-    KeyAdvert,
-    SessionContext,
-    UnmaskingShares,
-)
+from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.roster import Roster
 
 SELF_SEED, MASK_SEED = "self-mask seed", "mask-key seed"

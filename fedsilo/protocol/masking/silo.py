@@ -39,14 +39,8 @@ from fedsilo.errors import (
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.masking import checks, payloads, records, sharing
-from fedsilo.protocol.masking.params import MaskingParams
-from fedsilo.protocol.masking.payloads import SurvivorView
-from fedsilo.protocol.masking.release import answer_challenge, limbs, verify_release
-from fedsilo.protocol.masking.states import SILO_TRANSITIONS, SiloState
-from fedsilo.protocol.messages import (
-    Ack,
+from fedsilo.protocol.masking.messages import (
     AdvertList,
-    AggregateResult,
     AggregatorMessage,
     ConsistencySignature,
     InputCommitment,
@@ -55,7 +49,6 @@ from fedsilo.protocol.messages import (
     MaskingSet,
     ReleaseBundle,
     RevealedShare,
-    SessionContext,
     ShareRelay,
     ShareUpload,
     SignatureBundle,
@@ -64,6 +57,11 @@ from fedsilo.protocol.messages import (
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.payloads import SurvivorView
+from fedsilo.protocol.masking.release import answer_challenge, limbs, verify_release
+from fedsilo.protocol.masking.states import SILO_TRANSITIONS, SiloState
+from fedsilo.protocol.messages import Ack, AggregateResult, SessionContext
 from fedsilo.protocol.roster import Roster
 
 # where a resumable session picks up after a crash (see MaskingSilo.RESUMABLE)

@@ -30,19 +30,18 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainLink
-from fedsilo.protocol.masking.params import MaskingParams
-from fedsilo.protocol.masking.silo import MaskingSilo
-from fedsilo.protocol.masking.states import SiloState
-from fedsilo.protocol.messages import (
+from fedsilo.protocol.masking.messages import (
     AdvertList,
-    AggregateResult,
     MaskedInputStream,
     ReleaseBundle,
     ReleaseNotice,
-    SessionContext,
     SiloMessage,
     Stage,
 )
+from fedsilo.protocol.masking.params import MaskingParams
+from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.states import SiloState
+from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
 
 

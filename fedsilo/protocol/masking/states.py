@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from fedsilo.protocol.messages import (
-    Ack,
+from fedsilo.protocol.masking.messages import (
     AdvertList,
     ConsistencySignature,
     InputCommitment,
@@ -26,6 +25,7 @@ from fedsilo.protocol.messages import (
     SurvivorList,
     UnmaskingShares,
 )
+from fedsilo.protocol.messages import Ack
 
 
 class SiloState(enum.Enum):
