@@ -12,11 +12,22 @@ itself, at least ``max(t, min_silos)`` distinct roster silos acked that same
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Protocol
 
 from fedsilo.errors import ChainMismatchError, RemoteProtocolError, SignatureError
 from fedsilo.protocol.chain import verify_ack
-from fedsilo.protocol.masking.messages import RoundEvidence
+from fedsilo.protocol.messages import Ack, SessionContext
 from fedsilo.protocol.roster import Roster
+
+
+class AckedRound(Protocol):
+    """A final round's evidence as far as its acks go (every scheme's evidence has them)."""
+
+    @property
+    def context(self) -> SessionContext: ...
+
+    @property
+    def acks(self) -> tuple[Ack, ...]: ...
 
 
 def bounded_survivors(listed: Sequence[int], silos: int, threshold: int) -> tuple[int, ...]:
@@ -37,7 +48,7 @@ def bounded_survivors(listed: Sequence[int], silos: int, threshold: int) -> tupl
 
 
 def check_acks(
-    evidence: RoundEvidence,
+    evidence: AckedRound,
     roster: Roster,
     head: bytes,
     quorum: int,

@@ -36,6 +36,14 @@ from fedsilo.protocol.messages import AggregateResult, Outgoing
 
 RESULT_DOWNLOAD = "result"  # a session's released aggregate, fetched by its survivors
 INPUTS_DOWNLOAD = "inputs"  # the survivors' protected inputs (masking, full verification)
+# what a session served stays fetchable once its round is final, for silos catching up
+EVIDENCE_DOWNLOAD_PREFIX = "evidence/"
+
+
+def evidence_download(name: str) -> str:
+    """The fetch name of download ``name`` of a final round (what a silo that missed the
+    round downloads to verify it)."""
+    return EVIDENCE_DOWNLOAD_PREFIX + name
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,8 @@ from fedsilo.errors import ConfigError, FedsiloError
 from fedsilo.protocol.chain import ChainHead, ChainLink
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking.messages import RoundEvidence
 from fedsilo.protocol.messages import AggregateResult, SessionContext
-from fedsilo.protocol.outputs import AggregatorOutput, Ending
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD, AggregatorOutput, Ending, Fetch
 from fedsilo.protocol.roster import Roster
 
 
@@ -147,6 +146,10 @@ class Scheme(ABC):
 
     kind: str
     stages: tuple[StageSpec, ...]
+    # the names its sessions serve (Serve outputs) and its silos fetch; every release serves
+    # the aggregate under RESULT_DOWNLOAD. Nothing else can be fetched, in a session or,
+    # once its round is final, from the aggregator's archive.
+    downloads: tuple[str, ...] = (RESULT_DOWNLOAD,)
     # False for a scheme whose config and rules exist but whose sessions do not (yet):
     # a node refuses to run it and the auditor says so, so "safe" always means runnable
     runnable: bool = True
@@ -248,10 +251,19 @@ class Scheme(ABC):
         ``data`` of its :class:`~fedsilo.protocol.outputs.Persist` output), resumed."""
         raise self._no_sessions()
 
+    def evidence_fetches(
+        self, params: Any, evidence: Any, *, silos: int, vector_length: int
+    ) -> list[Fetch]:
+        """What a silo catching up downloads for a final round's ``evidence`` (as the wire
+        decoded it): names among :attr:`downloads`, with their exact sizes, bounded by
+        what a genuine round of ``silos`` silos could need."""
+        raise self._no_sessions()
+
     def verify_evidence(
         self,
         params: Any,
-        evidence: RoundEvidence,
+        evidence: Any,
+        downloads: Mapping[str, bytes | bytearray],
         *,
         roster: Roster,
         federation: str,
@@ -259,8 +271,9 @@ class Scheme(ABC):
         chain: ChainHead,
         vector_length: int,
     ) -> AggregateResult:
-        """The aggregate of a round this silo missed, computed here from its evidence
-        verified end to end (what a survivor of it checked), on this silo's own head."""
+        """The aggregate of a round this silo missed, computed here from its evidence and
+        what :meth:`evidence_fetches` downloaded for it, verified end to end (what a
+        survivor of it checked), on this silo's own head."""
         raise self._no_sessions()
 
 

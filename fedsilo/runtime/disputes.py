@@ -8,8 +8,9 @@ naming the aggregator, and the silo writes, before it exits,
 * ``adverts.signed``, ``survivors.signed``, ``bundle.signed``, ``release.signed``:
   the session's messages exactly as the aggregator signed them (``Signed``
   protobufs: the body and the aggregator's signature over it);
-* ``sum.bin``: the sum ``Y`` it served; ``inputs.bin``: every survivor's masked
-  vector, in full verification mode;
+* ``<download>.bin`` for each download of the session the silo had fetched:
+  ``sum.bin``, the sum ``Y`` it served (the ``result``); ``inputs.bin``, every
+  survivor's masked vector, in full verification mode;
 * ``reason.txt``: the silo's one-line error.
 
 The messages carry the silos' own signatures too (adverts, input
@@ -29,9 +30,9 @@ from typing import Any
 
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, RemoteProtocolError
-from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.messages import SessionContext
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import Scheme
 from fedsilo.runtime.state import write_atomically
@@ -40,6 +41,11 @@ from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 PARTS = ("adverts", "survivors", "bundle", "release")
 """The aggregator-signed messages of a dispute, by the ``AggregatorMessage`` field each holds."""
+
+
+def _download_file(name: str) -> str:
+    """The file of download ``name`` in a dispute (the sum keeps its name: ``sum.bin``)."""
+    return f"{'sum' if name == RESULT_DOWNLOAD else name}.bin"
 
 
 class DisputeStore:
@@ -52,8 +58,7 @@ class DisputeStore:
         self,
         ctx: SessionContext,
         signed: Mapping[str, pb.Signed],
-        total: bytes | bytearray,
-        inputs: bytes | bytearray,
+        downloads: Mapping[str, bytes | bytearray],
         reason: str,
     ) -> Path:
         """Write the evidence of a refused release; returns its directory."""
@@ -61,9 +66,8 @@ class DisputeStore:
         where.mkdir(parents=True, exist_ok=True)
         for part, message in signed.items():
             write_atomically(where / f"{part}.signed", message.SerializeToString())
-        write_atomically(where / "sum.bin", total)
-        if inputs:
-            write_atomically(where / "inputs.bin", inputs)
+        for name, data in downloads.items():
+            write_atomically(where / _download_file(name), data)
         write_atomically(where / "reason.txt", (reason + "\n").encode())
         return where
 
@@ -94,13 +98,11 @@ def check_dispute(
         if message.WhichOneof("kind") != part:
             raise RemoteProtocolError(f"{path} holds no {part} message")
         messages[part] = message
-    inputs_path = where / "inputs.bin"
-    survivors = tuple(int(u) for u in messages["survivors"].survivors.survivors)
-    inputs = (
-        words.masked_inputs(inputs_path.read_bytes(), survivors, vector_length, params.bits)
-        if inputs_path.is_file()
-        else ()
-    )
+    downloads = {
+        name: path.read_bytes()
+        for name in scheme.downloads
+        if (path := where / _download_file(name)).is_file()
+    }
     wire = pb.RoundEvidence(
         context=messages["release"].release.context,
         adverts=messages["adverts"].adverts,
@@ -108,13 +110,12 @@ def check_dispute(
         bundle=messages["bundle"].bundle,
         release=messages["release"].release,
     )
-    evidence = codec.evidence(
-        wire, (where / "sum.bin").read_bytes(), vector_length, params.bits, inputs
-    )
+    evidence = codec.evidence(wire)
     ctx = evidence.context
     scheme.verify_evidence(
         params,
         evidence,
+        downloads,
         roster=roster,
         federation=federation,
         config_digest=config_digest,

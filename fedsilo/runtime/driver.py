@@ -21,7 +21,7 @@ from fedsilo.config.schemes import stage_timeout
 from fedsilo.errors import FedsiloError, PartialInputError, UnverifiableReleaseError
 from fedsilo.protocol.chain import aggregate_sha256
 from fedsilo.protocol.events import AggregateReleased, RoundAborted, SiloDropped
-from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Completed
+from fedsilo.protocol.outputs import Completed
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.journal import JournaledSession
 from fedsilo.runtime.mailbox import Mailbox
@@ -106,8 +106,7 @@ class RoundDriver:
             acks=dict(ending.acks),
             result=result,
             evidence=ending.evidence,
-            sum_bytes=session.downloads.get(RESULT_DOWNLOAD),
-            inputs_bytes=session.downloads.get(INPUTS_DOWNLOAD, b""),
+            downloads=dict(session.downloads),
         )
         self._log.emit(
             AggregateReleased(

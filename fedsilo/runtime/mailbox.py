@@ -45,6 +45,7 @@ from fedsilo.errors import (
     EquivocationError,
     FalseShareError,
     FedsiloError,
+    LocalProtocolError,
     NotReadyError,
     RemoteProtocolError,
     RosterError,
@@ -56,7 +57,15 @@ from fedsilo.protocol.events import (
     StageAnswered,
 )
 from fedsilo.protocol.messages import Outgoing
-from fedsilo.protocol.outputs import RESULT_DOWNLOAD, Aborted, AggregatorOutput, Persist, Serve
+from fedsilo.protocol.outputs import (
+    EVIDENCE_DOWNLOAD_PREFIX,
+    RESULT_DOWNLOAD,
+    Aborted,
+    AggregatorOutput,
+    Persist,
+    Serve,
+    evidence_download,
+)
 from fedsilo.protocol.reset import ResetRecord
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import ShareEvidence
@@ -72,16 +81,6 @@ from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_CHUNK_BYTES = 2 << 20
-
-
-# what a silo may download: a session's Y and (full verification) the survivors' inputs,
-# and for a final round, to catch up, the same from the archive
-FETCH_STAGES = (
-    codec.RESULT_STAGE,
-    codec.INPUTS_STAGE,
-    codec.EVIDENCE_STAGE,
-    codec.EVIDENCE_INPUTS_STAGE,
-)
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,11 @@ class Mailbox:
         """``params`` are the parameters of ``config``'s scheme (its sessions run with them)."""
         self.config, self.roster, self.params = config, roster, params
         self._scheme = scheme_of(config)
+        # what a silo may download: what its scheme's sessions serve, and for a final
+        # round, to catch up, the same from the archive
+        self._fetchable = self._scheme.downloads + tuple(
+            evidence_download(name) for name in self._scheme.downloads
+        )
         self._resets = tuple(r.to_json() for r in resets)  # every silo verifies them itself
         self._journal, self._archive = journal, archive
         self._model_layout = model_layout
@@ -218,7 +222,7 @@ class Mailbox:
         kind = message.WhichOneof("kind")
         if kind is None:
             raise RemoteProtocolError("an empty silo message")
-        wire_ctx, stage, decoded = codec.silo_message(message, self.params.bits)
+        wire_ctx, stage, decoded = codec.silo_message(message)
         body = message.SerializeToString(deterministic=True)
         with self._cond:
             session = self._session_of(member, wire_ctx)
@@ -319,17 +323,19 @@ class Mailbox:
         return self._signed(message.SerializeToString(), codec.EVIDENCE_STAGE)
 
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        """The released sum ``Y`` of a session, or of a final round for a silo catching up
-        (it is a sum of >= t masked inputs, which the aggregator may show any member)."""
+        """What a session serves its members (its released aggregate first: with masking a
+        sum of >= t masked inputs, which the aggregator may show any member), or what the
+        session of a final round served, for a silo catching up."""
         stage = self._check_fetch(member, request.context)
-        if stage in (codec.EVIDENCE_STAGE, codec.EVIDENCE_INPUTS_STAGE):
+        if stage.startswith(EVIDENCE_DOWNLOAD_PREFIX):
             archive, r = self._archive, int(request.context.round)
-            if archive is None:
-                raise NotReadyError(f"no final round {r}")
-            total = archive.sum(r) if stage == codec.EVIDENCE_STAGE else archive.inputs(r)
-            if total is None:
-                raise NotReadyError(f"no final round {r} (or no inputs kept for it)")
-            return result_chunks_of(total, 1)
+            name = stage.removeprefix(EVIDENCE_DOWNLOAD_PREFIX)
+            kept = (
+                archive.download(r, name) if archive is not None and archive.evidence(r) else None
+            )
+            if kept is None:
+                raise NotReadyError(f"no final round {r} (or it kept no {name})")
+            return result_chunks_of(kept, 1)
         sid = bytes(request.context.session_id)
         with self._cond:
             session = (
@@ -340,7 +346,7 @@ class Mailbox:
                 raise NotReadyError("no released aggregate for that session")
             data = session.downloads.get(stage)
             if data is None:
-                raise NotReadyError(f"this session serves no {stage} (sketch mode)")
+                raise NotReadyError(f"this session serves no {stage} (not in this mode)")
             if stage != RESULT_DOWNLOAD:
                 return result_chunks_of(data, 1)
         return self._counted(session, member, result_chunks_of(data, 1))
@@ -349,10 +355,10 @@ class Mailbox:
         """The stage of a fetch that is ``member``'s own, for this federation and config, of
         a kind there is (the same gate as every other call, before anything is looked up)."""
         self._check_member_context(member, c)
-        if c.stage not in FETCH_STAGES:
+        if c.stage not in self._fetchable:
             raise RemoteProtocolError(
                 f"there is nothing to fetch for stage {c.stage!r} "
-                f"(one of {', '.join(FETCH_STAGES)})"
+                f"(one of {', '.join(self._fetchable)})"
             )
         return str(c.stage)
 
@@ -379,6 +385,11 @@ class Mailbox:
                 wire = codec.aggregator_message_pb(output.recipient, output.message)
                 signed[(stage, output.recipient)] = self._signed(wire.SerializeToString(), stage)
             elif isinstance(output, Serve):
+                if output.name not in self._scheme.downloads:  # nothing could fetch it
+                    raise LocalProtocolError(
+                        f"the {self._scheme.kind} session served {output.name!r}, which is not "
+                        f"one of its scheme's downloads ({', '.join(self._scheme.downloads)})"
+                    )
                 session.downloads[output.name] = output.data
             elif isinstance(output, Persist):
                 persist = output
@@ -527,7 +538,7 @@ class Mailbox:
                 self._publish(session, session.core.close_stage())
             return
         message = pb.SiloMessage.FromString(event.body)
-        wire, stage, decoded = codec.silo_message(message, self.params.bits)
+        wire, stage, decoded = codec.silo_message(message)
         session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
         self._publish(session, session.core.receive(decoded))
 

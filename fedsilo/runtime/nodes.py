@@ -21,6 +21,7 @@ from fedsilo.pki.trust import CrlFloor, TrustStore
 from fedsilo.protocol.chain import aggregate_sha256, genesis
 from fedsilo.protocol.events import RoundCompleted
 from fedsilo.protocol.ledger import RoundLedger
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD
 from fedsilo.protocol.reset import verify_reset
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.runtime.chain_store import ChainStore
@@ -279,9 +280,9 @@ class AggregatorNode:
             "acked_by": list(self.mailbox.roster.names(record.acks)),
         }
         metadata = {"round": str(round_number), "config_digest": self.config.digest()}
-        if record.evidence is not None and record.sum_bytes is not None:
+        if record.evidence is not None and RESULT_DOWNLOAD in record.downloads:
             evidence = codec.evidence_pb(record.evidence).SerializeToString()
-            self.state.save_evidence(round_number, evidence, record.sum_bytes, record.inputs_bytes)
+            self.state.save_evidence(round_number, evidence, record.downloads)
         self.state.save_round(
             round_number,
             summary,

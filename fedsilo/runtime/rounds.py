@@ -37,8 +37,9 @@ class RoundRecord:
     acks: dict[int, bytes] = field(default_factory=dict)  # silo index -> the H_r it acked
     result: AggregateResult | None = None
     evidence: Any = None  # the scheme's evidence of the round (what a missing silo checks)
-    sum_bytes: bytes | None = None  # Y, what silos that missed the round verify it from
-    inputs_bytes: bytes = b""  # ... and, with full release verification, every y_u
+    # what the session served (its aggregate, and what else its scheme serves): with the
+    # evidence, what silos that missed the round verify it from
+    downloads: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import scheme_of, scheme_params
 from fedsilo.crypto.entropy import Entropy, SystemEntropy
-from fedsilo.crypto.prg import UIntArray, word_dtype
+from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ChainMismatchError,
     ConfigError,
@@ -43,12 +42,15 @@ from fedsilo.errors import (
 )
 from fedsilo.pki.identity import Role
 from fedsilo.pki.trust import TrustStore
-from fedsilo.protocol import words
-from fedsilo.protocol.catchup import bounded_survivors, check_acks
+from fedsilo.protocol.catchup import check_acks
 from fedsilo.protocol.events import RoundFinalized
 from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.messages import SessionContext
-from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
+from fedsilo.protocol.outputs import (
+    Fetch,
+    Upload,
+    evidence_download,
+)
 from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.protocol.scheme import RELEASE_STAGE, SiloSession
@@ -331,24 +333,25 @@ class SiloNode:
             assert isinstance(message, pb.AggregatorMessage)
             if message.WhichOneof("kind") != "evidence":
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
-            context = self._round_context(r, codec.EVIDENCE_STAGE)
-            total = self._fetch_sum_of(pb.ResultRequest(context=context), length)
-            # the download below is sized by this list: bound it before anything is fetched
-            listed = bounded_survivors(
-                message.evidence.survivors.survivors, len(self.config.silos), self.params.quorum
-            )
-            evidence = codec.evidence(
-                message.evidence,
-                total,
-                length,
-                self.params.bits,
-                self._fetch_inputs(
-                    self._round_context(r, codec.EVIDENCE_INPUTS_STAGE), listed, length
-                ),
-            )
+            evidence = codec.evidence(message.evidence)
+            # what the round's session served, sized by the scheme from the evidence
+            downloads = {
+                wanted.name: self._client.fetch(
+                    wanted.name,
+                    pb.ResultRequest(
+                        context=self._round_context(r, evidence_download(wanted.name))
+                    ),
+                    wanted.size,
+                    1,
+                )
+                for wanted in self._scheme.evidence_fetches(
+                    self.params, evidence, silos=len(self.config.silos), vector_length=length
+                )
+            }
             result = self._scheme.verify_evidence(
                 self.params,
                 evidence,
+                downloads,
                 roster=self._roster,
                 federation=self.config.federation,
                 config_digest=self._digest,
@@ -503,7 +506,7 @@ class SiloNode:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            decoded = codec.aggregator_message(message, self.params.bits)
+            decoded = codec.aggregator_message(message)
             if isinstance(decoded, pb.RoundOutcome):
                 return codec.outcome_of(ctx, decoded)
             replies, fetched, verified = self._answer(ctx, session, decoded, kept)
@@ -562,11 +565,7 @@ class SiloNode:
             try:
                 outputs += timed(lambda: session.fetched(output.name, data))  # noqa: B023
             except ReleaseVerificationError as exc:
-                total, inputs = (
-                    downloads.get(RESULT_DOWNLOAD, b""),
-                    downloads.get(INPUTS_DOWNLOAD, b""),
-                )
-                where = self._disputes.keep(ctx, kept, total, inputs, str(exc))
+                where = self._disputes.keep(ctx, kept, downloads, str(exc))
                 self._log("release-refused", silo=self.name, round=ctx.round, kept=where.name)
                 raise ReleaseVerificationError(
                     f"round {ctx.round} aborted: the aggregator's release does not verify "
@@ -621,22 +620,3 @@ class SiloNode:
                 )
 
         return source
-
-    def _fetch_inputs(
-        self, context: pb.Context, survivors: tuple[int, ...], length: int
-    ) -> tuple[tuple[int, UIntArray], ...]:
-        """With full release verification, every survivor's masked vector ``y_u`` (checked
-        by the session against what each survivor signed); nothing in sketch mode.
-        ``context`` names the stage: a session's ``inputs`` or a final round's."""
-        if not self.params.full_verification:
-            return ()
-        word = word_dtype(self.params.bits).itemsize
-        data = self._client.fetch(
-            "masked inputs", pb.ResultRequest(context=context), len(survivors) * length * word, 1
-        )
-        return words.masked_inputs(data, survivors, length, self.params.bits)
-
-    def _fetch_sum_of(self, request: pb.ResultRequest, length: int) -> bytearray:
-        """A sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte per limb)."""
-        limbs = length * (self.params.bits // 32)
-        return self._client.fetch("result", request, WideSum.byte_size(limbs, 32), 1)

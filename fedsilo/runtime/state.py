@@ -11,11 +11,12 @@ Layout:
   silos, summed weight, federated evaluation, digests, the chain head ``H_r``
   and who acknowledged it);
 * ``rounds/aggregate-NNNNNN.bin``: the released integer sum, raw little-endian;
-* ``rounds/evidence-NNNNNN.pb`` and ``rounds/sum-NNNNNN.bin``: the round's
-  silo-signed evidence and its non-wrapped sum ``Y``, served to silos that
-  missed the round so they can verify it and catch up (with full release
-  verification also ``rounds/inputs-NNNNNN.bin``, every survivor's masked
-  vector).
+* ``rounds/evidence-NNNNNN.pb``: the round's silo-signed evidence, and
+  ``rounds/<download>-NNNNNN.bin`` for each download the session served (its
+  scheme's ``downloads``; for masking ``sum-`` for the non-wrapped sum ``Y``
+  under the name ``result``, and with full release verification ``inputs-``,
+  every survivor's masked vector): served to silos that missed the round so
+  they can verify it and catch up.
 
 Every file is written to a temporary name, fsynced and renamed, so a crash
 leaves the previous round intact; an interrupted round is re-run as a new
@@ -27,11 +28,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fedsilo.errors import CheckpointError
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD
 from fedsilo.training.checkpoint import load_checkpoint
 from fedsilo.training.global_state import load_optimizer_state
 from fedsilo.training.server_optimizers import OptimizerState
@@ -58,9 +61,18 @@ class RoundArchive(Protocol):
 
     def evidence(self, round_number: int) -> bytes | None: ...
 
-    def sum(self, round_number: int) -> bytes | None: ...
+    def download(self, round_number: int, name: str) -> bytes | None: ...
 
-    def inputs(self, round_number: int) -> bytes | None: ...
+
+def _download_file(name: str, round_number: int) -> str:
+    """The archive file of a session's download ``name`` (the released sum keeps the file
+    name it had before downloads were named by their scheme)."""
+    if not name.replace("-", "").isalpha() or not name.islower():
+        raise CheckpointError(f"a download name must be lowercase letters and dashes: {name!r}")
+    stem = "sum" if name == RESULT_DOWNLOAD else name
+    if stem in ("round", "model", "optimizer", "aggregate", "evidence"):
+        raise CheckpointError(f"the download name {name!r} is an archive file of its own")
+    return f"{stem}-{round_number:06d}.bin"
 
 
 @dataclass
@@ -86,20 +98,18 @@ class AggregatorState:
     def evidence(self, round_number: int) -> bytes | None:
         return self._read(f"evidence-{round_number:06d}.pb")
 
-    def sum(self, round_number: int) -> bytes | None:
-        return self._read(f"sum-{round_number:06d}.bin")
-
-    def inputs(self, round_number: int) -> bytes | None:
-        return self._read(f"inputs-{round_number:06d}.bin")
+    def download(self, round_number: int, name: str) -> bytes | None:
+        """What the round's session served as ``name`` (None if it served none)."""
+        return self._read(_download_file(name, round_number))
 
     def save_evidence(
-        self, round_number: int, evidence: bytes, total: bytes, inputs: bytes = b""
+        self, round_number: int, evidence: bytes, downloads: Mapping[str, bytes]
     ) -> None:
-        """Before the round's record: what silos that missed it verify it from."""
+        """Before the round's record: what silos that missed it verify it from (the
+        evidence, written last, makes the round's downloads servable)."""
         rounds = self.directory / "rounds"
-        if inputs:  # full release verification: the survivors' masked vectors too
-            write_atomically(rounds / f"inputs-{round_number:06d}.bin", inputs)
-        write_atomically(rounds / f"sum-{round_number:06d}.bin", total)
+        for name, data in downloads.items():
+            write_atomically(rounds / _download_file(name, round_number), data)
         write_atomically(rounds / f"evidence-{round_number:06d}.pb", evidence)
 
     def record(self, round_number: int) -> dict[str, Any]:

@@ -18,9 +18,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from fedsilo.crypto.encoding import encode
-from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import ContextMismatchError, RemoteProtocolError, SignatureError
 from fedsilo.protocol.masking.messages import (
     AdvertList,
@@ -28,6 +26,7 @@ from fedsilo.protocol.masking.messages import (
     ConsistencySignature,
     DealerCommitments,
     EncryptedShare,
+    EvidenceNotice,
     InputCommitment,
     KeyAdvert,
     MaskingSet,
@@ -46,7 +45,6 @@ from fedsilo.protocol.masking.messages import (
     UnmaskingShares,
 )
 from fedsilo.protocol.messages import Ack, SessionContext
-from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD
 from fedsilo.protocol.words import bytes_to_words, words_to_bytes
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
@@ -228,8 +226,8 @@ def _consistency_pb(c: ConsistencySignature) -> pb.ConsistencySignature:
     )
 
 
-def _consistency(m: pb.ConsistencySignature, bits: int) -> ConsistencySignature:
-    """Spot-check leaves are 32-bit limbs whatever ``bits`` (masking's release checks)."""
+def _consistency(m: pb.ConsistencySignature) -> ConsistencySignature:
+    """Spot-check leaves are 32-bit limbs whatever the modulus (masking's release checks)."""
     return ConsistencySignature(
         session_of(m.context),
         int(m.context.sender),
@@ -301,14 +299,14 @@ _SILO_FIELDS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     UnmaskingShares: ("unmasking", _unmasking_pb),
     Ack: ("ack", _ack_pb),
 }
-_SILO_DECODERS: dict[str, Callable[[Any, int], SmallSiloMessage]] = {
-    "advert": lambda m, _bits: _advert(m),
-    "shares": lambda m, _bits: _upload(m),
-    "check": lambda m, _bits: _share_check(m),
-    "commitment": lambda m, _bits: _commitment(m),
+_SILO_DECODERS: dict[str, Callable[[Any], SmallSiloMessage]] = {
+    "advert": _advert,
+    "shares": _upload,
+    "check": _share_check,
+    "commitment": _commitment,
     "consistency": _consistency,
-    "unmasking": lambda m, _bits: _unmasking(m),
-    "ack": lambda m, _bits: _ack(m),
+    "unmasking": _unmasking,
+    "ack": _ack,
 }
 
 
@@ -349,7 +347,7 @@ STAGE_OF_REPLY = {
 }
 
 
-def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, str, SmallSiloMessage]:
+def silo_message(m: pb.SiloMessage) -> tuple[pb.Context, str, SmallSiloMessage]:
     """Decode a silo message: its wire context (sender, session), the stage it answers
     and the message. Refused if its stage label is not that stage's."""
     kind = m.WhichOneof("kind")
@@ -361,7 +359,7 @@ def silo_message(m: pb.SiloMessage, bits: int) -> tuple[pb.Context, str, SmallSi
         raise ContextMismatchError(
             f"the message is labelled stage {part.context.stage!r}, not {stage!r}"
         )
-    return part.context, stage, _SILO_DECODERS[kind](part, bits)
+    return part.context, stage, _SILO_DECODERS[kind](part)
 
 
 # --- aggregator -> silo ---------------------------------------------------------------
@@ -436,7 +434,7 @@ def aggregator_message_pb(recipient: int, message: AggregatorMessage) -> pb.Aggr
 
 
 def aggregator_message(
-    m: pb.AggregatorMessage, bits: int
+    m: pb.AggregatorMessage,
 ) -> AggregatorMessage | ReleaseNotice | pb.RoundOutcome:
     """Decode what the aggregator sent; a release comes back as its notice (the session
     fetches ``Y`` for it), a session's outcome as its protobuf (see :func:`outcome_of`)."""
@@ -458,7 +456,7 @@ def aggregator_message(
         )
     if kind == "bundle":
         b = m.bundle
-        sigs = tuple(_consistency(c, bits) for c in b.signatures)
+        sigs = tuple(_consistency(c) for c in b.signatures)
         return SignatureBundle(session_of(b.context), tuple(b.survivors), tuple(b.dropped), sigs)
     if kind == "release":
         r = m.release
@@ -488,33 +486,8 @@ def _sharing_message(m: pb.AggregatorMessage) -> MaskingSet | ShareRelay:
     )
 
 
-# what silos fetch: the names under which sessions serve their downloads
-RESULT_STAGE = RESULT_DOWNLOAD  # a session's released sum Y, fetched by its survivors
-INPUTS_STAGE = INPUTS_DOWNLOAD  # full release verification: every survivor's y_u
-EVIDENCE_INPUTS_STAGE = "evidence-inputs"  # ... and for a final round, by a silo catching up
-
-
 def _secrets(items: Iterable[pb.RevealedSecret]) -> tuple[RevealedSecret, ...]:
     return tuple(RevealedSecret(int(r.owner), bytes(r.secret)) for r in items)
-
-
-def release_bundle(
-    m: pb.ReleaseBundle,
-    total: bytes | bytearray,
-    length: int,
-    bits: int,
-    inputs: tuple[tuple[int, UIntArray], ...] = (),
-) -> ReleaseBundle:
-    """A release joined with the sum ``Y`` (and, with full verification, every survivor's
-    masked vector) fetched for it (refused if malformed)."""
-
-    return ReleaseBundle(
-        session_of(m.context),
-        _secrets(m.self_seeds),
-        _secrets(m.mask_keys),
-        WideSum.from_bytes(total, length * (bits // 32), 32, int(m.sum_count)),
-        inputs,
-    )
 
 
 def outcome_of(ctx: SessionContext, outcome: pb.RoundOutcome) -> pb.RoundOutcome:
@@ -553,35 +526,24 @@ def evidence_pb(e: RoundEvidence) -> pb.RoundEvidence:
     )
 
 
-def evidence(
-    m: pb.RoundEvidence,
-    total: bytes | bytearray,
-    length: int,
-    bits: int,
-    inputs: tuple[tuple[int, UIntArray], ...] = (),
-) -> RoundEvidence:
-    """Decode a round's evidence joined with its fetched sum ``Y`` (and inputs)."""
-    adverts = aggregator_message(pb.AggregatorMessage(adverts=m.adverts), bits)
-    survivors = aggregator_message(pb.AggregatorMessage(survivors=m.survivors), bits)
-    bundle = aggregator_message(pb.AggregatorMessage(bundle=m.bundle), bits)
+def evidence(m: pb.RoundEvidence) -> EvidenceNotice:
+    """Decode a round's evidence (what its session served is fetched apart, sized by it)."""
+    adverts = aggregator_message(pb.AggregatorMessage(adverts=m.adverts))
+    survivors = aggregator_message(pb.AggregatorMessage(survivors=m.survivors))
+    bundle = aggregator_message(pb.AggregatorMessage(bundle=m.bundle))
+    release = aggregator_message(pb.AggregatorMessage(release=m.release))
     if not (
         isinstance(adverts, AdvertList)
         and isinstance(survivors, SurvivorList)
         and isinstance(bundle, SignatureBundle)
+        and isinstance(release, ReleaseNotice)
     ):
         raise RemoteProtocolError("malformed round evidence")
     acks = tuple(
         Ack(session_of(a.context), int(a.context.sender), bytes(a.head), bytes(a.signature))
         for a in m.acks
     )
-    return RoundEvidence(
-        session_of(m.context),
-        adverts,
-        survivors,
-        bundle,
-        release_bundle(m.release, total, length, bits, inputs),
-        acks,
-    )
+    return EvidenceNotice(session_of(m.context), adverts, survivors, bundle, release, acks)
 
 
 # --- the aggregator's signature ---------------------------------------------------------

@@ -33,6 +33,7 @@ from fedsilo.errors import (
 from fedsilo.protocol.events import RoundOpened
 from fedsilo.protocol.masking.messages import ConsistencySignature, KeyAdvert
 from fedsilo.protocol.messages import Ack
+from fedsilo.protocol.outputs import RESULT_DOWNLOAD
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
 from fedsilo.transport import codec
@@ -244,7 +245,7 @@ def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) 
     client, a = rogue(live)
     refused(
         live,
-        lambda: client.fetch("result", fetch_request(a, codec.RESULT_STAGE), 10, 1),
+        lambda: client.fetch("result", fetch_request(a, RESULT_DOWNLOAD), 10, 1),
         NotReadyError,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         "no released aggregate for that session",
@@ -263,7 +264,7 @@ def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) 
             "nothing to fetch for stage 'release'",
         ),
         (
-            codec.RESULT_STAGE,
+            RESULT_DOWNLOAD,
             1,
             RosterError,
             grpc.StatusCode.PERMISSION_DENIED,

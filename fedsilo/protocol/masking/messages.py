@@ -325,6 +325,21 @@ class RoundEvidence:
     acks: tuple[Ack, ...]
 
 
+@dataclass(frozen=True)
+class EvidenceNotice:
+    """A final round's evidence as the aggregator's message carries it: everything but
+    what its session served (``Y``, and with full verification every ``y_u``), which the
+    catching-up silo fetches, sized by this notice, and joins into the
+    :class:`RoundEvidence` it verifies."""
+
+    context: SessionContext
+    adverts: AdvertList
+    survivors: SurvivorList
+    bundle: SignatureBundle
+    release: ReleaseNotice
+    acks: tuple[Ack, ...]
+
+
 SiloMessage = (
     KeyAdvert
     | ShareUpload

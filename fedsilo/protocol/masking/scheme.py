@@ -20,8 +20,8 @@ from fedsilo.protocol import fields
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
-from fedsilo.protocol.masking.catchup import verify_evidence
-from fedsilo.protocol.masking.messages import RoundEvidence, Stage
+from fedsilo.protocol.masking.catchup import evidence_fetches, join_evidence, verify_evidence
+from fedsilo.protocol.masking.messages import EvidenceNotice, Stage
 from fedsilo.protocol.masking.params import (
     RELEASE_VERIFICATIONS,
     MaskingParams,
@@ -33,6 +33,7 @@ from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.silo_session import MaskingSiloSession
 from fedsilo.protocol.messages import AggregateResult, SessionContext
+from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch
 from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import (
     RELEASE_STAGE,
@@ -89,6 +90,8 @@ class Masking(Scheme):
         StageSpec(Stage.UNMASKING.value, "silos", 120.0),
         RELEASE_STAGE,
     )
+    # with full release verification the survivors fetch every y_u as well
+    downloads = (RESULT_DOWNLOAD, INPUTS_DOWNLOAD)
 
     def parse(
         self, reader: Reader, section: dict[str, Any], facts: FederationFacts
@@ -223,10 +226,16 @@ class Masking(Scheme):
     ) -> MaskingAggregatorSession:
         return MaskingAggregatorSession.resume(params, record, data, context=context, roster=roster)
 
+    def evidence_fetches(
+        self, params: MaskingParams, evidence: EvidenceNotice, *, silos: int, vector_length: int
+    ) -> list[Fetch]:
+        return evidence_fetches(evidence, params=params, silos=silos, vector_length=vector_length)
+
     def verify_evidence(
         self,
         params: MaskingParams,
-        evidence: RoundEvidence,
+        evidence: EvidenceNotice,
+        downloads: Mapping[str, bytes | bytearray],
         *,
         roster: Roster,
         federation: str,
@@ -235,7 +244,7 @@ class Masking(Scheme):
         vector_length: int,
     ) -> AggregateResult:
         return verify_evidence(
-            evidence,
+            join_evidence(evidence, downloads, params=params, vector_length=vector_length),
             roster=roster,
             params=params,
             federation=federation,
