@@ -330,9 +330,7 @@ class Mailbox:
         if stage.startswith(EVIDENCE_DOWNLOAD_PREFIX):
             archive, r = self._archive, int(request.context.round)
             name = stage.removeprefix(EVIDENCE_DOWNLOAD_PREFIX)
-            kept = (
-                archive.download(r, name) if archive is not None and archive.evidence(r) else None
-            )
+            kept = archive.download(r, name) if archive is not None else None
             if kept is None:
                 raise NotReadyError(f"no final round {r} (or it kept no {name})")
             return result_chunks_of(kept, 1)

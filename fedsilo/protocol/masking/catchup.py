@@ -24,16 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fedsilo.crypto.prg import UIntArray, word_dtype
-from fedsilo.crypto.sketch import WideSum
-from fedsilo.errors import ContextMismatchError, InconsistentViewError, RemoteProtocolError
-from fedsilo.protocol import words
+from fedsilo.errors import ContextMismatchError, InconsistentViewError
 from fedsilo.protocol.catchup import bounded_survivors
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.masking import checks
+from fedsilo.protocol.masking.downloads import join_release, release_fetches
 from fedsilo.protocol.masking.messages import (
     EvidenceNotice,
-    ReleaseBundle,
     RoundEvidence,
     Stage,
 )
@@ -41,27 +38,18 @@ from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.payloads import SurvivorView
 from fedsilo.protocol.masking.release import verify_release
 from fedsilo.protocol.messages import AggregateResult
-from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch
+from fedsilo.protocol.outputs import Fetch
 from fedsilo.protocol.roster import Roster
-
-
-def _sum_bytes(params: MaskingParams, vector_length: int) -> int:
-    """The size of a sum ``Y`` of 32-bit limbs (the low limbs, then one carry byte each)."""
-    return WideSum.byte_size(vector_length * (params.bits // 32), 32)
 
 
 def evidence_fetches(
     notice: EvidenceNotice, *, params: MaskingParams, silos: int, vector_length: int
 ) -> list[Fetch]:
-    """What a silo catching up downloads for ``notice``: the sum ``Y`` and, with full
-    verification, every listed survivor's ``y_u``, sized by a survivor list that could be
-    genuine (checked before anything is fetched; its signatures are checked later)."""
+    """What a silo catching up downloads for ``notice``: its release's downloads, sized by
+    a survivor list that could be genuine (checked before anything is fetched; its
+    signatures are checked later)."""
     listed = bounded_survivors(notice.survivors.survivors, silos, params.quorum)
-    fetches = [Fetch(RESULT_DOWNLOAD, _sum_bytes(params, vector_length))]
-    if params.full_verification:
-        word = word_dtype(params.bits).itemsize
-        fetches.append(Fetch(INPUTS_DOWNLOAD, len(listed) * vector_length * word))
-    return fetches
+    return release_fetches(params, listed, vector_length)
 
 
 def join_evidence(
@@ -72,23 +60,12 @@ def join_evidence(
     vector_length: int,
 ) -> RoundEvidence:
     """``notice`` joined with what was fetched for it (refused if malformed or missing)."""
-    total = downloads.get(RESULT_DOWNLOAD)
-    if total is None:
-        raise RemoteProtocolError("the evidence's sum Y is missing")
-    inputs: tuple[tuple[int, UIntArray], ...] = ()
-    if params.full_verification:
-        data = downloads.get(INPUTS_DOWNLOAD)
-        if data is None:
-            raise RemoteProtocolError("the evidence's masked inputs are missing")
-        listed = tuple(int(u) for u in notice.survivors.survivors)
-        inputs = words.masked_inputs(data, listed, vector_length, params.bits)
-    r = notice.release
-    release = ReleaseBundle(
-        r.context,
-        r.self_seeds,
-        r.mask_keys,
-        WideSum.from_bytes(total, vector_length * (params.bits // 32), 32, r.sum_count),
-        inputs,
+    release = join_release(
+        notice.release,
+        downloads,
+        params=params,
+        survivors=tuple(int(u) for u in notice.survivors.survivors),
+        vector_length=vector_length,
     )
     return RoundEvidence(
         notice.context, notice.adverts, notice.survivors, notice.bundle, release, notice.acks

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from fedsilo.crypto.prg import word_dtype
-from fedsilo.crypto.sketch import WideSum
 from fedsilo.errors import (
     ContextMismatchError,
     CryptoError,
@@ -30,10 +28,10 @@ from fedsilo.errors import (
 )
 from fedsilo.protocol import words
 from fedsilo.protocol.chain import ChainLink
+from fedsilo.protocol.masking.downloads import join_release, release_fetches
 from fedsilo.protocol.masking.messages import (
     AdvertList,
     MaskedInputStream,
-    ReleaseBundle,
     ReleaseNotice,
     SiloMessage,
     Stage,
@@ -42,7 +40,7 @@ from fedsilo.protocol.masking.params import MaskingParams
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.states import SiloState
 from fedsilo.protocol.messages import AggregateResult, SessionContext
-from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch, Upload
+from fedsilo.protocol.outputs import Upload
 
 
 class MaskingSiloSession:
@@ -117,12 +115,7 @@ class MaskingSiloSession:
                     + (" (a release was already announced)" if self._notice else "")
                 )
             )
-        length, bits = self._vector_length(), self._params.bits
-        limbs = length * (bits // 32)
-        wanted = [Fetch(RESULT_DOWNLOAD, WideSum.byte_size(limbs, 32))]
-        if self._params.full_verification:
-            size = len(self.survivors) * length * word_dtype(bits).itemsize
-            wanted.append(Fetch(INPUTS_DOWNLOAD, size))
+        wanted = release_fetches(self._params, self.survivors, self._vector_length())
         self._notice, self._wanted, self._fetched = message, {f.name for f in wanted}, {}
         return list(wanted)
 
@@ -138,19 +131,16 @@ class MaskingSiloSession:
         if set(self._fetched) != self._wanted:
             return []
         fetched, self._fetched, self._notice = self._fetched, {}, None
-        length, bits = self._vector_length(), self._params.bits
         try:
-            total = WideSum.from_bytes(
-                fetched[RESULT_DOWNLOAD], length * (bits // 32), 32, notice.sum_count
-            )
-            inputs = (
-                words.masked_inputs(fetched[INPUTS_DOWNLOAD], self.survivors, length, bits)
-                if INPUTS_DOWNLOAD in fetched
-                else ()
+            bundle = join_release(
+                notice,
+                fetched,
+                params=self._params,
+                survivors=self.survivors,
+                vector_length=self._vector_length(),
             )
         except (CryptoError, RemoteProtocolError) as exc:
             self._core.refuse(ReleaseVerificationError(f"the released sum does not parse: {exc}"))
-        bundle = ReleaseBundle(notice.context, notice.self_seeds, notice.mask_keys, total, inputs)
         return self._outputs(self._core.receive(bundle))
 
     def vector_chunk(self, offset: int, count: int) -> bytes:
