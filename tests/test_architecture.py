@@ -48,3 +48,16 @@ def test_no_insecure_channel_or_target_override_outside_the_test_kit() -> None:
             continue
         text = path.read_text()
         assert "insecure_channel" not in text and "ssl_target_name_override" not in text, path
+
+
+ABOVE_THE_SEAM = ("runtime", "transport", "training", "bench", "demo", "cli")
+
+
+@pytest.mark.parametrize("package", ABOVE_THE_SEAM)
+def test_nothing_above_the_seam_names_the_masking_package(package: str) -> None:
+    """The issue's own check, literally: ``grep -rn protocol.masking`` finds nothing there
+    (the import contract forbids the import; this also catches strings and lazy imports)."""
+    for path in (ROOT / "fedsilo" / package).rglob("*"):
+        if path.is_file() and path.suffix in {".py", ".proto", ".pyi", ".sh"}:
+            text = path.read_text()
+            assert "protocol.masking" not in text and "protocol/masking" not in text, path

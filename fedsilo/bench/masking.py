@@ -29,8 +29,7 @@ import numpy.typing as npt
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.prg import DEFAULT_CHUNK_WORDS, Keystream, UIntArray
 from fedsilo.errors import ConfigError
-from fedsilo.protocol.masking.messages import SiloMessage, Stage
-from fedsilo.testing.adversary import Adversary
+from fedsilo.testing.adversary import KeepsNothing
 from fedsilo.testing.harness import Federation, make_federation, run_aggregation
 
 LEVELS = 1 << 16
@@ -63,13 +62,6 @@ class MaskingBenchResult:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-class _Quiet(Adversary):
-    """An honest relay that keeps nothing (the bench must not hold n vectors)."""
-
-    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
-        return [message]
 
 
 def _timed(step: Callable[[], object]) -> float:
@@ -125,8 +117,8 @@ def _one_repetition(
     run = run_aggregation(
         fed,
         inputs,
-        drop_at=dict.fromkeys(dropped, Stage.MASKED_INPUT),
-        adversary=_Quiet(),
+        drop_at=dict.fromkeys(dropped, "masked-input"),
+        adversary=KeepsNothing(),
         seed=seed,
         clock=time.perf_counter,
     )

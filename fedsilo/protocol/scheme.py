@@ -13,6 +13,10 @@ know which scheme runs:
   used by config loading, the nodes and the auditor alike (:meth:`Scheme.check`
   raises the first failure as a one-line :class:`ConfigError`);
 * its **parameters** (:meth:`Scheme.params`): what its sessions run with;
+* its **wire** (:class:`SchemeWire`): the bodies of its messages, which the transport
+  carries in scheme-neutral envelopes (the envelope's context names session, stage and
+  speaker), and the parameters every session announcement states
+  (:meth:`Scheme.announced`, compared by each silo with its own);
 * its **sessions**: the silo and aggregator state machines
   (:class:`SiloSession`, :class:`AggregatorSession`), built and resumed by the
   scheme (:meth:`Scheme.silo_session`, :meth:`Scheme.aggregator_session`), and
@@ -141,6 +145,46 @@ class SchemeConfig(Protocol):
         ...
 
 
+@runtime_checkable
+class SchemeWire(Protocol):
+    """A scheme's message bodies on the wire. Each body travels in an envelope whose
+    context names its session, its stage and its speaker; the stage says which of the
+    scheme's messages the body is. Decoding raises
+    :class:`~fedsilo.errors.RemoteProtocolError` for a body that is not one."""
+
+    def silo_body(self, message: Any) -> tuple[str, int, bytes]:
+        """The stage a silo's small message answers, the silo that speaks, and its body."""
+        ...
+
+    def silo_message(self, context: SessionContext, stage: str, sender: int, body: bytes) -> Any:
+        """Silo ``sender``'s message for ``stage`` of session ``context``."""
+        ...
+
+    def aggregator_body(self, message: Any) -> tuple[str, bytes]:
+        """The stage an aggregator message opens (the silos await it there) and its body."""
+        ...
+
+    def aggregator_message(self, context: SessionContext, stage: str, body: bytes) -> Any:
+        """The aggregator's message opening ``stage`` of session ``context``, as the silo
+        session takes it."""
+        ...
+
+    def evidence_body(self, evidence: Any) -> bytes:
+        """A final round's evidence (its session's context included), as the archive keeps
+        it and a catching-up silo receives it."""
+        ...
+
+    def evidence(self, body: bytes) -> Any:
+        """The evidence :meth:`evidence_body` wrote, for :meth:`Scheme.verify_evidence`."""
+        ...
+
+    def dispute_evidence(self, context: SessionContext, messages: Mapping[str, Any]) -> Any:
+        """The evidence a silo's dispute holds, from the aggregator's signed messages of
+        the session by stage (as :meth:`aggregator_message` decoded them), for
+        :meth:`Scheme.verify_evidence`; raises if a message it needs is missing."""
+        ...
+
+
 class Scheme(ABC):
     """A protection scheme: stages, config section, rules, parameters and sessions."""
 
@@ -178,6 +222,16 @@ class Scheme(ABC):
     def local_section(self) -> dict[str, Any]:
         """The ``scheme:`` section of a federation run on one machine (``fedsilo demo``,
         ``fedsilo bench``): safe settings for a handful of silos and a small model."""
+
+    @property
+    def wire(self) -> SchemeWire:
+        """The bodies of this scheme's messages on the wire."""
+        raise self._no_sessions()
+
+    def announced(self, params: Any) -> bytes:
+        """What every session announcement states of ``params`` (a silo refuses a session
+        whose announcement differs from its own)."""
+        raise self._no_sessions()
 
     @property
     def stage_names(self) -> tuple[str, ...]:

@@ -5,15 +5,16 @@ a sum that is not the sum of what the survivors signed), the round aborts
 naming the aggregator, and the silo writes, before it exits,
 ``STATE_DIR/disputes/round-NNNNNN-<session>/``:
 
-* ``adverts.signed``, ``survivors.signed``, ``bundle.signed``, ``release.signed``:
-  the session's messages exactly as the aggregator signed them (``Signed``
-  protobufs: the body and the aggregator's signature over it);
+* ``<stage>.signed`` for each stage of the session whose message arrived (masking:
+  ``share-keys``, ``share-check``, ``masked-input``, ``consistency-check``,
+  ``unmasking``, ``release``): the aggregator's message exactly as it signed it
+  (``Signed`` protobufs: the body and the aggregator's signature over it);
 * ``<download>.bin`` for each download of the session the silo had fetched:
   ``sum.bin``, the sum ``Y`` it served (the ``result``); ``inputs.bin``, every
   survivor's masked vector, in full verification mode;
 * ``reason.txt``: the silo's one-line error.
 
-The messages carry the silos' own signatures too (adverts, input
+The messages carry the silos' own signatures too (with masking: adverts, input
 commitments, consistency signatures over ``H(Y)``), so anyone holding the
 config and the certificates can re-run the silo's check with
 :func:`check_dispute` and see the same refusal, under the aggregator's
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fedsilo.crypto.signatures import VerifyingKey
-from fedsilo.errors import ConfigError, RemoteProtocolError
+from fedsilo.errors import ConfigError
 from fedsilo.protocol.chain import ChainHead
 from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD
@@ -38,9 +39,6 @@ from fedsilo.protocol.scheme import Scheme
 from fedsilo.runtime.state import write_atomically
 from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
-
-PARTS = ("adverts", "survivors", "bundle", "release")
-"""The aggregator-signed messages of a dispute, by the ``AggregatorMessage`` field each holds."""
 
 
 def _download_file(name: str) -> str:
@@ -86,32 +84,28 @@ def check_dispute(
     """Re-run the refused check on a dispute directory; raises what the silo raised (a
     :class:`~fedsilo.errors.ReleaseVerificationError` for a forged sum) and returns only if
     the release verifies after all. ``params`` are ``scheme``'s, for ``vector_length``."""
-    messages: dict[str, pb.AggregatorMessage] = {}
-    for part in PARTS:
-        path = where / f"{part}.signed"
+    messages: dict[str, Any] = {}
+    ctx: SessionContext | None = None
+    for stage in scheme.stage_names:
+        path = where / f"{stage}.signed"
         if not path.is_file():
-            raise ConfigError(f"{where} holds no {part}.signed: the dispute cannot be checked")
+            continue
         signed = pb.Signed.FromString(path.read_bytes())
         message = codec.parse(
-            pb.AggregatorMessage, codec.open_signed(aggregator_key, signed, codec.MESSAGE_KIND)
+            pb.AggregatorMessage,
+            codec.open_signed(aggregator_key, signed, codec.MESSAGE_KIND, (stage,)),
         )
-        if message.WhichOneof("kind") != part:
-            raise RemoteProtocolError(f"{path} holds no {part} message")
-        messages[part] = message
+        ctx = ctx or codec.session_of(message.context)  # the first names the session
+        body = codec.session_body(ctx, stage, message)
+        messages[stage] = scheme.wire.aggregator_message(ctx, stage, body)
+    if ctx is None:
+        raise ConfigError(f"{where} holds no signed message: the dispute cannot be checked")
     downloads = {
         name: path.read_bytes()
         for name in scheme.downloads
         if (path := where / _download_file(name)).is_file()
     }
-    wire = pb.RoundEvidence(
-        context=messages["release"].release.context,
-        adverts=messages["adverts"].adverts,
-        survivors=messages["survivors"].survivors,
-        bundle=messages["bundle"].bundle,
-        release=messages["release"].release,
-    )
-    evidence = codec.evidence(wire)
-    ctx = evidence.context
+    evidence = scheme.wire.dispute_evidence(ctx, messages)
     scheme.verify_evidence(
         params,
         evidence,
@@ -124,4 +118,4 @@ def check_dispute(
     )
 
 
-__all__ = ["PARTS", "DisputeStore", "check_dispute"]
+__all__ = ["DisputeStore", "check_dispute"]

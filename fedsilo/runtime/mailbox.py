@@ -219,10 +219,9 @@ class Mailbox:
         )
 
     def submit(self, member: Member, message: pb.SiloMessage) -> None:
-        kind = message.WhichOneof("kind")
-        if kind is None:
-            raise RemoteProtocolError("an empty silo message")
-        wire_ctx, stage, decoded = codec.silo_message(message)
+        wire_ctx, stage, sender, part = codec.silo_message(message)
+        # the session checks the context again, and _session_of that it is the open one
+        decoded = self._scheme.wire.silo_message(codec.session_of(wire_ctx), stage, sender, part)
         body = message.SerializeToString(deterministic=True)
         with self._cond:
             session = self._session_of(member, wire_ctx)
@@ -317,9 +316,7 @@ class Mailbox:
         data = self._archive.evidence(round_number) if self._archive else None
         if data is None:
             return None
-        message = pb.AggregatorMessage(
-            recipient=recipient, evidence=pb.RoundEvidence.FromString(data)
-        )
+        message = codec.evidence_pb(recipient, round_number, data)
         return self._signed(message.SerializeToString(), codec.EVIDENCE_STAGE)
 
     def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
@@ -379,8 +376,8 @@ class Mailbox:
         events = []
         for output in outputs:  # state first, so a failing log write cannot lose any of it
             if isinstance(output, Outgoing):
-                stage = codec.STAGE_OF_REPLY[type(output.message)]
-                wire = codec.aggregator_message_pb(output.recipient, output.message)
+                stage, body = self._scheme.wire.aggregator_body(output.message)
+                wire = codec.aggregator_message_pb(output.recipient, session.ctx, stage, body)
                 signed[(stage, output.recipient)] = self._signed(wire.SerializeToString(), stage)
             elif isinstance(output, Serve):
                 if output.name not in self._scheme.downloads:  # nothing could fetch it
@@ -434,13 +431,8 @@ class Mailbox:
     ) -> None:
         """Tell every silo how the session ended (signed, in its outbox). Under the lock."""
         for index in range(1, self.roster.size + 1):
-            outcome = pb.RoundOutcome(
-                context=codec.context_pb(session.ctx, codec.OUTCOME_STAGE, 0),
-                released=released,
-                survivors=list(survivors),
-                reason=reason,
-            )
-            body = pb.AggregatorMessage(recipient=index, outcome=outcome).SerializeToString()
+            outcome = codec.outcome_pb(index, session.ctx, released, list(survivors), reason)
+            body = outcome.SerializeToString()
             session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body, codec.OUTCOME_STAGE)
         self._cond.notify_all()
 
@@ -473,7 +465,7 @@ class Mailbox:
             plan.round,
             plan.chain_head,
             plan.vector_length,
-            self.params.bits,
+            self._scheme.announced(self.params),
             os.urandom(32),
         )
         ctx = codec.session_of(announcement.context)
@@ -536,8 +528,9 @@ class Mailbox:
                 self._publish(session, session.core.close_stage())
             return
         message = pb.SiloMessage.FromString(event.body)
-        wire, stage, decoded = codec.silo_message(message)
-        session.accepted[(stage, int(wire.sender))] = message.SerializeToString(deterministic=True)
+        _, stage, sender, part = codec.silo_message(message)
+        decoded = self._scheme.wire.silo_message(session.ctx, stage, sender, part)
+        session.accepted[(stage, sender)] = message.SerializeToString(deterministic=True)
         self._publish(session, session.core.receive(decoded))
 
     def close_stage(self, session: SessionState, stage: str) -> None:

@@ -11,7 +11,7 @@ from fedsilo.audit.resets import installed_resets
 from fedsilo.config.endorse import require_endorsements
 from fedsilo.config.load import load_config
 from fedsilo.config.model import FederationConfig
-from fedsilo.config.schemes import scheme_params, stage_timeout
+from fedsilo.config.schemes import scheme_of, scheme_params, stage_timeout
 from fedsilo.crypto.entropy import SystemEntropy
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError, FedsiloError
@@ -45,7 +45,6 @@ from fedsilo.training.local import LocalTrainer
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.task import SiloContext
 from fedsilo.training.weighted import SecureFedAvg
-from fedsilo.transport import codec
 from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.link import AggregatorLink, Serve
 from fedsilo.transport.roster import trust_store
@@ -281,7 +280,7 @@ class AggregatorNode:
         }
         metadata = {"round": str(round_number), "config_digest": self.config.digest()}
         if record.evidence is not None and RESULT_DOWNLOAD in record.downloads:
-            evidence = codec.evidence_pb(record.evidence).SerializeToString()
+            evidence = scheme_of(self.config).wire.evidence_body(record.evidence)
             self.state.save_evidence(round_number, evidence, record.downloads)
         self.state.save_round(
             round_number,

@@ -55,7 +55,6 @@ from fedsilo.protocol.reset import ResetRecord, apply_reset_records
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.protocol.scheme import RELEASE_STAGE, SiloSession
 from fedsilo.runtime.chain_store import ChainStore
-from fedsilo.runtime.disputes import PARTS as DISPUTE_PARTS
 from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.session_vault import SessionVault
@@ -333,7 +332,7 @@ class SiloNode:
             assert isinstance(message, pb.AggregatorMessage)
             if message.WhichOneof("kind") != "evidence":
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
-            evidence = codec.evidence(message.evidence)
+            evidence = self._scheme.wire.evidence(bytes(message.evidence))
             # what the round's session served, sized by the scheme from the evidence
             downloads = {
                 wanted.name: self._client.fetch(
@@ -384,7 +383,12 @@ class SiloNode:
         if ctx.round > self._ledger.final_round + 1:
             self.catch_up(ctx.round - 1)  # verify every round this silo missed first
         self._ledger.chain.require_next(ctx.round, ctx.chain_head)  # before any training
-        if a.modulus_bits != self.params.bits or not 0 < a.vector_length <= MAX_VECTOR_WORDS:
+        if bytes(a.scheme_params) != self._scheme.announced(self.params):
+            raise RemoteProtocolError(
+                f"the aggregator announced {self._scheme.kind} parameters this silo's config "
+                "does not have: refusing the session"
+            )
+        if not 0 < a.vector_length <= MAX_VECTOR_WORDS:
             raise RemoteProtocolError("the announced vector does not fit the config's limits")
         parameters = self.codec.parameters(int(a.vector_length))
         if parameters != self._trainer.layout.vector_length:
@@ -499,16 +503,15 @@ class SiloNode:
             stage_clock = _Stopwatch()
             message = self._open(signed, pb.AggregatorMessage, stage.name, codec.OUTCOME_STAGE)
             assert isinstance(message, pb.AggregatorMessage)
-            kind = str(message.WhichOneof("kind"))
-            if kind in DISPUTE_PARTS:
-                kept[kind] = signed
             if message.recipient != self.index:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            decoded = codec.aggregator_message(message)
-            if isinstance(decoded, pb.RoundOutcome):
-                return codec.outcome_of(ctx, decoded)
+            if message.WhichOneof("kind") == "outcome":
+                return codec.outcome_of(ctx, message.outcome)
+            body = codec.session_body(ctx, stage.name, message)
+            decoded = self._scheme.wire.aggregator_message(ctx, stage.name, body)
+            kept[stage.name] = signed
             replies, fetched, verified = self._answer(ctx, session, decoded, kept)
             self._vault.keep(session)  # durable before the replies leave
             self._send(ctx, session, replies)
@@ -600,7 +603,8 @@ class SiloNode:
             elif isinstance(output, Fetch):
                 raise ProtocolError(f"the session asked to send a bare {type(output).__name__}")
             else:
-                self._client.submit(codec.silo_message_pb(output))  # type: ignore[arg-type]
+                stage, sender, body = self._scheme.wire.silo_body(output)
+                self._client.submit(codec.silo_message_pb(ctx, stage, sender, body))
 
     def _input_chunks(
         self, ctx: SessionContext, session: SiloSession, upload: Upload

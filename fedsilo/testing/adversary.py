@@ -84,6 +84,14 @@ class Adversary:
         return outgoing
 
 
+@dataclass
+class KeepsNothing(Adversary):
+    """An honest relay that keeps nothing it relays (a benchmark must not hold n vectors)."""
+
+    def inbound(self, message: SiloMessage) -> list[SiloMessage]:
+        return [message]
+
+
 # --- ready-made attacks --------------------------------------------------------------
 
 

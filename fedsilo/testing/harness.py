@@ -182,7 +182,7 @@ def run_aggregation(
     fed: Federation,
     inputs: Sequence[UIntArray],
     *,
-    drop_at: Mapping[int, Stage] | None = None,
+    drop_at: Mapping[int, Stage | str] | None = None,
     adversary: Adversary | None = None,
     ledgers: Mapping[int, RoundLedger] | None = None,
     entropies: Mapping[int, Entropy] | None = None,
@@ -208,7 +208,8 @@ def run_aggregation(
     aggregator announce a different context to some silos; ``aggregator_params`` lets
     it run on other parameters than the silos' (for example ignoring ``min_silos``).
     """
-    drop_at = drop_at or {}
+    # a stage by name too, so a caller above the protocol need not import masking's Stage
+    stops = {i: Stage(stage) for i, stage in (drop_at or {}).items()}
     adversary = adversary or Adversary()
     ctx = fed.context(session, round_number, chain_head)
     all_ledgers = {i: (ledgers or {}).get(i) or fresh_ledger(fed) for i in fed.roster.indices}
@@ -233,7 +234,7 @@ def run_aggregation(
     )
     aggregator = driven.core
     run = RunResult(None, None, silos, adversary, all_ledgers)
-    _Loop(run, driven, drop_at, clock, chunk_words or len(inputs[0])).run()
+    _Loop(run, driven, stops, clock, chunk_words or len(inputs[0])).run()
     run.result = aggregator.result
     run.acks = {i: a.head for i, a in aggregator.acks.items()}
     run.evidence = aggregator.evidence

@@ -21,6 +21,7 @@ from fedsilo.pki.trust import TrustStore
 from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
 from fedsilo.protocol.masking.silo import MaskingSilo
+from fedsilo.protocol.masking.wire import MaskingWire, SmallSiloMessage
 from fedsilo.runtime.chain_store import ChainStore
 from fedsilo.runtime.disputes import DisputeStore
 from fedsilo.runtime.events import EventLog
@@ -38,6 +39,12 @@ from fedsilo.transport.memory import InMemoryAggregator
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.roster import trust_store
 from tests.nodes.federation import Federation
+
+
+def framed(message: SmallSiloMessage) -> pb.SiloMessage:
+    """A masking silo's message as a silo node frames it on the wire."""
+    return codec.silo_message_pb(message.context, *MaskingWire().silo_body(message))
+
 
 NOW = dt.datetime.now(dt.UTC)
 DER = Encoding.DER

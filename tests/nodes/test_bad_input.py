@@ -41,7 +41,7 @@ from fedsilo.transport.client import AggregatorClient, Backoff
 from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import ERROR_KEY, RESUME_KEY
-from tests.nodes.live import TRANSPORTS, LiveFederation
+from tests.nodes.live import TRANSPORTS, LiveFederation, framed
 
 HONEST = ["s1", "s2", "s3", "s4"]
 
@@ -159,7 +159,7 @@ def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederati
     early = ConsistencySignature(codec.session_of(a.context), 5, (0, 0), (), b"\x00" * 64)
     refused(
         live,
-        lambda: client.submit(codec.silo_message_pb(early)),
+        lambda: client.submit(framed(early)),
         UnexpectedMessageError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "not accepted in state collect-adverts",
@@ -167,18 +167,22 @@ def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederati
     finish_without_s5(live)
 
 
-def test_a_message_labelled_for_another_stage_is_refused(live: LiveFederation) -> None:
+def test_a_body_labelled_for_another_stage_is_read_as_that_stage_and_refused(
+    live: LiveFederation,
+) -> None:
+    """The stage label says which message the body is: an advert labelled share-keys is
+    read as a share upload, and the session refuses it."""
     client, a = rogue(live)
     advert = live.rogue_session("s5", a).start()[0]
     assert isinstance(advert, KeyAdvert)
-    wire = codec.silo_message_pb(advert)
-    wire.advert.context.stage = "share-keys"
+    wire = framed(advert)
+    wire.context.stage = "share-keys"
     refused(
         live,
         lambda: client.submit(wire),
-        ContextMismatchError,
-        grpc.StatusCode.FAILED_PRECONDITION,
-        "labelled stage 'share-keys', not 'advertise-keys'",
+        RemoteProtocolError,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "a malformed share-keys message",
     )
     finish_without_s5(live)
 
@@ -215,7 +219,7 @@ def test_a_badly_signed_advert_gets_a_specific_status_not_internal(live: LiveFed
     forged = dataclasses.replace(advert, signature=bytes(signature))
     refused(
         live,
-        lambda: client.submit(codec.silo_message_pb(forged)),
+        lambda: client.submit(framed(forged)),
         SignatureError,
         grpc.StatusCode.UNAUTHENTICATED,
         "the advert of silo 's5' is not validly signed",
@@ -229,7 +233,7 @@ def test_an_ack_before_the_release_is_refused_and_changes_nothing(live: LiveFede
     ack = Ack(codec.session_of(a.context), 5, bytes(32), b"\x00" * 64)
     refused(
         live,
-        lambda: client.submit(codec.silo_message_pb(ack)),
+        lambda: client.submit(framed(ack)),
         UnexpectedMessageError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "not accepted in state collect-adverts",
@@ -296,9 +300,9 @@ def test_an_identical_resend_is_accepted_once_and_is_idempotent(live: LiveFedera
     client, a = rogue(live)
     advert = live.rogue_session("s5", a).start()[0]
     assert isinstance(advert, KeyAdvert)
-    client.submit(codec.silo_message_pb(advert))
+    client.submit(framed(advert))
     after_first = live.node.mailbox.progress
-    client.submit(codec.silo_message_pb(advert))
+    client.submit(framed(advert))
     assert live.node.mailbox.progress == after_first
     finish_without_s5(live)  # s5 then falls silent and is dropped at ShareKeys
 
@@ -310,10 +314,10 @@ def test_a_different_body_for_the_same_stage_is_refused_as_equivocation(
     first = live.rogue_session("s5", a, seed=1).start()[0]
     second = live.rogue_session("s5", a, seed=2).start()[0]
     assert isinstance(first, KeyAdvert) and isinstance(second, KeyAdvert)
-    client.submit(codec.silo_message_pb(first))
+    client.submit(framed(first))
     refused(
         live,
-        lambda: client.submit(codec.silo_message_pb(second)),
+        lambda: client.submit(framed(second)),
         EquivocationError,
         grpc.StatusCode.ALREADY_EXISTS,
         "different",
@@ -328,11 +332,11 @@ def test_another_round_under_the_open_session_id_is_a_context_mismatch_not_equiv
     client, a = rogue(live)
     first = live.rogue_session("s5", a).start()[0]
     assert isinstance(first, KeyAdvert)
-    client.submit(codec.silo_message_pb(first))
+    client.submit(framed(first))
     moved = dataclasses.replace(first, context=dataclasses.replace(first.context, round=2))
     refused(
         live,
-        lambda: client.submit(codec.silo_message_pb(moved)),
+        lambda: client.submit(framed(moved)),
         ContextMismatchError,
         grpc.StatusCode.FAILED_PRECONDITION,
         "another federation, session or round",
@@ -350,7 +354,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         client, a = rogue(live)
         recorded = live.rogue_session("s5", a).start()[0]
         assert isinstance(recorded, KeyAdvert)
-        client.submit(codec.silo_message_pb(recorded))  # round 1: s5 joins, then falls silent
+        client.submit(framed(recorded))  # round 1: s5 joins, then falls silent
         live.start_silos(HONEST)
         first = live.node.mailbox.session_id
         deadline = time.monotonic() + 60
@@ -361,7 +365,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         # honest silos are busy with round 2 meanwhile, so the session progress moves
         refused(
             live,
-            lambda: client.submit(codec.silo_message_pb(recorded)),
+            lambda: client.submit(framed(recorded)),
             SessionClosedError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",
@@ -372,7 +376,7 @@ def test_a_message_replayed_into_another_session_or_later_round_is_refused(
         )
         refused(
             live,
-            lambda: client.submit(codec.silo_message_pb(moved)),
+            lambda: client.submit(framed(moved)),
             SessionClosedError,
             grpc.StatusCode.FAILED_PRECONDITION,
             "another",

@@ -14,7 +14,7 @@ from fedsilo.config.schemes import scheme_of, scheme_params
 from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ReleaseVerificationError
 from fedsilo.pki.files import load_certificate
-from fedsilo.runtime.disputes import PARTS, check_dispute
+from fedsilo.runtime.disputes import check_dispute
 from fedsilo.runtime.round_ledger import FileLedgerStore
 from fedsilo.runtime.silo import secure_fedavg
 from tests.nodes.federation import Federation
@@ -22,6 +22,10 @@ from tests.nodes.federation import Federation
 pytestmark = pytest.mark.slow
 SILOS = [f"s{i}" for i in range(1, 6)]
 PARAMS = 20_000
+# every stage that opens with an aggregator message: the dispute keeps each one
+MESSAGE_STAGES = (
+    "share-keys", "share-check", "masked-input", "consistency-check", "unmasking", "release"
+)  # fmt: skip
 
 
 def test_a_forged_sum_is_refused_by_every_silo_which_keeps_checkable_evidence(
@@ -48,7 +52,8 @@ def test_a_forged_sum_is_refused_by_every_silo_which_keeps_checkable_evidence(
             assert ledger is not None and ledger.final_round == 0  # nothing was derived
             (dispute,) = (tmp_path / f"state-{silo}" / "disputes").iterdir()
             kept = {p.name for p in dispute.iterdir()}
-            assert {f"{part}.signed" for part in PARTS} | {"sum.bin", "reason.txt"} <= kept
+            signed = {f"{stage}.signed" for stage in MESSAGE_STAGES}
+            assert signed | {"sum.bin", "reason.txt"} <= kept
             with pytest.raises(ReleaseVerificationError):
                 check_dispute(
                     dispute,

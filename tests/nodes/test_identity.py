@@ -44,11 +44,10 @@ from fedsilo.protocol.masking.messages import KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import SiloRunner
-from fedsilo.transport import codec
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 from fedsilo.transport.service import METHODS, SERVICE, AggregationStub
-from tests.nodes.live import LiveFederation
+from tests.nodes.live import LiveFederation, framed
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -181,7 +180,7 @@ def test_a_silo_sending_messages_in_another_silos_name_is_refused(live: LiveFede
     assert isinstance(advert, KeyAdvert)
     before = live.node.mailbox.progress
     with pytest.raises(RosterError) as caught:
-        client.submit(codec.silo_message_pb(advert))  # ...sent over silo 1's connection
+        client.submit(framed(advert))  # ...sent over silo 1's connection
     assert type(caught.value) is RosterError
     assert str(caught.value).startswith("the aggregator refused: ")
     assert "in the name of" in str(caught.value)

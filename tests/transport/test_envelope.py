@@ -15,7 +15,7 @@ KEY = AGGREGATOR.verifying_key
 
 
 def announcement(round_number: int = 3, nonce: bytes = bytes(32)) -> pb.SessionAnnouncement:
-    return codec.announce("fed", bytes(32), round_number, bytes(32), 100, 32, nonce)
+    return codec.announce("fed", bytes(32), round_number, bytes(32), 100, b"params", nonce)
 
 
 def signed_announcement() -> pb.Signed:

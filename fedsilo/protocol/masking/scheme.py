@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
@@ -32,6 +33,7 @@ from fedsilo.protocol.masking.params import (
 from fedsilo.protocol.masking.session import MaskingAggregatorSession
 from fedsilo.protocol.masking.silo import MaskingSilo
 from fedsilo.protocol.masking.silo_session import MaskingSiloSession
+from fedsilo.protocol.masking.wire import MaskingWire
 from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.outputs import INPUTS_DOWNLOAD, RESULT_DOWNLOAD, Fetch
 from fedsilo.protocol.roster import Roster
@@ -43,6 +45,8 @@ from fedsilo.protocol.scheme import (
     StageSpec,
 )
 from fedsilo.protocol.thresholds import dropout_findings, read_threshold, threshold_findings
+
+_WIRE = MaskingWire()
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,14 @@ class Masking(Scheme):
 
     def quantizer(self, config: MaskingScheme) -> Quantizer:
         return config.quantizer()
+
+    @property
+    def wire(self) -> MaskingWire:
+        return _WIRE
+
+    def announced(self, params: MaskingParams) -> bytes:
+        # the width of the words every masked input is made of
+        return encode("fedsilo/masking/announced/v1", params.bits)
 
     def params(
         self, config: MaskingScheme, facts: FederationFacts, vector_length: int | None
