@@ -507,7 +507,15 @@ class SiloNode:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            if message.WhichOneof("kind") == "outcome":
+            # the label the aggregator signed must be the kind's own: a session message
+            # signed as an outcome would pass here yet fail anyone's check of the dispute
+            is_outcome = message.WhichOneof("kind") == "outcome"
+            if signed.stage != (codec.OUTCOME_STAGE if is_outcome else stage.name):
+                raise RemoteProtocolError(
+                    f"the aggregator signed a {'outcome' if is_outcome else stage.name} "
+                    f"message as one for stage {signed.stage!r}: refusing it"
+                )
+            if is_outcome:
                 return codec.outcome_of(ctx, message.outcome)
             body = codec.session_body(ctx, stage.name, message)
             decoded = self._scheme.wire.aggregator_message(ctx, stage.name, body)

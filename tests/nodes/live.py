@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,11 @@ class LiveFederation:
         params: int = 20_000,
         rounds: int = 1,
         transport: str = "grpc",
+        rogue: Callable[[AggregatorHandlers], AggregatorHandlers] | None = None,
         **timeouts: float,
     ) -> None:
+        """``rogue`` wraps the honest aggregator's handlers (in-memory transport only): a
+        malicious aggregator that runs the genuine code and changes what it serves."""
         times = {
             "join": 0.5,  # tests drive sessions by hand: open round 1 at once
             "advertise_keys": 3,
@@ -78,7 +82,7 @@ class LiveFederation:
         self.hub: InMemoryAggregator | None = None
 
         def in_memory(trust: TrustStore, handlers: AggregatorHandlers) -> InMemoryAggregator:
-            self.hub = InMemoryAggregator(trust, handlers)
+            self.hub = InMemoryAggregator(trust, rogue(handlers) if rogue else handlers)
             return self.hub
 
         self.node = AggregatorNode(
