@@ -337,11 +337,15 @@ class Mailbox:
                 self._session if self._session and self._session.ctx.session_id == sid else None
             )
             session = session or self._previous.get(sid)
-            if session is None or RESULT_DOWNLOAD not in session.downloads:
-                raise NotReadyError("no released aggregate for that session")
-            data = session.downloads.get(stage)
-            if data is None:
-                raise NotReadyError(f"this session serves no {stage} (not in this mode)")
+            # a session serves what it declared once it says so (masking: everything with
+            # its release; a scheme may serve the others' contributions before it)
+            data = None if session is None else session.downloads.get(stage)
+            if session is None or data is None:
+                if stage == RESULT_DOWNLOAD:
+                    raise NotReadyError("no released aggregate for that session")
+                raise NotReadyError(
+                    f"that session serves no {stage} (not yet, or not in this mode)"
+                )
             if stage != RESULT_DOWNLOAD:
                 return result_chunks_of(data, 1)
         return self._counted(session, member, result_chunks_of(data, 1))

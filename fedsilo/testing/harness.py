@@ -75,7 +75,31 @@ def protocol_link(result: AggregateResult) -> ChainLink:
 
 def fresh_ledger(fed: Federation) -> RoundLedger:
     """A silo ledger at round 0 of ``fed``'s chain, kept in memory."""
-    return RoundLedger(InMemoryLedgerStore(), genesis(fed.config_digest))
+    return genesis_ledger(fed.config_digest)
+
+
+def genesis_ledger(config_digest: bytes) -> RoundLedger:
+    """A silo ledger at round 0 of the chain of the config ``config_digest``, in memory."""
+    return RoundLedger(InMemoryLedgerStore(), genesis(config_digest))
+
+
+def session_context(
+    federation_id: str,
+    config_digest: bytes,
+    session: int = 1,
+    round_number: int = 1,
+    chain_head: bytes | None = None,
+) -> SessionContext:
+    """Session number ``session`` of ``round_number`` on ``chain_head`` (default: genesis),
+    with a session id derived from both."""
+    head = genesis(config_digest) if chain_head is None else chain_head
+    return SessionContext(
+        federation_id,
+        config_digest,
+        hashlib.sha256(session.to_bytes(16, "big") + head).digest(),
+        round_number,
+        head,
+    )
 
 
 @dataclass(frozen=True)
@@ -91,13 +115,8 @@ class Federation:
     def context(
         self, session: int = 1, round_number: int = 1, chain_head: bytes | None = None
     ) -> SessionContext:
-        head = genesis(self.config_digest) if chain_head is None else chain_head
-        return SessionContext(
-            self.federation_id,
-            self.config_digest,
-            hashlib.sha256(session.to_bytes(16, "big") + head).digest(),
-            round_number,
-            head,
+        return session_context(
+            self.federation_id, self.config_digest, session, round_number, chain_head
         )
 
     def identity(self, index: int) -> IdentityKey:

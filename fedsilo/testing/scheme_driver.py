@@ -14,7 +14,6 @@ malicious aggregator's moves.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,15 +24,14 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import ConfigError, FedsiloError
-from fedsilo.protocol.chain import genesis
 from fedsilo.protocol.fields import Reader
-from fedsilo.protocol.ledger import InMemoryLedgerStore, RoundLedger
+from fedsilo.protocol.ledger import RoundLedger
 from fedsilo.protocol.messages import AggregateResult, Outgoing, SessionContext
 from fedsilo.protocol.outputs import Ending, Fetch, Persist, Serve, Upload
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.protocol.scheme import AggregatorSession, FederationFacts, Scheme, SiloSession
 from fedsilo.testing.entropy import SeededEntropy
-from fedsilo.testing.harness import protocol_link
+from fedsilo.testing.harness import genesis_ledger, protocol_link, session_context
 
 CHUNK_ELEMENTS = 7  # small and odd, so every vector crosses chunk boundaries
 
@@ -57,18 +55,13 @@ class SchemeFederation:
     def context(
         self, session: int = 1, round_number: int = 1, chain_head: bytes | None = None
     ) -> SessionContext:
-        head = genesis(self.config_digest) if chain_head is None else chain_head
-        return SessionContext(
-            self.federation_id,
-            self.config_digest,
-            hashlib.sha256(b"conformance" + session.to_bytes(8, "big") + head).digest(),
-            round_number,
-            head,
+        return session_context(
+            self.federation_id, self.config_digest, session, round_number, chain_head
         )
 
     def ledger(self) -> RoundLedger:
         """A silo ledger at round 0 of this federation's chain, kept in memory."""
-        return RoundLedger(InMemoryLedgerStore(), genesis(self.config_digest))
+        return genesis_ledger(self.config_digest)
 
 
 def scheme_federation(

@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 
-from google.protobuf.message import DecodeError
-
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import RemoteProtocolError, SignatureError
 from fedsilo.protocol.messages import SessionContext
+from fedsilo.protocol.proto_bytes import parse_message
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 SIGNED_LABEL = "fedsilo/v1/aggregator-envelope"
@@ -225,9 +224,4 @@ def open_signed(
 
 def parse(message_type: type[pb.AggregatorMessage] | type[pb.SessionAnnouncement], body: bytes):  # type: ignore[no-untyped-def]
     """Parse ``body`` as ``message_type``; malformed bytes are a RemoteProtocolError."""
-    message = message_type()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise RemoteProtocolError(f"malformed {message_type.__name__}") from exc
-    return message
+    return parse_message(message_type, body)

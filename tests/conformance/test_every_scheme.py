@@ -3,7 +3,9 @@ checked through the seam alone (fedsilo.testing.scheme_driver), never its intern
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,14 +22,26 @@ from fedsilo.testing.scheme_driver import (
     run_scheme_session,
     scheme_federation,
 )
+from fedsilo.testing.schemes import ENABLE_VARIABLE, ENABLED, registered_test_scheme
+from fedsilo.testing.toy_threshold import InsecureThreshold
 
 SILOS, THRESHOLD, LENGTH = 5, 3, 19
 
 
-@pytest.fixture(scope="module", params=runnable())
-def fed(request: pytest.FixtureRequest) -> SchemeFederation:
-    scheme: Scheme = scheme_named(request.param)
-    return scheme_federation(scheme, SILOS, LENGTH, threshold=THRESHOLD, colluders=0)
+# every product scheme that runs, and the test kit's insecure one with Paillier's data flow
+SCHEMES = (*runnable(), InsecureThreshold.kind)
+
+
+@pytest.fixture(scope="module", params=SCHEMES)
+def fed(request: pytest.FixtureRequest) -> Iterator[SchemeFederation]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENABLE_VARIABLE, ENABLED)
+        test_only = () if request.param in runnable() else (InsecureThreshold(),)
+        with contextlib.ExitStack() as stack:
+            for scheme in test_only:
+                stack.enter_context(registered_test_scheme(scheme))
+            chosen: Scheme = scheme_named(request.param)
+            yield scheme_federation(chosen, SILOS, LENGTH, threshold=THRESHOLD, colluders=0)
 
 
 def completed(run: SessionRun) -> Completed:

@@ -22,6 +22,7 @@ from fedsilo.protocol.masking.messages import (
     MaskedInput,
     MaskedInputStream,
     ReleaseBundle,
+    ShareCheck,
     SignatureBundle,
     SiloMessage,
     Stage,
@@ -270,3 +271,21 @@ def test_a_journaled_sum_of_an_impossible_size_is_one_clear_error() -> None:
         MASKING.resume_aggregator_session(
             FED.params, broken, persist.data, context=FED.context(), roster=FED.roster
         )
+
+
+def test_a_flood_of_accusations_is_refused_before_its_signature_is_checked() -> None:
+    """A silo may sign a check naming millions of dealers (it fits a message): the bound on
+    the list comes first, so the aggregator never hashes and verifies what it would refuse."""
+    session = MASKING.aggregator_session(
+        FED.params, context=FED.context(), roster=FED.roster, vector_length=LENGTH
+    )
+    silos = silos_of()
+    pending: list[SiloMessage] = [m for s in silos.values() for m in s.start()]
+    while session.stage != Stage.SHARE_CHECK.value:
+        outputs: list[AggregatorOutput] = []
+        for message in pending:
+            outputs += session.receive(message)
+        pending = replies_to(silos, outputs)
+    flood = ShareCheck(FED.context(), 1, tuple(range(2, 200_002)), b"\x00" * 64)
+    with pytest.raises(RemoteProtocolError, match="accused silos that dealt it nothing"):
+        session.receive(flood)

@@ -396,15 +396,16 @@ class MaskingAggregator:
                 )
 
     def _check_share_check(self, check: ShareCheck) -> None:
-        payloads.verify_share_check(
-            self._roster.entry(check.sender).verifying_key, self.context, check
-        )
+        # the bound first: a signed list of millions of names is refused before it is hashed
         if not set(check.accused) <= set(self._uploads) - {check.sender} or len(
             set(check.accused)
         ) != len(check.accused):
             raise RemoteProtocolError(
                 f"silo {self._roster.name(check.sender)!r} accused silos that dealt it nothing"
             )
+        payloads.verify_share_check(
+            self._roster.entry(check.sender).verifying_key, self.context, check
+        )
 
     def _check_upload(self, upload: ShareUpload) -> None:
         if upload.commitments.sender != upload.sender:

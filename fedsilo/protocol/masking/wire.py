@@ -10,9 +10,8 @@ malformed body raises :class:`~fedsilo.errors.RemoteProtocolError`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from fedsilo.errors import RemoteProtocolError
@@ -42,6 +41,7 @@ from fedsilo.protocol.masking.messages import (
 )
 from fedsilo.protocol.masking.proto import masking_pb2 as mpb
 from fedsilo.protocol.messages import Ack, SessionContext
+from fedsilo.protocol.proto_bytes import parse_message
 from fedsilo.protocol.words import bytes_to_words, words_to_bytes
 
 SmallSiloMessage = (
@@ -53,18 +53,6 @@ SmallSiloMessage = (
     | UnmaskingShares
     | Ack
 )
-
-_P = TypeVar("_P", bound=ProtoMessage)
-
-
-def _parse(message_type: type[_P], body: bytes, what: str) -> _P:
-    message = message_type()
-    try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
-        raise RemoteProtocolError(f"a malformed {what} message") from exc
-    return message
-
 
 # --- the parts ------------------------------------------------------------------------
 
@@ -368,7 +356,7 @@ class MaskingWire:
         if entry is None:
             raise RemoteProtocolError(f"masking has no silo message for stage {stage!r}")
         _, proto, _, decode = entry
-        part = _parse(proto, body, stage)
+        part = parse_message(proto, body, stage)
         if int(part.sender) != sender:  # type: ignore[attr-defined]
             raise RemoteProtocolError(
                 f"a {stage} message of silo {part.sender} sent as silo {sender}"  # type: ignore[attr-defined]
@@ -389,7 +377,7 @@ class MaskingWire:
         _, proto, _, decode = entry
         decoded: (
             AdvertList | ShareRelay | MaskingSet | SurvivorList | SignatureBundle | ReleaseNotice
-        ) = decode(context, _parse(proto, body, stage))
+        ) = decode(context, parse_message(proto, body, stage))
         return decoded
 
     def evidence_body(self, evidence: RoundEvidence | EvidenceNotice) -> bytes:
@@ -410,7 +398,7 @@ class MaskingWire:
         ).SerializeToString(deterministic=True)
 
     def evidence(self, body: bytes) -> EvidenceNotice:
-        m = _parse(mpb.RoundEvidence, body, "round evidence")
+        m = parse_message(mpb.RoundEvidence, body, "round evidence")
         s = m.session
         ctx = SessionContext(
             s.federation, bytes(s.config_digest), bytes(s.session_id), int(s.round),
