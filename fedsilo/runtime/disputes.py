@@ -91,10 +91,7 @@ def check_dispute(
         if not path.is_file():
             continue
         signed = pb.Signed.FromString(path.read_bytes())
-        message = codec.parse(
-            pb.AggregatorMessage,
-            codec.open_signed(aggregator_key, signed, codec.MESSAGE_KIND, (stage,)),
-        )
+        message = codec.open_message(aggregator_key, signed, (stage,))
         ctx = ctx or codec.session_of(message.context)  # the first names the session
         body = codec.session_body(ctx, stage, message)
         messages[stage] = scheme.wire.aggregator_message(ctx, stage, body)

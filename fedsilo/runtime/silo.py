@@ -257,11 +257,17 @@ class SiloNode:
                 "reset-applied", silo=self.name, round=reset.failed_round, reset=reset.reset_index
             )
 
-    def _open(self, signed: pb.Signed, kind: type, *stages: str) -> object:
-        """The aggregator's signed message of type ``kind`` for one of ``stages``."""
+    def _open(self, signed: pb.Signed, *stages: str) -> pb.AggregatorMessage:
+        """The aggregator's signed message for one of ``stages``."""
         assert self._aggregator_key is not None
-        label = codec.ANNOUNCEMENT_KIND if kind is pb.SessionAnnouncement else codec.MESSAGE_KIND
-        return codec.parse(kind, codec.open_signed(self._aggregator_key, signed, label, stages))
+        return codec.open_message(self._aggregator_key, signed, stages)
+
+    def _announcement(self, signed: pb.Signed) -> pb.SessionAnnouncement:
+        """The aggregator's signed session announcement."""
+        assert self._aggregator_key is not None
+        kind, stage = codec.ANNOUNCEMENT_KIND, (codec.ANNOUNCE_STAGE,)
+        body = codec.open_signed(self._aggregator_key, signed, kind, stage)
+        return codec.parse(pb.SessionAnnouncement, body)
 
     def _round_context(self, round_number: int, stage: str) -> pb.Context:
         """A request about a round rather than a session (its evidence, a catch-up)."""
@@ -299,8 +305,7 @@ class SiloNode:
                 session_id=previous,
             )
             signed = self._client.await_signed(pb.AwaitRequest(context=request), self._patience)
-            announcement = self._open(signed, pb.SessionAnnouncement, codec.ANNOUNCE_STAGE)
-            assert isinstance(announcement, pb.SessionAnnouncement)
+            announcement = self._announcement(signed)
             ctx = self._check_announcement(announcement, round_number)
             try:
                 outcome = self._run_session(ctx, announcement)
@@ -328,8 +333,7 @@ class SiloNode:
             self._apply_resets()  # a reset made at this chain position counts here
             r = self._ledger.final_round + 1
             signed = self._await(None, codec.EVIDENCE_STAGE, r)
-            message = self._open(signed, pb.AggregatorMessage, codec.EVIDENCE_STAGE)
-            assert isinstance(message, pb.AggregatorMessage)
+            message = self._open(signed, codec.EVIDENCE_STAGE)
             if message.WhichOneof("kind") != "evidence":
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
             evidence = self._scheme.wire.evidence(bytes(message.evidence))
@@ -501,21 +505,12 @@ class SiloNode:
             signed = self._await(ctx, stage.name, ctx.round)
             # this silo's own cost of the stage, from the message's arrival to its replies
             stage_clock = _Stopwatch()
-            message = self._open(signed, pb.AggregatorMessage, stage.name, codec.OUTCOME_STAGE)
-            assert isinstance(message, pb.AggregatorMessage)
+            message = self._open(signed, stage.name, codec.OUTCOME_STAGE)
             if message.recipient != self.index:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            # the label the aggregator signed must be the kind's own: a session message
-            # signed as an outcome would pass here yet fail anyone's check of the dispute
-            is_outcome = message.WhichOneof("kind") == "outcome"
-            if signed.stage != (codec.OUTCOME_STAGE if is_outcome else stage.name):
-                raise RemoteProtocolError(
-                    f"the aggregator signed a {'outcome' if is_outcome else stage.name} "
-                    f"message as one for stage {signed.stage!r}: refusing it"
-                )
-            if is_outcome:
+            if message.WhichOneof("kind") == "outcome":
                 return codec.outcome_of(ctx, message.outcome)
             body = codec.session_body(ctx, stage.name, message)
             decoded = self._scheme.wire.aggregator_message(ctx, stage.name, body)

@@ -22,6 +22,7 @@ must be enabled). Elements are Python integers: test vectors only.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -73,6 +74,14 @@ ELEMENT = 16  # bytes
 CONTRIBUTE, DECRYPT = "contribute", "decrypt"
 CONTRIBUTIONS = "contributions"
 _LABEL = "fedsilo/testing/insecure-threshold/v1"
+
+
+class ToyStage(enum.Enum):
+    """Where a silo's session stands: the stage whose message it awaits or answers."""
+
+    CONTRIBUTE = CONTRIBUTE
+    DECRYPT = DECRYPT
+    RELEASE = RELEASE_STAGE.name
 
 
 # --- the field and the key ----------------------------------------------------------------
@@ -377,8 +386,8 @@ class ToySiloSession:
         return self._ctx
 
     @property
-    def state(self) -> Any:
-        return _StateName(self._stage)
+    def state(self) -> ToyStage:
+        return ToyStage(self._stage)
 
     @property
     def resumes_at(self) -> str | None:
@@ -512,11 +521,6 @@ class ToySiloSession:
         return [Ack(ctx, self._index, link.head, signature)]
 
 
-@dataclass(frozen=True)
-class _StateName:
-    value: str
-
-
 # --- the aggregator --------------------------------------------------------------------------
 
 
@@ -611,6 +615,8 @@ class ToyAggregatorSession:
         stream = self._streams.setdefault(sender, bytearray())
         if offset * ELEMENT != len(stream) or not data or len(data) % ELEMENT:
             raise RemoteProtocolError(f"the chunk at {offset} does not continue silo {sender}'s")
+        if len(stream) + len(data) > self._length * ELEMENT:  # never more than declared
+            raise RemoteProtocolError(f"silo {sender}'s contribution runs past its length")
         stream += data
         return []
 

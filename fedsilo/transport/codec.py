@@ -21,7 +21,7 @@ from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
 from fedsilo.errors import RemoteProtocolError, SignatureError
 from fedsilo.protocol.messages import SessionContext
-from fedsilo.protocol.proto_bytes import parse_message
+from fedsilo.protocol.proto_bytes import P, parse_message
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 SIGNED_LABEL = "fedsilo/v1/aggregator-envelope"
@@ -222,6 +222,23 @@ def open_signed(
     return bytes(signed.body)
 
 
-def parse(message_type: type[pb.AggregatorMessage] | type[pb.SessionAnnouncement], body: bytes):  # type: ignore[no-untyped-def]
+def parse(message_type: type[P], body: bytes) -> P:
     """Parse ``body`` as ``message_type``; malformed bytes are a RemoteProtocolError."""
     return parse_message(message_type, body)
+
+
+def open_message(
+    aggregator_key: VerifyingKey, signed: pb.Signed, stages: Collection[str]
+) -> pb.AggregatorMessage:
+    """The aggregator's message in ``signed``, signed for one of ``stages`` and by its
+    envelope's own context for that very stage: every part of the aggregator's word
+    (the label it signed, the stage its context names) says the same, so a message signed
+    under another label (a release signed as an outcome, say) is refused before anyone
+    keeps it as evidence."""
+    message = parse(pb.AggregatorMessage, open_signed(aggregator_key, signed, MESSAGE_KIND, stages))
+    if message.context.stage != signed.stage:
+        raise RemoteProtocolError(
+            f"the aggregator signed a {message.context.stage or 'unlabelled'} message as one "
+            f"for stage {signed.stage!r}: refusing it"
+        )
+    return message

@@ -64,13 +64,6 @@ def test_the_aggregate_is_the_exact_sum_of_every_input(fed: SchemeFederation) ->
     assert set(ending.acks) == set(everyone)
 
 
-def dropout_cases(scheme_stages: tuple[str, ...]) -> list[tuple[str, tuple[int, ...]]]:
-    sets = [
-        c for k in range(1, SILOS - THRESHOLD + 1) for c in itertools.combinations(range(1, 6), k)
-    ]
-    return [(stage, dropped) for stage in scheme_stages for dropped in sets]
-
-
 def check_release(run: SessionRun, inputs: list[np.ndarray], stayed: set[int]) -> None:
     """The sum is exactly that of the silos the release names, every silo that stayed is
     among them, at least t, and every silo that verified computed the same aggregate."""

@@ -181,7 +181,7 @@ class LiveFederation:
             )
         )
         signed = client.await_signed(request, 5)
-        return codec.parse(pb.SessionAnnouncement, bytes(signed.body))  # type: ignore[no-any-return]
+        return codec.parse(pb.SessionAnnouncement, bytes(signed.body))
 
     def rogue_session(
         self, name: str, announcement: pb.SessionAnnouncement, seed: int = 0
