@@ -83,11 +83,9 @@ class LyingHandlers:
     def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
         if not (self.withholding and request.context.stage == Stage.RELEASE.value):
             return self._service.await_message(member, request, timeout)
-        context = pb.Context()
-        context.CopyFrom(request.context)
-        context.stage, context.sender = codec.OUTCOME_STAGE, 0
-        outcome = pb.RoundOutcome(context=context, released=False, reason="not released")
-        body = pb.AggregatorMessage(recipient=member.index, outcome=outcome)
+        # the session's own "not released", framed exactly as an honest outcome is
+        session = codec.session_of(request.context)
+        body = codec.outcome_pb(member.index, session, False, [], "not released")
         return codec.sign(
             self._identity, body.SerializeToString(), codec.MESSAGE_KIND, codec.OUTCOME_STAGE
         )
