@@ -197,6 +197,10 @@ class Scheme(ABC):
     # False for a scheme whose config and rules exist but whose sessions do not (yet):
     # a node refuses to run it and the auditor says so, so "safe" always means runnable
     runnable: bool = True
+    # the file, in each silo's state directory, holding the silo's long-term secret for
+    # this scheme (a key share, say), provisioned before the silo first runs; None: the
+    # scheme keeps no secret between sessions
+    secret_file: str | None = None
 
     @abstractmethod
     def parse(
@@ -255,6 +259,11 @@ class Scheme(ABC):
     def _no_sessions(self) -> ConfigError:
         return ConfigError(f"this version of fedsilo has no {self.kind} sessions")
 
+    def silo_secret(self, params: Any, data: bytes, *, index: int) -> Any:
+        """Silo ``index``'s long-term secret, from the bytes of its :attr:`secret_file`,
+        checked against ``params``; raises :class:`ConfigError` saying what is wrong."""
+        raise ConfigError(f"the {self.kind} scheme keeps no per-silo secret")
+
     def silo_session(
         self,
         params: Any,
@@ -267,10 +276,12 @@ class Scheme(ABC):
         ledger: RoundLedger,
         protected: UIntArray,
         revoked: Mapping[int, str] | None = None,
+        secret: Any = None,
     ) -> SiloSession:
         """Silo ``index``'s new session protecting the encoded vector ``protected``; it
         refuses to go on with any silo of ``revoked`` (roster index: why its certificate
-        no longer verifies)."""
+        no longer verifies). ``secret`` is what :meth:`silo_secret` read (None for a
+        scheme without a :attr:`secret_file`)."""
         raise self._no_sessions()
 
     def resume_silo_session(
@@ -282,8 +293,10 @@ class Scheme(ABC):
         identity: IdentityKey,
         entropy: Entropy,
         ledger: RoundLedger,
+        secret: Any = None,
     ) -> SiloSession:
-        """The session a silo kept at rest (its :meth:`SiloSession.snapshot`), resumed."""
+        """The session a silo kept at rest (its :meth:`SiloSession.snapshot`), resumed
+        (``secret`` as for :meth:`silo_session`)."""
         raise self._no_sessions()
 
     def aggregator_session(

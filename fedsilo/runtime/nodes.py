@@ -305,6 +305,21 @@ class AggregatorNode:
         self.serving.stop(grace)
 
 
+def _scheme_secret(config: FederationConfig, state_dir: Path) -> bytes | None:
+    """The content of the scheme's per-silo secret file in ``state_dir``, if it has one."""
+    name = scheme_of(config).secret_file
+    if name is None:
+        return None
+    path = state_dir / name
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}, this silo's {config.scheme.kind} secret "
+            f"({exc.strerror or exc}); provision it before the silo starts"
+        ) from exc
+
+
 class SiloRunner:
     """A silo: connects out and takes part in every round."""
 
@@ -357,6 +372,7 @@ class SiloRunner:
             log=log,
             disputes=DisputeStore(state_dir / "disputes"),
             codec=codec,
+            secret=_scheme_secret(self.config, state_dir),
         )
 
     def run(self) -> None:

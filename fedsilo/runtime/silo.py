@@ -115,9 +115,12 @@ class SiloNode:
         disputes: DisputeStore,
         entropy: Entropy | None = None,
         codec: SecureFedAvg | None = None,
+        secret: bytes | None = None,
     ) -> None:
         """``codec`` encodes the local result as the integer vector to protect (default:
-        :func:`secure_fedavg` of ``config``; it is refused if it disagrees with it)."""
+        :func:`secure_fedavg` of ``config``; it is refused if it disagrees with it);
+        ``secret`` is the content of the scheme's per-silo secret file, for a scheme that
+        has one (:attr:`~fedsilo.protocol.scheme.Scheme.secret_file`)."""
         if name not in config.silo_names:
             raise ConfigError(f"{name!r} is not a silo of {config.federation}")
         self.config, self.name, self.index = (
@@ -138,6 +141,7 @@ class SiloNode:
             raise ConfigError("the update encoding given to the silo is not the config's")
         self.params = scheme_params(config, self.codec.vector_length(trainer.layout.vector_length))
         self._scheme = scheme_of(config)
+        self._secret = self._scheme_secret(secret)
         # every stage after the first opens with the aggregator's message to this silo
         self._awaited = self._scheme.stages[1:]
         self._digest = bytes.fromhex(config.digest().removeprefix("sha256:"))
@@ -151,6 +155,19 @@ class SiloNode:
         # the certificates served at join (DER), re-verified before every session
         self._aggregator_certificate = b""
         self._silo_certificates: tuple[tuple[int, str, bytes], ...] = ()
+
+    def _scheme_secret(self, data: bytes | None) -> object:
+        """The scheme's long-term secret of this silo, read and checked once, at start."""
+        if self._scheme.secret_file is None:
+            if data is not None:
+                raise ConfigError(f"the {self._scheme.kind} scheme keeps no per-silo secret")
+            return None
+        if data is None:
+            raise ConfigError(
+                f"the {self._scheme.kind} scheme needs this silo's secret "
+                f"({self._scheme.secret_file} in its state directory)"
+            )
+        return self._scheme.silo_secret(self.params, data, index=self.index)
 
     @property
     def ledger(self) -> RoundLedger:
@@ -430,6 +447,7 @@ class SiloNode:
             identity=self._identity,
             entropy=self._entropy,
             ledger=self._ledger,
+            secret=self._secret,
         )
         self._log("session-resumed", silo=self.name, round=ctx.round, state=session.state.value)
         return session
@@ -462,6 +480,7 @@ class SiloNode:
             ledger=self._ledger,
             protected=quantized,
             revoked=revoked,
+            secret=self._secret,
         )
 
     def _run_session(

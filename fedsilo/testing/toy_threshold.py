@@ -744,6 +744,7 @@ class InsecureThreshold(Scheme):
         ledger: RoundLedger,
         protected: UIntArray,
         revoked: Mapping[int, str] | None = None,
+        secret: Any = None,
     ) -> ToySiloSession:
         return ToySiloSession(
             params, context=context, roster=roster, index=index, identity=identity,

@@ -187,6 +187,7 @@ class Masking(Scheme):
         ledger: RoundLedger,
         protected: UIntArray,
         revoked: Mapping[int, str] | None = None,
+        secret: Any = None,
     ) -> MaskingSiloSession:
         core = MaskingSilo(
             context=context,
@@ -209,6 +210,7 @@ class Masking(Scheme):
         identity: IdentityKey,
         entropy: Entropy,
         ledger: RoundLedger,
+        secret: Any = None,
     ) -> MaskingSiloSession:
         core = MaskingSilo.resume(
             kept, roster=roster, params=params, identity=identity, entropy=entropy, ledger=ledger
