@@ -37,6 +37,16 @@ from fedsilo.training.local import LocalTrainer
 from fedsilo.training.synthetic import SyntheticVectorTask
 from fedsilo.training.task import SiloContext, load_task
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
+from fedsilo.transport import frames
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinReply,
+    JoinRequest,
+    ResultChunk,
+    SignedEnvelope,
+    StageMessage,
+)
 from fedsilo.transport.client import AggregatorClient
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.link import ServingTransport
@@ -58,36 +68,37 @@ def files(root: Path, name: str, config_name: str) -> NodeFiles:
 
 
 class CountingHandlers:
-    """The aggregator's handlers, counting what the silos send on the way in: masked-input
-    chunk bytes, and every other message's bytes (keys, shares, sketches, signatures)."""
+    """The aggregator's handlers, counting what the silos send on the way in: streamed
+    vector bytes, and every other message's framed bytes (keys, shares, sketches,
+    signatures)."""
 
     def __init__(self, inner: AggregatorHandlers) -> None:
         self._inner, self._lock = inner, threading.Lock()
         self.input_bytes = 0
         self.message_bytes = 0
 
-    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
+    def join(self, member: Member, request: JoinRequest) -> JoinReply:
         return self._inner.join(member, request)
 
-    def submit(self, member: Member, message: pb.SiloMessage) -> None:
+    def submit(self, member: Member, message: StageMessage) -> None:
         with self._lock:
-            self.message_bytes += message.ByteSize()
+            self.message_bytes += frames.stage_message_pb(message).ByteSize()
         self._inner.submit(member, message)
 
-    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+    def upload(self, member: Member, chunks: Iterator[InputChunk]) -> None:
         self._inner.upload(member, self._counted(chunks))
 
-    def _counted(self, chunks: Iterator[pb.InputChunk]) -> Iterator[pb.InputChunk]:
+    def _counted(self, chunks: Iterator[InputChunk]) -> Iterator[InputChunk]:
         for chunk in chunks:
             with self._lock:
-                self.input_bytes += chunk.ByteSize()
+                self.input_bytes += len(chunk.data)
             yield chunk
 
-    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
-        return self._inner.await_message(member, request, timeout)
+    def await_message(self, member: Member, context: CallContext, timeout: float) -> SignedEnvelope:
+        return self._inner.await_message(member, context, timeout)
 
-    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        return self._inner.result_chunks(member, request)
+    def result_chunks(self, member: Member, context: CallContext) -> Iterator[ResultChunk]:
+        return self._inner.result_chunks(member, context)
 
 
 class PlainRounds:

@@ -38,7 +38,7 @@ from fedsilo.protocol.roster import Roster
 from fedsilo.protocol.scheme import Scheme
 from fedsilo.runtime.state import write_atomically
 from fedsilo.transport import codec
-from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.calls import SignedEnvelope
 
 
 def _download_file(name: str) -> str:
@@ -55,7 +55,7 @@ class DisputeStore:
     def keep(
         self,
         ctx: SessionContext,
-        signed: Mapping[str, pb.Signed],
+        signed: Mapping[str, SignedEnvelope],
         downloads: Mapping[str, bytes | bytearray],
         reason: str,
     ) -> Path:
@@ -63,7 +63,7 @@ class DisputeStore:
         where = self.directory / f"round-{ctx.round:06d}-{ctx.session_id.hex()[:16]}"
         where.mkdir(parents=True, exist_ok=True)
         for part, message in signed.items():
-            write_atomically(where / f"{part}.signed", message.SerializeToString())
+            write_atomically(where / f"{part}.signed", message)
         for name, data in downloads.items():
             write_atomically(where / _download_file(name), data)
         write_atomically(where / "reason.txt", (reason + "\n").encode())
@@ -90,9 +90,8 @@ def check_dispute(
         path = where / f"{stage}.signed"
         if not path.is_file():
             continue
-        signed = pb.Signed.FromString(path.read_bytes())
-        message = codec.open_message(aggregator_key, signed, (stage,))
-        ctx = ctx or codec.session_of(message.context)  # the first names the session
+        message = codec.open_message(aggregator_key, path.read_bytes(), (stage,))
+        ctx = ctx or message.context.session  # the first names the session
         body = codec.session_body(ctx, stage, message)
         messages[stage] = scheme.wire.aggregator_message(ctx, stage, body)
     if ctx is None:

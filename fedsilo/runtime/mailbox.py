@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from fedsilo.config.model import FederationConfig
 from fedsilo.config.schemes import scheme_of
 from fedsilo.crypto.signatures import IdentityKey
@@ -77,10 +75,16 @@ from fedsilo.runtime.rounds import (
     result_chunks_of,
 )
 from fedsilo.runtime.state import RoundArchive
-from fedsilo.transport import codec
-from fedsilo.transport.proto import fedsilo_pb2 as pb
-
-MAX_CHUNK_BYTES = 2 << 20
+from fedsilo.transport import codec, frames
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinReply,
+    JoinRequest,
+    ResultChunk,
+    SignedEnvelope,
+    StageMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -139,16 +143,16 @@ class Mailbox:
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _signed(self, body: bytes, stage: str, kind: str = codec.MESSAGE_KIND) -> pb.Signed:
+    def _signed(self, body: bytes, stage: str, kind: str = codec.MESSAGE_KIND) -> SignedEnvelope:
         return codec.sign(self._identity, body, kind, stage)
 
-    def _check_member_context(self, member: Member, c: pb.Context) -> None:
+    def _check_member_context(self, member: Member, c: CallContext) -> None:
         """``c`` is for this federation and config, and in ``member``'s own name."""
         if c.federation != self.config.federation:
             raise ContextMismatchError(f"message for federation {c.federation!r}")
-        if bytes(c.config_digest) != self._digest:
+        if c.config_digest != self._digest:
             raise ContextMismatchError(
-                f"config digest mismatch: peer sha256:{bytes(c.config_digest).hex()}, "
+                f"config digest mismatch: peer sha256:{c.config_digest.hex()}, "
                 f"aggregator {self.config.digest()}"
             )
         if c.sender != member.index:
@@ -156,14 +160,14 @@ class Mailbox:
                 f"{member.name} (silo {member.index}) sent a message in the name of silo {c.sender}"
             )
 
-    def _session_of(self, member: Member, c: pb.Context) -> SessionState:
+    def _session_of(self, member: Member, c: CallContext) -> SessionState:
         """The open session, which ``c`` must name in full (its stage label is the codec's
         to check, and the session checks every message's context again itself)."""
         self._check_member_context(member, c)
         session = self._session
-        if session is None or bytes(c.session_id) != session.ctx.session_id:
+        if session is None or c.session_id != session.ctx.session_id:
             raise SessionClosedError("the message belongs to another (or no longer open) session")
-        if codec.session_of(c) != session.ctx:  # before any resend is compared with it
+        if c.session != session.ctx:  # before any resend is compared with it
             raise ContextMismatchError("message belongs to another federation, session or round")
         return session
 
@@ -194,14 +198,11 @@ class Mailbox:
 
     # --- handlers called by the servicer --------------------------------------------------
 
-    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
-        if (
-            request.federation != self.config.federation
-            or bytes(request.config_digest) != self._digest
-        ):
+    def join(self, member: Member, request: JoinRequest) -> JoinReply:
+        if request.federation != self.config.federation or request.config_digest != self._digest:
             raise ContextMismatchError(
                 f"config digest mismatch: {member.name} runs "
-                f"sha256:{bytes(request.config_digest).hex()}, the aggregator runs "
+                f"sha256:{request.config_digest.hex()}, the aggregator runs "
                 f"{self.config.digest()}"
             )
         if request.name != member.name:
@@ -210,24 +211,24 @@ class Mailbox:
         with self._cond:
             self._joined.add(member.name)
             self._cond.notify_all()
-        return pb.JoinReply(
+        return JoinReply(
             aggregator_certificate=self._certificate_der,
-            silo_certificates=self._silo_certificates,
+            silo_certificates=tuple(self._silo_certificates),
             model_layout=self._model_layout,
             chain_round=self._archive.final_round() if self._archive else 0,
             resets=self._resets,
         )
 
-    def submit(self, member: Member, message: pb.SiloMessage) -> None:
-        wire_ctx, stage, sender, part = codec.silo_message(message)
+    def submit(self, member: Member, message: StageMessage) -> None:
+        c = message.context
+        stage = c.stage
         # the session checks the context again, and _session_of that it is the open one
-        decoded = self._scheme.wire.silo_message(codec.session_of(wire_ctx), stage, sender, part)
-        body = message.SerializeToString(deterministic=True)
+        decoded = self._scheme.wire.silo_message(c.session, stage, c.sender, message.body)
         with self._cond:
-            session = self._session_of(member, wire_ctx)
+            session = self._session_of(member, c)
             previous = session.accepted.get((stage, member.index))
             if previous is not None:
-                if previous == body:
+                if previous == message:
                     return  # an identical resend: accepted once, idempotent
                 raise EquivocationError(
                     f"{member.name} sent a different {stage} message for the same session"
@@ -245,26 +246,25 @@ class Mailbox:
                     evidence=exc.evidence.record(),
                 )
                 raise
-            session.accepted[(stage, member.index)] = body
+            session.accepted[(stage, member.index)] = message
             if session.journaled:  # durable before the silo's call is acknowledged
-                self._journal_event(session, JournalEvent("submit", body))
+                self._journal_event(
+                    session, JournalEvent("submit", frames.stage_message_bytes(message))
+                )
             self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
             self._publish(session, outgoing)
 
-    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+    def upload(self, member: Member, chunks: Iterator[InputChunk]) -> None:
         """Fold a streamed vector chunk by chunk; raises IncompleteUploadError (with the
         offset to resume from) if it ends early."""
         session: SessionState | None = None
         for chunk in chunks:
-            if len(chunk.data) > MAX_CHUNK_BYTES:
-                raise RemoteProtocolError(
-                    f"a chunk of {len(chunk.data)} bytes exceeds {MAX_CHUNK_BYTES}"
-                )
-            context, stage, offset, total_length, data = codec.input_chunk(chunk)
+            c = chunk.context
+            stage = c.stage
             with self._cond:
-                session = self._session_of(member, chunk.context)
+                session = self._session_of(member, c)
                 outputs = session.core.receive_chunk(
-                    context, stage, member.index, offset, total_length, data
+                    c.session, c.stage, member.index, chunk.offset, chunk.total_length, chunk.data
                 )
                 self._publish(session, outputs)
         if session is None:
@@ -273,9 +273,8 @@ class Mailbox:
             session.core.end_of_stream(member.index)
             self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
 
-    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
+    def await_message(self, member: Member, c: CallContext, timeout: float) -> SignedEnvelope:
         """Block until the message ``member`` waits for exists, up to ``timeout`` seconds."""
-        c = request.context
         if c.sender != member.index:
             raise RosterError(f"{member.name} polled in the name of silo {c.sender}")
         with self._cond:
@@ -286,21 +285,17 @@ class Mailbox:
                 raise NotReadyError(f"nothing for stage {c.stage!r} yet")
             return found
 
-    def _await_key(self, c: pb.Context, member: Member) -> Callable[[], pb.Signed | None]:
-        def lookup() -> pb.Signed | None:
+    def _await_key(self, c: CallContext, member: Member) -> Callable[[], SignedEnvelope | None]:
+        def lookup() -> SignedEnvelope | None:
             if c.stage == codec.EVIDENCE_STAGE:
-                return self._evidence(member.index, int(c.round))
+                return self._evidence(member.index, c.round)
             if c.stage == codec.ANNOUNCE_STAGE:
                 s = self._session
-                if (
-                    s is not None
-                    and s.ctx.round >= c.round
-                    and s.ctx.session_id != bytes(c.session_id)
-                ):
+                if s is not None and s.ctx.round >= c.round and s.ctx.session_id != c.session_id:
                     return s.announcement
                 return None
             session = self._session
-            sid = bytes(c.session_id)
+            sid = c.session_id
             if session is None or session.ctx.session_id != sid:
                 session = self._previous.get(sid)
             if session is None:
@@ -311,27 +306,27 @@ class Mailbox:
 
         return lookup
 
-    def _evidence(self, recipient: int, round_number: int) -> pb.Signed | None:
+    def _evidence(self, recipient: int, round_number: int) -> SignedEnvelope | None:
         """A final round's evidence, for a silo catching up (it verifies every part)."""
         data = self._archive.evidence(round_number) if self._archive else None
         if data is None:
             return None
-        message = codec.evidence_pb(recipient, round_number, data)
-        return self._signed(message.SerializeToString(), codec.EVIDENCE_STAGE)
+        message = codec.evidence_message(recipient, round_number, data)
+        return self._signed(message, codec.EVIDENCE_STAGE)
 
-    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
+    def result_chunks(self, member: Member, request: CallContext) -> Iterator[ResultChunk]:
         """What a session serves its members (its released aggregate first: with masking a
         sum of >= t masked inputs, which the aggregator may show any member), or what the
         session of a final round served, for a silo catching up."""
-        stage = self._check_fetch(member, request.context)
+        stage = self._check_fetch(member, request)
         if stage.startswith(EVIDENCE_DOWNLOAD_PREFIX):
-            archive, r = self._archive, int(request.context.round)
+            archive, r = self._archive, request.round
             name = stage.removeprefix(EVIDENCE_DOWNLOAD_PREFIX)
             kept = archive.download(r, name) if archive is not None else None
             if kept is None:
                 raise NotReadyError(f"no final round {r} (or it kept no {name})")
             return result_chunks_of(kept, 1)
-        sid = bytes(request.context.session_id)
+        sid = request.session_id
         with self._cond:
             session = (
                 self._session if self._session and self._session.ctx.session_id == sid else None
@@ -350,7 +345,7 @@ class Mailbox:
                 return result_chunks_of(data, 1)
         return self._counted(session, member, result_chunks_of(data, 1))
 
-    def _check_fetch(self, member: Member, c: pb.Context) -> str:
+    def _check_fetch(self, member: Member, c: CallContext) -> str:
         """The stage of a fetch that is ``member``'s own, for this federation and config, of
         a kind there is (the same gate as every other call, before anything is looked up)."""
         self._check_member_context(member, c)
@@ -359,11 +354,11 @@ class Mailbox:
                 f"there is nothing to fetch for stage {c.stage!r} "
                 f"(one of {', '.join(self._fetchable)})"
             )
-        return str(c.stage)
+        return c.stage
 
     def _counted(
-        self, session: SessionState, member: Member, chunks: Iterator[pb.ResultChunk]
-    ) -> Iterator[pb.ResultChunk]:
+        self, session: SessionState, member: Member, chunks: Iterator[ResultChunk]
+    ) -> Iterator[ResultChunk]:
         """A silo counts as served only once its last chunk has gone out."""
         yield from chunks
         with self._cond:
@@ -375,14 +370,14 @@ class Mailbox:
     def _publish(self, session: SessionState, outputs: Sequence[AggregatorOutput]) -> None:
         """Carry out a session's outputs: audit events logged, downloads served, messages
         signed into the outboxes, the journal begun before any of them can be seen."""
-        signed: dict[tuple[str, int], pb.Signed] = {}
+        signed: dict[tuple[str, int], SignedEnvelope] = {}
         persist: Persist | None = None
         events = []
         for output in outputs:  # state first, so a failing log write cannot lose any of it
             if isinstance(output, Outgoing):
                 stage, body = self._scheme.wire.aggregator_body(output.message)
-                wire = codec.aggregator_message_pb(output.recipient, session.ctx, stage, body)
-                signed[(stage, output.recipient)] = self._signed(wire.SerializeToString(), stage)
+                wire = codec.aggregator_message(output.recipient, session.ctx, stage, body)
+                signed[(stage, output.recipient)] = self._signed(wire, stage)
             elif isinstance(output, Serve):
                 if output.name not in self._scheme.downloads:  # nothing could fetch it
                     raise LocalProtocolError(
@@ -404,7 +399,10 @@ class Mailbox:
                 self._log.emit(event)
 
     def _persist(
-        self, session: SessionState, persist: Persist, bundles: dict[tuple[str, int], pb.Signed]
+        self,
+        session: SessionState,
+        persist: Persist,
+        bundles: dict[tuple[str, int], SignedEnvelope],
     ) -> None:
         if self._journal is None:
             session.journaled = True  # in-process use (tests, bench): nothing to survive
@@ -414,9 +412,9 @@ class Mailbox:
             "chain_head": session.plan.chain_head.hex(),
             "resets": len(self._resets),  # a reset installed later abandons this session
             "vector_length": session.plan.vector_length,
-            "announcement": session.announcement.SerializeToString().hex(),
+            "announcement": session.announcement.hex(),
             "scheme": persist.record,
-            "outbox": [[k[0], k[1], v.SerializeToString().hex()] for k, v in outbox.items()],
+            "outbox": [[k[0], k[1], v.hex()] for k, v in outbox.items()],
         }
         try:
             self._journal.begin(session.ctx.round, header, persist.data)
@@ -435,8 +433,7 @@ class Mailbox:
     ) -> None:
         """Tell every silo how the session ended (signed, in its outbox). Under the lock."""
         for index in range(1, self.roster.size + 1):
-            outcome = codec.outcome_pb(index, session.ctx, released, list(survivors), reason)
-            body = outcome.SerializeToString()
+            body = codec.outcome_message(index, session.ctx, released, list(survivors), reason)
             session.outbox[(codec.OUTCOME_STAGE, index)] = self._signed(body, codec.OUTCOME_STAGE)
         self._cond.notify_all()
 
@@ -463,7 +460,7 @@ class Mailbox:
 
     def open(self, plan: RoundPlan) -> SessionState:
         """Announce a new session of ``plan`` with a fresh nonce; it is the open one now."""
-        announcement = codec.announce(
+        body = codec.announce(
             self.config.federation,
             self._digest,
             plan.round,
@@ -472,13 +469,11 @@ class Mailbox:
             self._scheme.announced(self.params),
             os.urandom(32),
         )
-        ctx = codec.session_of(announcement.context)
+        ctx = codec.announcement(body).context
         core = self._scheme.aggregator_session(
             self.params, context=ctx, roster=self.roster, vector_length=plan.vector_length
         )
-        signed = self._signed(
-            announcement.SerializeToString(), codec.ANNOUNCE_STAGE, codec.ANNOUNCEMENT_KIND
-        )
+        signed = self._signed(body, codec.ANNOUNCE_STAGE, codec.ANNOUNCEMENT_KIND)
         session = SessionState(ctx, core, plan, signed)
         with self._cond:
             if self._session is not None:
@@ -493,19 +488,18 @@ class Mailbox:
         (its outbox, then every journaled message replayed), open again."""
         header = journaled.header
         try:
-            signed = pb.Signed.FromString(bytes.fromhex(header["announcement"]))
-            announcement = codec.parse(pb.SessionAnnouncement, bytes(signed.body))
-            ctx = codec.session_of(announcement.context)
+            signed = bytes.fromhex(header["announcement"])
+            ctx = codec.kept_announcement(signed).context
             # a journal written before the scheme seam kept the scheme's record at its top
             record = header.get("scheme", header)
             plan = RoundPlan(
                 ctx.round, bytes.fromhex(header["chain_head"]), int(header["vector_length"])
             )
             outbox = {
-                (str(stage), int(index)): pb.Signed.FromString(bytes.fromhex(kept))
+                (str(stage), int(index)): bytes.fromhex(kept)
                 for stage, index, kept in header["outbox"]
             }
-        except (KeyError, TypeError, ValueError, AttributeError, DecodeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, FedsiloError) as exc:
             raise ConfigError(
                 f"the journaled session is malformed ({exc!r}); see the journal"
             ) from exc
@@ -531,10 +525,10 @@ class Mailbox:
             with contextlib.suppress(FedsiloError):
                 self._publish(session, session.core.close_stage())
             return
-        message = pb.SiloMessage.FromString(event.body)
-        _, stage, sender, part = codec.silo_message(message)
-        decoded = self._scheme.wire.silo_message(session.ctx, stage, sender, part)
-        session.accepted[(stage, sender)] = message.SerializeToString(deterministic=True)
+        message = frames.stage_message_of(event.body)
+        stage, sender = message.context.stage, message.context.sender
+        decoded = self._scheme.wire.silo_message(session.ctx, stage, sender, message.body)
+        session.accepted[(stage, sender)] = message
         self._publish(session, session.core.receive(decoded))
 
     def close_stage(self, session: SessionState, stage: str) -> None:

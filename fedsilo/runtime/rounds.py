@@ -10,7 +10,7 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError
 from fedsilo.protocol.messages import AggregateResult, SessionContext
 from fedsilo.protocol.scheme import AggregatorSession
-from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.calls import ResultChunk, SignedEnvelope, StageMessage
 
 
 @dataclass(frozen=True)
@@ -49,20 +49,18 @@ class SessionState:
     ctx: SessionContext
     core: AggregatorSession
     plan: RoundPlan
-    announcement: pb.Signed
-    outbox: dict[tuple[str, int], pb.Signed] = field(default_factory=dict)
-    accepted: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    announcement: SignedEnvelope
+    outbox: dict[tuple[str, int], SignedEnvelope] = field(default_factory=dict)
+    accepted: dict[tuple[str, int], StageMessage] = field(default_factory=dict)
     downloads: dict[str, bytes] = field(default_factory=dict)  # what silos may fetch
     fetched: set[int] = field(default_factory=set)
     journaled: bool = False  # from unmasking on, every accepted message is journaled first
     replaying: bool = False  # rebuilding from the journal: nothing is written again
 
 
-def result_chunks_of(data: bytes, word: int, size: int = 1 << 20) -> Iterator[pb.ResultChunk]:
+def result_chunks_of(data: bytes, word: int, size: int = 1 << 20) -> Iterator[ResultChunk]:
     """``data`` (whole words of ``word`` bytes) as a stream of 1 MiB result chunks."""
     total = len(data) // word
     step = size - size % word
     for start in range(0, len(data), step):
-        yield pb.ResultChunk(
-            offset=start // word, total_length=total, data=data[start : start + step]
-        )
+        yield ResultChunk(start // word, total, data[start : start + step])

@@ -63,9 +63,16 @@ from fedsilo.training.local import LocalTrainer, check_served_layout
 from fedsilo.training.server_optimizers import server_optimizer
 from fedsilo.training.weighted import LocalResult, SecureFedAvg
 from fedsilo.transport import codec
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinRequest,
+    SignedEnvelope,
+    StageMessage,
+)
 from fedsilo.transport.client import CHUNK_BYTES
+from fedsilo.transport.codec import AggregatorEnvelope, Announcement, SessionOutcome
 from fedsilo.transport.link import AggregatorLink
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 MAX_VECTOR_WORDS = 1 << 31
 
@@ -192,23 +199,17 @@ class SiloNode:
 
     def connect(self) -> None:
         """Join, and check the aggregator's and every silo's certificate against the pins."""
-        reply = self._client.join(
-            pb.JoinRequest(
-                federation=self.config.federation,
-                config_digest=self._digest,
-                name=self.name,
-            )
-        )
-        _, agg_cert = self._trust.verify_der(bytes(reply.aggregator_certificate), Role.AGGREGATOR)
+        reply = self._client.join(JoinRequest(self.config.federation, self._digest, self.name))
+        _, agg_cert = self._trust.verify_der(reply.aggregator_certificate, Role.AGGREGATOR)
         self._aggregator_key = VerifyingKey.from_public_key(agg_cert.public_key())
-        self._aggregator_certificate = bytes(reply.aggregator_certificate)
+        self._aggregator_certificate = reply.aggregator_certificate
         if len(reply.silo_certificates) != len(self.config.silos):
             raise RemoteProtocolError("the aggregator sent a roster of the wrong size")
         entries = []
         for i, (der, silo) in enumerate(
             zip(reply.silo_certificates, self.config.silos, strict=True), 1
         ):
-            member, cert = self._trust.verify_der(bytes(der), Role.SILO)
+            member, cert = self._trust.verify_der(der, Role.SILO)
             if member.name != silo.name:
                 raise RemoteProtocolError(
                     f"roster position {i} holds {member.name}, not {silo.name}"
@@ -216,20 +217,20 @@ class SiloNode:
             entries.append(SiloEntry(i, silo.name, VerifyingKey.from_public_key(cert.public_key())))
         self._roster = Roster(tuple(entries))
         self._silo_certificates = tuple(
-            (i, silo.name, bytes(der))
+            (i, silo.name, der)
             for i, (der, silo) in enumerate(
                 zip(reply.silo_certificates, self.config.silos, strict=True), 1
             )
         )
         # served == pinned and ours == served, so ours == pinned, and a mismatch is named
         check_served_layout(
-            bytes(reply.model_layout), self.config.model.layout_sha256, self._trainer.layout
+            reply.model_layout, self.config.model.layout_sha256, self._trainer.layout
         )
         self._state = self._load_state()
         self._resets = tuple(ResetRecord.from_json(text) for text in reply.resets)
         self._log("joined", silo=self.name)
         if reply.chain_round > self._ledger.final_round:  # dropped, restarted or restored
-            self.catch_up(int(reply.chain_round))
+            self.catch_up(reply.chain_round)
         self._apply_resets()
 
     def _revoked_peers(self) -> dict[int, str]:
@@ -274,35 +275,32 @@ class SiloNode:
                 "reset-applied", silo=self.name, round=reset.failed_round, reset=reset.reset_index
             )
 
-    def _open(self, signed: pb.Signed, *stages: str) -> pb.AggregatorMessage:
+    def _open(self, signed: SignedEnvelope, *stages: str) -> AggregatorEnvelope:
         """The aggregator's signed message for one of ``stages``."""
         assert self._aggregator_key is not None
         return codec.open_message(self._aggregator_key, signed, stages)
 
-    def _announcement(self, signed: pb.Signed) -> pb.SessionAnnouncement:
+    def _announcement(self, signed: SignedEnvelope) -> Announcement:
         """The aggregator's signed session announcement."""
         assert self._aggregator_key is not None
-        kind, stage = codec.ANNOUNCEMENT_KIND, (codec.ANNOUNCE_STAGE,)
-        body = codec.open_signed(self._aggregator_key, signed, kind, stage)
-        return codec.parse(pb.SessionAnnouncement, body)
+        return codec.open_announcement(self._aggregator_key, signed)
 
-    def _round_context(self, round_number: int, stage: str) -> pb.Context:
-        """A request about a round rather than a session (its evidence, a catch-up)."""
-        return pb.Context(
-            federation=self.config.federation,
-            config_digest=self._digest,
-            round=round_number,
-            stage=stage,
-            sender=self.index,
+    def _round_context(
+        self, round_number: int, stage: str, after_session: bytes = b""
+    ) -> CallContext:
+        """A request about a round rather than a session (its evidence, a catch-up, the
+        announcement of a session after ``after_session``)."""
+        return CallContext(
+            self.config.federation, self._digest, after_session, round_number, stage, self.index
         )
 
-    def _await(self, ctx: SessionContext | None, stage: str, round_number: int) -> pb.Signed:
+    def _await(self, ctx: SessionContext | None, stage: str, round_number: int) -> SignedEnvelope:
         context = (
-            codec.context_pb(ctx, stage, self.index)
+            CallContext.of(ctx, stage, self.index)
             if ctx is not None
             else self._round_context(round_number, stage)
         )
-        return self._client.await_signed(pb.AwaitRequest(context=context), self._patience)
+        return self._client.await_signed(context, self._patience)
 
     # --- rounds -------------------------------------------------------------------------
 
@@ -313,15 +311,8 @@ class SiloNode:
             self.connect()
         previous = b""
         for _ in range(4):
-            request = pb.Context(
-                federation=self.config.federation,
-                config_digest=self._digest,
-                round=round_number,
-                stage=codec.ANNOUNCE_STAGE,
-                sender=self.index,
-                session_id=previous,
-            )
-            signed = self._client.await_signed(pb.AwaitRequest(context=request), self._patience)
+            request = self._round_context(round_number, codec.ANNOUNCE_STAGE, previous)
+            signed = self._client.await_signed(request, self._patience)
             announcement = self._announcement(signed)
             ctx = self._check_announcement(announcement, round_number)
             try:
@@ -351,16 +342,14 @@ class SiloNode:
             r = self._ledger.final_round + 1
             signed = self._await(None, codec.EVIDENCE_STAGE, r)
             message = self._open(signed, codec.EVIDENCE_STAGE)
-            if message.WhichOneof("kind") != "evidence":
+            if message.evidence is None:
                 raise RemoteProtocolError(f"the aggregator sent no evidence for round {r}")
-            evidence = self._scheme.wire.evidence(bytes(message.evidence))
+            evidence = self._scheme.wire.evidence(message.evidence)
             # what the round's session served, sized by the scheme from the evidence
             downloads = {
                 wanted.name: self._client.fetch(
                     wanted.name,
-                    pb.ResultRequest(
-                        context=self._round_context(r, evidence_download(wanted.name))
-                    ),
+                    self._round_context(r, evidence_download(wanted.name)),
                     wanted.size,
                     1,
                 )
@@ -386,14 +375,14 @@ class SiloNode:
             self._state = derived.state
             self._log("caught-up", silo=self.name, round=r)
 
-    def _check_announcement(self, a: pb.SessionAnnouncement, round_number: int) -> SessionContext:
-        ctx = codec.session_of(a.context)
+    def _check_announcement(self, a: Announcement, round_number: int) -> SessionContext:
+        ctx = a.context
         if ctx.federation_id != self.config.federation or ctx.config_digest != self._digest:
             raise ContextMismatchError(
                 f"the aggregator announced config sha256:{ctx.config_digest.hex()}, "
                 f"this silo runs {self.config.digest()}"
             )
-        if ctx.session_id != codec.announced_session_id(a) or len(a.nonce) != 32:
+        if ctx.session_id != a.hashed_id or len(a.nonce) != 32:
             raise RemoteProtocolError(
                 "the announced session id is not SHA-256(announcement, nonce): refusing it"
             )
@@ -404,14 +393,14 @@ class SiloNode:
         if ctx.round > self._ledger.final_round + 1:
             self.catch_up(ctx.round - 1)  # verify every round this silo missed first
         self._ledger.chain.require_next(ctx.round, ctx.chain_head)  # before any training
-        if bytes(a.scheme_params) != self._scheme.announced(self.params):
+        if a.scheme_params != self._scheme.announced(self.params):
             raise RemoteProtocolError(
                 f"the aggregator announced {self._scheme.kind} parameters this silo's config "
                 "does not have: refusing the session"
             )
         if not 0 < a.vector_length <= MAX_VECTOR_WORDS:
             raise RemoteProtocolError("the announced vector does not fit the config's limits")
-        parameters = self.codec.parameters(int(a.vector_length))
+        parameters = self.codec.parameters(a.vector_length)
         if parameters != self._trainer.layout.vector_length:
             raise RemoteProtocolError(
                 f"the announced vector holds {parameters} parameters, the pinned model "
@@ -483,9 +472,7 @@ class SiloNode:
             secret=self._secret,
         )
 
-    def _run_session(
-        self, ctx: SessionContext, a: pb.SessionAnnouncement
-    ) -> RoundResult | pb.RoundOutcome:
+    def _run_session(self, ctx: SessionContext, a: Announcement) -> RoundResult | SessionOutcome:
         revoked = self._revoked_peers()
         session = self._resumed(ctx)  # past its adverts: nothing left to refuse there
         if session is not None:
@@ -517,7 +504,7 @@ class SiloNode:
                 ) from exc
             self._vault.discard_all_but(ctx.session_id)  # earlier sessions are abandoned
             stages = self._awaited
-        kept: dict[str, pb.Signed] = {}  # the aggregator's signed words, for a dispute
+        kept: dict[str, SignedEnvelope] = {}  # the aggregator's signed words, for a dispute
         fetched = 0.0  # seconds spent downloading Y (and the inputs) at release
         verified = (0.0, 0.0)  # wall and CPU seconds of the verification work proper
         for stage in stages:
@@ -529,7 +516,7 @@ class SiloNode:
                 raise RemoteProtocolError(
                     "the aggregator sent us a message addressed to another silo"
                 )
-            if message.WhichOneof("kind") == "outcome":
+            if message.outcome is not None:
                 return codec.outcome_of(ctx, message.outcome)
             body = codec.session_body(ctx, stage.name, message)
             decoded = self._scheme.wire.aggregator_message(ctx, stage.name, body)
@@ -558,7 +545,11 @@ class SiloNode:
         return self._finalize(ctx, session)
 
     def _answer(
-        self, ctx: SessionContext, session: SiloSession, message: object, kept: dict[str, pb.Signed]
+        self,
+        ctx: SessionContext,
+        session: SiloSession,
+        message: object,
+        kept: dict[str, SignedEnvelope],
     ) -> tuple[list[object], float, tuple[float, float]]:
         """The session's answer to ``message``, with every download it asks for fetched and
         handed back. Returns the replies, the download seconds and the (wall, CPU) seconds
@@ -600,7 +591,7 @@ class SiloNode:
 
     def _fetch(self, ctx: SessionContext, wanted: Fetch) -> bytearray:
         """Download what the session asked for, of exactly its size."""
-        request = pb.ResultRequest(context=codec.context_pb(ctx, wanted.name, self.index))
+        request = CallContext.of(ctx, wanted.name, self.index)
         return self._client.fetch(wanted.name, request, wanted.size, 1)
 
     def _finalize(self, ctx: SessionContext, session: SiloSession) -> RoundResult:
@@ -626,23 +617,19 @@ class SiloNode:
                 raise ProtocolError(f"the session asked to send a bare {type(output).__name__}")
             else:
                 stage, sender, body = self._scheme.wire.silo_body(output)
-                self._client.submit(codec.silo_message_pb(ctx, stage, sender, body))
+                self._client.submit(StageMessage(CallContext.of(ctx, stage, sender), body))
 
     def _input_chunks(
         self, ctx: SessionContext, session: SiloSession, upload: Upload
-    ) -> Callable[[int], Iterator[pb.InputChunk]]:
+    ) -> Callable[[int], Iterator[InputChunk]]:
         """The session's vector as upload chunks from any resume offset."""
-        wire = codec.context_pb(ctx, upload.stage, self.index)
+        wire = CallContext.of(ctx, upload.stage, self.index)
         per_chunk = CHUNK_BYTES // upload.element_bytes
         total = upload.total_length
 
-        def source(start: int) -> Iterator[pb.InputChunk]:
+        def source(start: int) -> Iterator[InputChunk]:
             for offset in range(start, total, per_chunk):
-                yield pb.InputChunk(
-                    context=wire,
-                    offset=offset,
-                    total_length=total,
-                    data=session.vector_chunk(offset, min(per_chunk, total - offset)),
-                )
+                count = min(per_chunk, total - offset)
+                yield InputChunk(wire, offset, total, session.vector_chunk(offset, count))
 
         return source

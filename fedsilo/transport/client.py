@@ -23,6 +23,16 @@ import grpc
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError, IncompleteUploadError, RemoteProtocolError, TransportError
 from fedsilo.protocol.words import words_to_bytes
+from fedsilo.transport import frames
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinReply,
+    JoinRequest,
+    ResultChunk,
+    SignedEnvelope,
+    StageMessage,
+)
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from fedsilo.transport.service import AggregationStub
@@ -93,22 +103,24 @@ class AggregatorClient:
             waited += delay
             delay = min(delay * 2, self._backoff.cap)
 
-    def join(self, request: pb.JoinRequest) -> pb.JoinReply:
-        reply: pb.JoinReply = self._retrying(lambda: self._stub.Join(request, timeout=30))
-        return reply
+    def join(self, request: JoinRequest) -> JoinReply:
+        sent = frames.join_request_pb(request)
+        return frames.join_reply(self._retrying(lambda: self._stub.Join(sent, timeout=30)))
 
-    def submit(self, message: pb.SiloMessage) -> None:
-        self._retrying(lambda: self._stub.Submit(message, timeout=30))
+    def submit(self, message: StageMessage) -> None:
+        sent = frames.stage_message_pb(message)  # a retry resends these very bytes
+        self._retrying(lambda: self._stub.Submit(sent, timeout=30))
 
-    def await_signed(self, request: pb.AwaitRequest, patience: float) -> pb.Signed:
+    def await_signed(self, context: CallContext, patience: float) -> SignedEnvelope:
         """Poll until the aggregator has the awaited message, for up to ``patience`` seconds."""
         deadline = time.monotonic() + patience
+        request = pb.AwaitRequest(context=frames.context_pb(context))
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TransportError(f"gave up waiting for stage {request.context.stage!r}")
+                raise TransportError(f"gave up waiting for stage {context.stage!r}")
             try:
-                signed: pb.Signed = self._retrying_raw(
+                signed: SignedEnvelope = self._retrying_raw(
                     lambda left=left: self._stub.Await(request, timeout=min(left, 21.0))  # type: ignore[misc]
                 )
                 return signed
@@ -118,33 +130,45 @@ class AggregatorClient:
                 if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise refusal_error(exc) from exc
 
-    def upload(self, context: pb.Context, words: UIntArray) -> None:
+    def upload(self, context: CallContext, words: UIntArray) -> None:
         """Stream ``words`` in chunks; resume where the aggregator says if cut short."""
         data = words_to_bytes(words)
         word = words.dtype.itemsize
         self.upload_from(lambda start: chunks_of(context, data, word, start))
 
-    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+    def upload_from(self, source: Callable[[int], Iterator[InputChunk]]) -> None:
         """Stream the chunks ``source(offset)`` produces from ``offset`` on; on a cut,
         resume at the offset the aggregator reports (``source`` must reproduce the
         same bytes from any offset)."""
+
+        def frames_from(start: int) -> Iterator[pb.InputChunk]:
+            return (frames.input_chunk_pb(c) for c in source(start))
+
         resuming(
-            lambda start: self._retrying(lambda: self._stub.UploadInput(source(start), timeout=600))
+            lambda start: self._retrying(
+                lambda: self._stub.UploadInput(frames_from(start), timeout=600)
+            )
         )
 
-    def fetch(
-        self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
-    ) -> bytearray:
+    def fetch(self, kind: str, context: CallContext, expected_bytes: int, word: int) -> bytearray:
         """Download a released result of exactly ``expected_bytes``, refusing anything else
         (into one buffer, returned as is: the caller owns it)."""
-        method = self._stub.FetchResult
+        method, request = (
+            self._stub.FetchResult,
+            pb.ResultRequest(context=frames.context_pb(context)),
+        )
         return self._retrying(
-            lambda: assemble_download(method(request, timeout=600), kind, expected_bytes, word)
+            lambda: assemble_download(
+                (frames.result_chunk(c) for c in method(request, timeout=600)),
+                kind,
+                expected_bytes,
+                word,
+            )
         )
 
 
 def assemble_download(
-    chunks: Iterable[pb.ResultChunk], kind: str, expected_bytes: int, word: int
+    chunks: Iterable[ResultChunk], kind: str, expected_bytes: int, word: int
 ) -> bytearray:
     """The ``kind`` that ``chunks`` carry, of exactly ``expected_bytes`` (every chunk's
     declared size checked before anything is allocated; each continues the last)."""
@@ -188,17 +212,12 @@ def resuming(send: Callable[[int], object]) -> None:
     )
 
 
-def chunks_of(context: pb.Context, data: bytes, word: int, offset: int) -> Iterator[pb.InputChunk]:
+def chunks_of(context: CallContext, data: bytes, word: int, offset: int) -> Iterator[InputChunk]:
     """``data`` (whole words of ``word`` bytes) from word ``offset`` on, in upload chunks."""
     total = len(data) // word
     step = CHUNK_BYTES - CHUNK_BYTES % word
     for start in range(offset * word, len(data), step):
-        yield pb.InputChunk(
-            context=context,
-            offset=start // word,
-            total_length=total,
-            data=data[start : start + step],
-        )
+        yield InputChunk(context, start // word, total, data[start : start + step])
 
 
 def refusal_error(exc: grpc.RpcError) -> FedsiloError:

@@ -15,27 +15,40 @@ from typing import Protocol
 
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.pki.trust import TrustStore
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinReply,
+    JoinRequest,
+    SignedEnvelope,
+    StageMessage,
+)
 from fedsilo.transport.handlers import AggregatorHandlers
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 
 
 class AggregatorLink(Protocol):
     """A silo's connection to the aggregator. A refused call raises the
     :class:`~fedsilo.errors.FedsiloError` class the aggregator raised."""
 
-    def join(self, request: pb.JoinRequest) -> pb.JoinReply: ...
+    def join(self, request: JoinRequest) -> JoinReply: ...
 
-    def submit(self, message: pb.SiloMessage) -> None: ...
+    def submit(self, message: StageMessage) -> None: ...
 
-    def await_signed(self, request: pb.AwaitRequest, patience: float) -> pb.Signed: ...
+    def await_signed(self, context: CallContext, patience: float) -> SignedEnvelope:
+        """The aggregator's signed message for ``context`` (its stage: what is awaited),
+        asked again until it exists, for up to ``patience`` seconds."""
+        ...
 
-    def upload(self, context: pb.Context, words: UIntArray) -> None: ...
+    def upload(self, context: CallContext, words: UIntArray) -> None: ...
 
-    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None: ...
+    def upload_from(self, source: Callable[[int], Iterator[InputChunk]]) -> None:
+        """The chunks ``source(offset)`` produces, from the offset the aggregator asks
+        (``source`` reproduces the same bytes from any offset)."""
+        ...
 
-    def fetch(
-        self, kind: str, request: pb.ResultRequest, expected_bytes: int, word: int
-    ) -> bytearray: ...
+    def fetch(self, kind: str, context: CallContext, expected_bytes: int, word: int) -> bytearray:
+        """The download ``context`` names, of exactly ``expected_bytes``."""
+        ...
 
     def close(self) -> None: ...
 

@@ -19,6 +19,7 @@ import grpc
 
 from fedsilo.errors import FedsiloError, TooManyCallsError
 from fedsilo.pki.trust import Member, TrustStore
+from fedsilo.transport import frames
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.service import generic_handler
@@ -84,28 +85,46 @@ class AggregationServicer:
             with self._lock:
                 self._open[member.index] -= 1
 
+    # Every frame is decoded inside the authenticated call: nothing of an unauthenticated
+    # peer's request is looked at, and a malformed frame is refused as that peer's error.
+
     def Join(self, request: pb.JoinRequest, context: grpc.ServicerContext) -> pb.JoinReply:
-        return self._call(context, lambda m: self._handlers.join(m, request))
+        return frames.join_reply_pb(
+            self._call(context, lambda m: self._handlers.join(m, frames.join_request(request)))
+        )
 
     def Submit(self, request: pb.SiloMessage, context: grpc.ServicerContext) -> pb.Ack:
-        self._call(context, lambda m: self._handlers.submit(m, request))
+        self._call(context, lambda m: self._handlers.submit(m, frames.stage_message(request)))
         return pb.Ack()
 
     def UploadInput(
         self, request_iterator: Iterator[pb.InputChunk], context: grpc.ServicerContext
     ) -> pb.Ack:
-        self._call(context, lambda m: self._handlers.upload(m, request_iterator))
+        chunks = (frames.input_chunk(c) for c in request_iterator)
+        self._call(context, lambda m: self._handlers.upload(m, chunks))
         return pb.Ack()
 
-    def Await(self, request: pb.AwaitRequest, context: grpc.ServicerContext) -> pb.Signed:
+    def Await(self, request: pb.AwaitRequest, context: grpc.ServicerContext) -> bytes:
+        """The signed envelope's bytes, sent as they were signed (the method is raw)."""
         remaining = context.time_remaining()
         timeout = min(AWAIT_CAP_SECONDS, max(0.0, (remaining or AWAIT_CAP_SECONDS) - 0.5))
-        return self._call(context, lambda m: self._handlers.await_message(m, request, timeout))
+        return self._call(
+            context,
+            lambda m: self._handlers.await_message(
+                m, frames.call_context(request.context), timeout
+            ),
+        )
 
     def FetchResult(
         self, request: pb.ResultRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ResultChunk]:
-        return self._stream(context, lambda m: self._handlers.result_chunks(m, request))
+        return self._stream(
+            context,
+            lambda m: (
+                frames.result_chunk_pb(c)
+                for c in self._handlers.result_chunks(m, frames.call_context(request.context))
+            ),
+        )
 
 
 def server_credentials(key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Any:

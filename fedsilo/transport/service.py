@@ -25,6 +25,15 @@ class Method:
     response: type[Any]
     client_streaming: bool = False
     server_streaming: bool = False
+    # the response travels as the bytes the servicer returns (already a serialized
+    # ``response``: the aggregator's signed envelope, passed through unparsed both ways)
+    raw_response: bool = False
+
+    def serialize_response(self, message: Any) -> bytes:
+        return bytes(message) if self.raw_response else bytes(message.SerializeToString())
+
+    def parse_response(self, data: bytes) -> Any:
+        return data if self.raw_response else self.response.FromString(data)
 
     @property
     def path(self) -> str:
@@ -35,7 +44,7 @@ METHODS = (
     Method("Join", pb.JoinRequest, pb.JoinReply),
     Method("Submit", pb.SiloMessage, pb.Ack),
     Method("UploadInput", pb.InputChunk, pb.Ack, client_streaming=True),
-    Method("Await", pb.AwaitRequest, pb.Signed),
+    Method("Await", pb.AwaitRequest, pb.Signed, raw_response=True),
     Method("FetchResult", pb.ResultRequest, pb.ResultChunk, server_streaming=True),
 )
 
@@ -54,7 +63,7 @@ def generic_handler(servicer: object) -> grpc.GenericRpcHandler:
             m.name: _SERVER_KIND[(m.client_streaming, m.server_streaming)](
                 getattr(servicer, m.name),
                 request_deserializer=m.request.FromString,
-                response_serializer=m.response.SerializeToString,
+                response_serializer=m.serialize_response,
             )
             for m in METHODS
         },
@@ -80,6 +89,6 @@ class AggregationStub:
             call = kinds[(m.client_streaming, m.server_streaming)](
                 m.path,
                 request_serializer=m.request.SerializeToString,
-                response_deserializer=m.response.FromString,
+                response_deserializer=m.parse_response,
             )
             setattr(self, m.name, call)

@@ -33,18 +33,20 @@ from fedsilo.training.local import LocalTrainer
 from fedsilo.training.task import SiloContext
 from fedsilo.training.weighted import SLOTS
 from fedsilo.transport import codec
+from fedsilo.transport.calls import CallContext, StageMessage
 from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.codec import Announcement
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.link import AggregatorLink
 from fedsilo.transport.memory import InMemoryAggregator
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.roster import trust_store
 from tests.nodes.federation import Federation
 
 
-def framed(message: SmallSiloMessage) -> pb.SiloMessage:
-    """A masking silo's message as a silo node frames it on the wire."""
-    return codec.silo_message_pb(message.context, *MaskingWire().silo_body(message))
+def framed(message: SmallSiloMessage) -> StageMessage:
+    """A masking silo's message as a silo node frames it for the transport."""
+    stage, sender, body = MaskingWire().silo_body(message)
+    return StageMessage(CallContext.of(message.context, stage, sender), body)
 
 
 NOW = dt.datetime.now(dt.UTC)
@@ -168,31 +170,21 @@ class LiveFederation:
     def close(self) -> None:
         self.node.stop(grace=0)
 
-    def announcement(self, client: AggregatorLink, name: str) -> pb.SessionAnnouncement:
+    def announcement(self, client: AggregatorLink, name: str) -> Announcement:
         index = int(name.removeprefix("s"))
         config = self.fed.config
-        request = pb.AwaitRequest(
-            context=pb.Context(
-                federation=config.federation,
-                config_digest=bytes.fromhex(config.digest()[7:]),
-                round=1,
-                stage=codec.ANNOUNCE_STAGE,
-                sender=index,
-            )
-        )
-        signed = client.await_signed(request, 5)
-        return codec.parse(pb.SessionAnnouncement, bytes(signed.body))
+        digest = bytes.fromhex(config.digest()[7:])
+        request = CallContext(config.federation, digest, b"", 1, codec.ANNOUNCE_STAGE, index)
+        return codec.kept_announcement(client.await_signed(request, 5))
 
-    def rogue_session(
-        self, name: str, announcement: pb.SessionAnnouncement, seed: int = 0
-    ) -> MaskingSilo:
+    def rogue_session(self, name: str, announcement: Announcement, seed: int = 0) -> MaskingSilo:
         """A genuine protocol session for ``name``, driven by the test instead of a node."""
         from fedsilo.testing.entropy import SeededEntropy
 
         service = self.node.mailbox
         params = service.params
         return MaskingSilo(
-            context=codec.session_of(announcement.context),
+            context=announcement.context,
             roster=service.roster,
             params=params,
             index=int(name.removeprefix("s")),

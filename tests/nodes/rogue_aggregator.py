@@ -39,7 +39,15 @@ from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles
 from fedsilo.runtime.rounds import RoundPlan
 from fedsilo.transport import codec
-from fedsilo.transport.proto import fedsilo_pb2 as pb
+from fedsilo.transport.calls import (
+    CallContext,
+    InputChunk,
+    JoinReply,
+    JoinRequest,
+    ResultChunk,
+    SignedEnvelope,
+    StageMessage,
+)
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 
 ATTACKS = ("rerun-round", "rerun-flipped", "forge-sum")
@@ -54,41 +62,36 @@ class LyingHandlers:
         self._service, self._identity = service, identity
         self.withholding, self.forging = True, False
 
-    def join(self, member: Member, request: pb.JoinRequest) -> pb.JoinReply:
+    def join(self, member: Member, request: JoinRequest) -> JoinReply:
         return self._service.join(member, request)
 
-    def submit(self, member: Member, message: pb.SiloMessage) -> None:
+    def submit(self, member: Member, message: StageMessage) -> None:
         self._service.submit(member, message)
 
-    def upload(self, member: Member, chunks: Iterator[pb.InputChunk]) -> None:
+    def upload(self, member: Member, chunks: Iterator[InputChunk]) -> None:
         self._service.upload(member, chunks)
 
-    def result_chunks(self, member: Member, request: pb.ResultRequest) -> Iterator[pb.ResultChunk]:
-        chunks = self._service.result_chunks(member, request)
-        if self.forging and request.context.stage == "result":
+    def result_chunks(self, member: Member, context: CallContext) -> Iterator[ResultChunk]:
+        chunks = self._service.result_chunks(member, context)
+        if self.forging and context.stage == "result":
             return self._forged(chunks)
         return chunks
 
     @staticmethod
-    def _forged(chunks: Iterator[pb.ResultChunk]) -> Iterator[pb.ResultChunk]:
+    def _forged(chunks: Iterator[ResultChunk]) -> Iterator[ResultChunk]:
         for i, chunk in enumerate(chunks):
             if i == 0:
                 data = bytearray(chunk.data)
                 data[0] ^= 1
-                chunk = pb.ResultChunk(  # noqa: PLW2901 - the one forged chunk
-                    offset=chunk.offset, total_length=chunk.total_length, data=bytes(data)
-                )
+                chunk = ResultChunk(chunk.offset, chunk.total_length, bytes(data))  # noqa: PLW2901 - the one forged chunk
             yield chunk
 
-    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
-        if not (self.withholding and request.context.stage == Stage.RELEASE.value):
-            return self._service.await_message(member, request, timeout)
+    def await_message(self, member: Member, context: CallContext, timeout: float) -> SignedEnvelope:
+        if not (self.withholding and context.stage == Stage.RELEASE.value):
+            return self._service.await_message(member, context, timeout)
         # the session's own "not released", framed exactly as an honest outcome is
-        session = codec.session_of(request.context)
-        body = codec.outcome_pb(member.index, session, False, [], "not released")
-        return codec.sign(
-            self._identity, body.SerializeToString(), codec.MESSAGE_KIND, codec.OUTCOME_STAGE
-        )
+        body = codec.outcome_message(member.index, context.session, False, [], "not released")
+        return codec.sign(self._identity, body, codec.MESSAGE_KIND, codec.OUTCOME_STAGE)
 
 
 def flipped(head: bytes) -> bytes:

@@ -36,10 +36,11 @@ from fedsilo.protocol.messages import Ack
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode
-from fedsilo.transport import codec
+from fedsilo.transport import frames
+from fedsilo.transport.calls import CallContext, InputChunk
 from fedsilo.transport.client import AggregatorClient, Backoff
+from fedsilo.transport.codec import Announcement
 from fedsilo.transport.link import AggregatorLink
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import ERROR_KEY, RESUME_KEY
 from tests.nodes.live import TRANSPORTS, LiveFederation, framed
 
@@ -56,20 +57,20 @@ def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveFederat
         federation.close()
 
 
-def rogue(live: LiveFederation) -> tuple[AggregatorLink, pb.SessionAnnouncement]:
+def rogue(live: LiveFederation) -> tuple[AggregatorLink, Announcement]:
     client = live.client("s5")
     return client, live.announcement(client, "s5")
 
 
-def upload_raw(client: AggregatorLink, chunks: list[pb.InputChunk]) -> None:
+def upload_raw(client: AggregatorLink, chunks: list[InputChunk]) -> None:
     """Send exactly ``chunks`` (from any offset the aggregator asks: the same ones)."""
     client.upload_from(lambda start: iter(chunks))
 
 
-def chunk(a: pb.SessionAnnouncement, **fields: object) -> pb.InputChunk:
-    ctx = codec.context_pb(codec.session_of(a.context), "masked-input", 5)
+def chunk(a: Announcement, **fields: object) -> InputChunk:
+    ctx = CallContext.of(a.context, "masked-input", 5)
     values = {"offset": 0, "total_length": a.vector_length, "data": bytes(8)} | fields
-    return pb.InputChunk(context=ctx, **values)  # type: ignore[arg-type]
+    return InputChunk(context=ctx, **values)  # type: ignore[arg-type]
 
 
 def refused(
@@ -156,7 +157,7 @@ def test_a_declared_size_beyond_the_limit_is_refused_before_allocation(
 
 def test_a_message_for_a_stage_that_is_not_current_is_refused(live: LiveFederation) -> None:
     client, a = rogue(live)
-    early = ConsistencySignature(codec.session_of(a.context), 5, (0, 0), (), b"\x00" * 64)
+    early = ConsistencySignature(a.context, 5, (0, 0), (), b"\x00" * 64)
     refused(
         live,
         lambda: client.submit(framed(early)),
@@ -175,8 +176,10 @@ def test_a_body_labelled_for_another_stage_is_read_as_that_stage_and_refused(
     client, a = rogue(live)
     advert = live.rogue_session("s5", a).start()[0]
     assert isinstance(advert, KeyAdvert)
-    wire = framed(advert)
-    wire.context.stage = "share-keys"
+    honest = framed(advert)
+    wire = dataclasses.replace(
+        honest, context=dataclasses.replace(honest.context, stage="share-keys")
+    )
     refused(
         live,
         lambda: client.submit(wire),
@@ -189,8 +192,10 @@ def test_a_body_labelled_for_another_stage_is_read_as_that_stage_and_refused(
 
 def test_a_chunk_labelled_for_another_stage_or_round_is_refused(live: LiveFederation) -> None:
     client, a = rogue(live)
-    mislabelled = chunk(a)
-    mislabelled.context.stage = "unmasking"
+    base = chunk(a)
+    mislabelled = dataclasses.replace(
+        base, context=dataclasses.replace(base.context, stage="unmasking")
+    )
     refused(
         live,
         lambda: upload_raw(client, [mislabelled]),
@@ -198,8 +203,8 @@ def test_a_chunk_labelled_for_another_stage_or_round_is_refused(live: LiveFedera
         grpc.StatusCode.FAILED_PRECONDITION,
         "labelled stage 'unmasking', not 'masked-input'",
     )
-    later = chunk(a)
-    later.context.round = 2  # the open session's id, another round
+    # the open session's id, another round
+    later = dataclasses.replace(base, context=dataclasses.replace(base.context, round=2))
     refused(
         live,
         lambda: upload_raw(client, [later]),
@@ -230,7 +235,7 @@ def test_a_badly_signed_advert_gets_a_specific_status_not_internal(live: LiveFed
 
 def test_an_ack_before_the_release_is_refused_and_changes_nothing(live: LiveFederation) -> None:
     client, a = rogue(live)
-    ack = Ack(codec.session_of(a.context), 5, bytes(32), b"\x00" * 64)
+    ack = Ack(a.context, 5, bytes(32), b"\x00" * 64)
     refused(
         live,
         lambda: client.submit(framed(ack)),
@@ -241,8 +246,8 @@ def test_an_ack_before_the_release_is_refused_and_changes_nothing(live: LiveFede
     finish_without_s5(live)
 
 
-def fetch_request(a: pb.SessionAnnouncement, stage: str, sender: int = 5) -> pb.ResultRequest:
-    return pb.ResultRequest(context=codec.context_pb(codec.session_of(a.context), stage, sender))
+def fetch_request(a: Announcement, stage: str, sender: int = 5) -> CallContext:
+    return CallContext.of(a.context, stage, sender)
 
 
 def test_a_fetch_of_the_sum_before_the_release_is_refused(live: LiveFederation) -> None:
@@ -394,10 +399,11 @@ class TruncatingClient(AggregatorClient):
 
     resumed_at: int | None = None
 
-    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+    def upload_from(self, source: Callable[[int], Iterator[InputChunk]]) -> None:
         if self.resumed_at is None:
             try:
-                self._stub.UploadInput(iter([next(source(0))]), timeout=10)
+                first = frames.input_chunk_pb(next(source(0)))
+                self._stub.UploadInput(iter([first]), timeout=10)
             except grpc.RpcError as exc:
                 assert exc.code() == grpc.StatusCode.ABORTED
                 trailers = dict(exc.trailing_metadata())
@@ -424,9 +430,9 @@ def test_a_truncated_stream_gets_a_typed_error_and_resumes_to_an_exact_sum(tmp_p
 class AbandoningClient(AggregatorClient):
     """A silo that sends one chunk of its masked input and is never heard from again."""
 
-    def upload_from(self, source: Callable[[int], Iterator[pb.InputChunk]]) -> None:
+    def upload_from(self, source: Callable[[int], Iterator[InputChunk]]) -> None:
         with contextlib.suppress(grpc.RpcError):
-            self._stub.UploadInput(iter([next(source(0))]), timeout=10)
+            self._stub.UploadInput(iter([frames.input_chunk_pb(next(source(0)))]), timeout=10)
         raise SystemExit("crashed mid-upload")
 
 

@@ -21,8 +21,8 @@ from fedsilo.tensors import FloatVector
 from fedsilo.training.local import LocalTrainer
 from fedsilo.training.task import SiloContext, load_task
 from fedsilo.training.weighted import LocalResult
+from fedsilo.transport.calls import StageMessage
 from fedsilo.transport.link import AggregatorLink
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.status import ERROR_KEY, error_of
 from tests.nodes.federation import Federation
 from tests.nodes.test_in_memory_nodes import files, in_memory_aggregator, link_of
@@ -55,7 +55,7 @@ class ForgingLink:
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
 
-    def submit(self, message: pb.SiloMessage) -> None:
+    def submit(self, message: StageMessage) -> None:
         self._inner.submit(message)
         if message.context.stage == "release" and not self.forged:  # the ack
             self.forged = True

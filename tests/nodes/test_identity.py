@@ -44,6 +44,7 @@ from fedsilo.protocol.masking.messages import KeyAdvert
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.mailbox import Mailbox
 from fedsilo.runtime.nodes import SiloRunner
+from fedsilo.transport.calls import JoinRequest
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import AggregationServicer, build_server, server_credentials
 from fedsilo.transport.service import METHODS, SERVICE, AggregationStub
@@ -73,13 +74,7 @@ def join(live: LiveFederation, pems: tuple[bytes, bytes, bytes], name: str = "s1
     config = live.fed.config
     client = live.client(pems=pems)
     try:
-        client.join(
-            pb.JoinRequest(
-                federation=config.federation,
-                config_digest=bytes.fromhex(config.digest()[7:]),
-                name=name,
-            )
-        )
+        client.join(JoinRequest(config.federation, bytes.fromhex(config.digest()[7:]), name))
     finally:
         client.close()
 
@@ -270,11 +265,7 @@ def test_a_silo_running_another_config_digest_is_refused_naming_both(live: LiveF
     client = live.client("s1")
     before = live.node.mailbox.progress
     with pytest.raises(ContextMismatchError) as caught:  # that class, not a TransportError
-        client.join(
-            pb.JoinRequest(
-                federation=config.federation, config_digest=bytes.fromhex(other), name="s1"
-            )
-        )
+        client.join(JoinRequest(config.federation, bytes.fromhex(other), "s1"))
     assert type(caught.value) is ContextMismatchError
     message = str(caught.value)
     assert message.startswith("the aggregator refused: config digest mismatch: ")

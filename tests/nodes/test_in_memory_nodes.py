@@ -20,9 +20,9 @@ from fedsilo.pki.trust import TrustStore
 from fedsilo.runtime.events import EventLog
 from fedsilo.runtime.nodes import AggregatorNode, NodeFiles, SiloRunner
 from fedsilo.training.weighted import SLOTS
+from fedsilo.transport.calls import JoinRequest
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.memory import InMemoryAggregator, InMemoryClient
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 from fedsilo.transport.server import MAX_MESSAGE_BYTES
 from tests.nodes.federation import Federation
 
@@ -133,6 +133,6 @@ def test_the_in_memory_transport_refuses_what_the_wire_would(tmp_path: Path) -> 
     fed = Federation.provisioned(tmp_path, silos=4, params=3_000, rounds=1, join=10)
     _, hub = in_memory_aggregator(fed)
     client = link_of(hub, fed, "s1")
-    huge = pb.JoinRequest(federation="node-test", name="s1", config_digest=bytes(MAX_MESSAGE_BYTES))
+    huge = JoinRequest("node-test", bytes(MAX_MESSAGE_BYTES), "s1")
     with pytest.raises(RemoteProtocolError, match=r"exceeds the \d+-byte message limit"):
         client.join(huge)

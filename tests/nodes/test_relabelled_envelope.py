@@ -13,6 +13,7 @@ from fedsilo.errors import RemoteProtocolError
 from fedsilo.pki.files import load_identity_key
 from fedsilo.pki.trust import Member
 from fedsilo.transport import codec
+from fedsilo.transport.calls import CallContext, SignedEnvelope
 from fedsilo.transport.handlers import AggregatorHandlers
 from fedsilo.transport.proto import fedsilo_pb2 as pb
 from tests.nodes.live import LiveFederation
@@ -29,10 +30,10 @@ class RelabelsTheRelease:
     def __getattr__(self, name: str) -> Callable[..., object]:
         return getattr(self._inner, name)  # type: ignore[no-any-return]
 
-    def await_message(self, member: Member, request: pb.AwaitRequest, timeout: float) -> pb.Signed:
-        signed = self._inner.await_message(member, request, timeout)
+    def await_message(self, member: Member, context: CallContext, timeout: float) -> SignedEnvelope:
+        signed = pb.Signed.FromString(self._inner.await_message(member, context, timeout))
         if signed.stage != "release":
-            return signed
+            return signed.SerializeToString()
         body = bytes(signed.body)
         return codec.sign(self._identity, body, codec.MESSAGE_KIND, codec.OUTCOME_STAGE)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from fedsilo.errors import TransportError
 from fedsilo.pki.files import certificate_der, load_certificate
 from fedsilo.runtime.events import EventLog
+from fedsilo.transport.calls import CallContext, SignedEnvelope
 from fedsilo.transport.memory import InMemoryAggregator, InMemoryClient
-from fedsilo.transport.proto import fedsilo_pb2 as pb
 from tests.nodes.live import LiveFederation
 
 SILOS = ["s1", "s2", "s3", "s4"]
@@ -30,8 +30,8 @@ class ShortPatience(InMemoryClient):
         super().__init__(server, certificate_der)
         self._cap = cap
 
-    def await_signed(self, request: pb.AwaitRequest, patience: float) -> pb.Signed:
-        return super().await_signed(request, min(patience, self._cap))
+    def await_signed(self, context: CallContext, patience: float) -> SignedEnvelope:
+        return super().await_signed(context, min(patience, self._cap))
 
 
 def events(stream: io.StringIO) -> list[dict[str, object]]:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rfedsilo.proto\x12\nfedsilo.v1\"\x8a\x01\n\x07\x43ontext\x12\x12\n\nfederation\x18\x01 \x01(\t\x12\x15\n\rconfig_digest\x18\x02 \x01(\x0c\x12\x12\n\nsession_id\x18\x03 \x01(\x0c\x12\r\n\x05round\x18\x04 \x01(\x04\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x0e\n\x06sender\x18\x06 \x01(\r\x12\x12\n\nchain_head\x18\x07 \x01(\x0c\"F\n\x0bJoinRequest\x12\x12\n\nfederation\x18\x01 \x01(\t\x12\x15\n\rconfig_digest\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xab\x01\n\tJoinReply\x12\x1e\n\x16\x61ggregator_certificate\x18\x01 \x01(\x0c\x12\x19\n\x11silo_certificates\x18\x02 \x03(\x0c\x12(\n\x0c\x61nnouncement\x18\x03 \x01(\x0b\x32\x12.fedsilo.v1.Signed\x12\x14\n\x0cmodel_layout\x18\x04 \x01(\x0c\x12\x13\n\x0b\x63hain_round\x18\x05 \x01(\x04\x12\x0e\n\x06resets\x18\x06 \x03(\t\"x\n\x13SessionAnnouncement\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x15\n\rvector_length\x18\x03 \x01(\x04\x12\r\n\x05nonce\x18\x05 \x01(\x0c\x12\x15\n\rscheme_params\x18\x06 \x01(\x0c\"F\n\x06Signed\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\"A\n\x0bSiloMessage\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"f\n\nInputChunk\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"i\n\x0cRoundOutcome\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x10\n\x08released\x18\x02 \x01(\x08\x12\x11\n\tsurvivors\x18\x03 \x03(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa5\x01\n\x11\x41ggregatorMessage\x12\x11\n\trecipient\x18\x01 \x01(\r\x12$\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0e\n\x04\x62ody\x18\x03 \x01(\x0cH\x00\x12+\n\x07outcome\x18\x04 \x01(\x0b\x32\x18.fedsilo.v1.RoundOutcomeH\x00\x12\x12\n\x08\x65vidence\x18\x05 \x01(\x0cH\x00\x42\x06\n\x04kind\"4\n\x0c\x41waitRequest\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\"5\n\rResultRequest\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\"A\n\x0bResultChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x05\n\x03\x41\x63k2\xaf\x02\n\x0b\x41ggregation\x12\x36\n\x04Join\x12\x17.fedsilo.v1.JoinRequest\x1a\x15.fedsilo.v1.JoinReply\x12\x32\n\x06Submit\x12\x17.fedsilo.v1.SiloMessage\x1a\x0f.fedsilo.v1.Ack\x12\x38\n\x0bUploadInput\x12\x16.fedsilo.v1.InputChunk\x1a\x0f.fedsilo.v1.Ack(\x01\x12\x35\n\x05\x41wait\x12\x18.fedsilo.v1.AwaitRequest\x1a\x12.fedsilo.v1.Signed\x12\x43\n\x0b\x46\x65tchResult\x12\x19.fedsilo.v1.ResultRequest\x1a\x17.fedsilo.v1.ResultChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\rfedsilo.proto\x12\nfedsilo.v1\"\x8a\x01\n\x07\x43ontext\x12\x12\n\nfederation\x18\x01 \x01(\t\x12\x15\n\rconfig_digest\x18\x02 \x01(\x0c\x12\x12\n\nsession_id\x18\x03 \x01(\x0c\x12\r\n\x05round\x18\x04 \x01(\x04\x12\r\n\x05stage\x18\x05 \x01(\t\x12\x0e\n\x06sender\x18\x06 \x01(\r\x12\x12\n\nchain_head\x18\x07 \x01(\x0c\"F\n\x0bJoinRequest\x12\x12\n\nfederation\x18\x01 \x01(\t\x12\x15\n\rconfig_digest\x18\x02 \x01(\x0c\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x87\x01\n\tJoinReply\x12\x1e\n\x16\x61ggregator_certificate\x18\x01 \x01(\x0c\x12\x19\n\x11silo_certificates\x18\x02 \x03(\x0c\x12\x14\n\x0cmodel_layout\x18\x04 \x01(\x0c\x12\x13\n\x0b\x63hain_round\x18\x05 \x01(\x04\x12\x0e\n\x06resets\x18\x06 \x03(\tJ\x04\x08\x03\x10\x04\"x\n\x13SessionAnnouncement\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x15\n\rvector_length\x18\x03 \x01(\x04\x12\r\n\x05nonce\x18\x05 \x01(\x0c\x12\x15\n\rscheme_params\x18\x06 \x01(\x0c\"F\n\x06Signed\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05stage\x18\x04 \x01(\t\"A\n\x0bSiloMessage\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"f\n\nInputChunk\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"i\n\x0cRoundOutcome\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x10\n\x08released\x18\x02 \x01(\x08\x12\x11\n\tsurvivors\x18\x03 \x03(\r\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xa5\x01\n\x11\x41ggregatorMessage\x12\x11\n\trecipient\x18\x01 \x01(\r\x12$\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x13.fedsilo.v1.Context\x12\x0e\n\x04\x62ody\x18\x03 \x01(\x0cH\x00\x12+\n\x07outcome\x18\x04 \x01(\x0b\x32\x18.fedsilo.v1.RoundOutcomeH\x00\x12\x12\n\x08\x65vidence\x18\x05 \x01(\x0cH\x00\x42\x06\n\x04kind\"4\n\x0c\x41waitRequest\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\"5\n\rResultRequest\x12$\n\x07\x63ontext\x18\x01 \x01(\x0b\x32\x13.fedsilo.v1.Context\"A\n\x0bResultChunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x14\n\x0ctotal_length\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x05\n\x03\x41\x63k2\xaf\x02\n\x0b\x41ggregation\x12\x36\n\x04Join\x12\x17.fedsilo.v1.JoinRequest\x1a\x15.fedsilo.v1.JoinReply\x12\x32\n\x06Submit\x12\x17.fedsilo.v1.SiloMessage\x1a\x0f.fedsilo.v1.Ack\x12\x38\n\x0bUploadInput\x12\x16.fedsilo.v1.InputChunk\x1a\x0f.fedsilo.v1.Ack(\x01\x12\x35\n\x05\x41wait\x12\x18.fedsilo.v1.AwaitRequest\x1a\x12.fedsilo.v1.Signed\x12\x43\n\x0b\x46\x65tchResult\x12\x19.fedsilo.v1.ResultRequest\x1a\x17.fedsilo.v1.ResultChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,27 +36,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOINREQUEST']._serialized_start=170
   _globals['_JOINREQUEST']._serialized_end=240
   _globals['_JOINREPLY']._serialized_start=243
-  _globals['_JOINREPLY']._serialized_end=414
-  _globals['_SESSIONANNOUNCEMENT']._serialized_start=416
-  _globals['_SESSIONANNOUNCEMENT']._serialized_end=536
-  _globals['_SIGNED']._serialized_start=538
-  _globals['_SIGNED']._serialized_end=608
-  _globals['_SILOMESSAGE']._serialized_start=610
-  _globals['_SILOMESSAGE']._serialized_end=675
-  _globals['_INPUTCHUNK']._serialized_start=677
-  _globals['_INPUTCHUNK']._serialized_end=779
-  _globals['_ROUNDOUTCOME']._serialized_start=781
-  _globals['_ROUNDOUTCOME']._serialized_end=886
-  _globals['_AGGREGATORMESSAGE']._serialized_start=889
-  _globals['_AGGREGATORMESSAGE']._serialized_end=1054
-  _globals['_AWAITREQUEST']._serialized_start=1056
-  _globals['_AWAITREQUEST']._serialized_end=1108
-  _globals['_RESULTREQUEST']._serialized_start=1110
-  _globals['_RESULTREQUEST']._serialized_end=1163
-  _globals['_RESULTCHUNK']._serialized_start=1165
-  _globals['_RESULTCHUNK']._serialized_end=1230
-  _globals['_ACK']._serialized_start=1232
-  _globals['_ACK']._serialized_end=1237
-  _globals['_AGGREGATION']._serialized_start=1240
-  _globals['_AGGREGATION']._serialized_end=1543
+  _globals['_JOINREPLY']._serialized_end=378
+  _globals['_SESSIONANNOUNCEMENT']._serialized_start=380
+  _globals['_SESSIONANNOUNCEMENT']._serialized_end=500
+  _globals['_SIGNED']._serialized_start=502
+  _globals['_SIGNED']._serialized_end=572
+  _globals['_SILOMESSAGE']._serialized_start=574
+  _globals['_SILOMESSAGE']._serialized_end=639
+  _globals['_INPUTCHUNK']._serialized_start=641
+  _globals['_INPUTCHUNK']._serialized_end=743
+  _globals['_ROUNDOUTCOME']._serialized_start=745
+  _globals['_ROUNDOUTCOME']._serialized_end=850
+  _globals['_AGGREGATORMESSAGE']._serialized_start=853
+  _globals['_AGGREGATORMESSAGE']._serialized_end=1018
+  _globals['_AWAITREQUEST']._serialized_start=1020
+  _globals['_AWAITREQUEST']._serialized_end=1072
+  _globals['_RESULTREQUEST']._serialized_start=1074
+  _globals['_RESULTREQUEST']._serialized_end=1127
+  _globals['_RESULTCHUNK']._serialized_start=1129
+  _globals['_RESULTCHUNK']._serialized_end=1194
+  _globals['_ACK']._serialized_start=1196
+  _globals['_ACK']._serialized_end=1201
+  _globals['_AGGREGATION']._serialized_start=1204
+  _globals['_AGGREGATION']._serialized_end=1507
 # @@protoc_insertion_point(module_scope)

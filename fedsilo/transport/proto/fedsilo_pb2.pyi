@@ -35,20 +35,18 @@ class JoinRequest(_message.Message):
     def __init__(self, federation: _Optional[str] = ..., config_digest: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
 
 class JoinReply(_message.Message):
-    __slots__ = ("aggregator_certificate", "silo_certificates", "announcement", "model_layout", "chain_round", "resets")
+    __slots__ = ("aggregator_certificate", "silo_certificates", "model_layout", "chain_round", "resets")
     AGGREGATOR_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     SILO_CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
-    ANNOUNCEMENT_FIELD_NUMBER: _ClassVar[int]
     MODEL_LAYOUT_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ROUND_FIELD_NUMBER: _ClassVar[int]
     RESETS_FIELD_NUMBER: _ClassVar[int]
     aggregator_certificate: bytes
     silo_certificates: _containers.RepeatedScalarFieldContainer[bytes]
-    announcement: Signed
     model_layout: bytes
     chain_round: int
     resets: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., announcement: _Optional[_Union[Signed, _Mapping]] = ..., model_layout: _Optional[bytes] = ..., chain_round: _Optional[int] = ..., resets: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, aggregator_certificate: _Optional[bytes] = ..., silo_certificates: _Optional[_Iterable[bytes]] = ..., model_layout: _Optional[bytes] = ..., chain_round: _Optional[int] = ..., resets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SessionAnnouncement(_message.Message):
     __slots__ = ("context", "vector_length", "nonce", "scheme_params")
