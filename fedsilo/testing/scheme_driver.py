@@ -30,6 +30,7 @@ from fedsilo.protocol.messages import AggregateResult, Outgoing, SessionContext
 from fedsilo.protocol.outputs import Ending, Fetch, Persist, Serve, Upload
 from fedsilo.protocol.roster import Roster, SiloEntry
 from fedsilo.protocol.scheme import AggregatorSession, FederationFacts, Scheme, SiloSession
+from fedsilo.testing.dealing import SecretDealer
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.harness import genesis_ledger, protocol_link, session_context
 
@@ -45,6 +46,10 @@ class SchemeFederation:
     identities: tuple[IdentityKey, ...]
     section: Any
     params: Any
+    # each silo's secret file and what the scheme's silo_secret read from it (by roster
+    # index), for a scheme that keeps one; empty otherwise
+    secret_files: Mapping[int, bytes] = field(default_factory=dict)
+    secrets: Mapping[int, Any] = field(default_factory=dict)
     federation_id: str = "conformance"
     config_digest: bytes = b"\x0c" * 32
 
@@ -64,24 +69,43 @@ class SchemeFederation:
         return genesis_ledger(self.config_digest)
 
 
+def _parsed(scheme: Scheme, section: dict[str, Any], facts: FederationFacts) -> Any:
+    reader = Reader()
+    parsed = scheme.parse(reader, section, facts)
+    if reader.problems or parsed is None:
+        raise ConfigError("; ".join(reader.problems) or "the section did not parse")
+    return parsed
+
+
 def scheme_federation(
-    scheme: Scheme, silos: int, vector_length: int, **section: Any
+    scheme: Scheme, silos: int, vector_length: int, seed: int = 0, **section: Any
 ) -> SchemeFederation:
     """A federation of ``silos`` fresh identities running ``scheme`` with its local section
     (``section`` overrides keys of it); refused, naming the problems, if it does not parse
-    or its rules fail."""
+    or its rules fail. A scheme that keeps per-silo secrets and deals them for tests
+    (:class:`~fedsilo.testing.dealing.SecretDealer`) gets a fresh deal from ``seed``: its
+    public keys go into the section, and each silo's secret file is read back through
+    the scheme's own ``silo_secret``, as a silo node reads it."""
     identities = tuple(IdentityKey.generate() for _ in range(silos))
     names = tuple(f"silo-{i}" for i in range(1, silos + 1))
     roster = Roster(
         tuple(SiloEntry(i, names[i - 1], k.verifying_key) for i, k in enumerate(identities, 1))
     )
     facts = FederationFacts(names, "aggregator", max_samples=1000, min_silos=None)
-    reader = Reader()
-    parsed = scheme.parse(reader, {**scheme.local_section(), **section}, facts)
-    if reader.problems or parsed is None:
-        raise ConfigError("; ".join(reader.problems) or "the section did not parse")
+    wanted = {**scheme.local_section(), **section}
+    parsed = _parsed(scheme, wanted, facts)
+    files: dict[int, bytes] = {}
+    if scheme.secret_file is not None:
+        if not isinstance(scheme, SecretDealer):
+            raise ConfigError(f"the test kit cannot deal {scheme.kind} secrets")
+        deal = scheme.deal_test_secrets(
+            silos=silos, threshold=parsed.threshold, entropy=SeededEntropy("deal", seed)
+        )
+        parsed = _parsed(scheme, {**wanted, **deal.section}, facts)
+        files = deal.files
     params = scheme.params(parsed, facts, vector_length)
-    return SchemeFederation(scheme, roster, identities, parsed, params)
+    secrets = {i: scheme.silo_secret(params, data, index=i) for i, data in files.items()}
+    return SchemeFederation(scheme, roster, identities, parsed, params, files, secrets)
 
 
 @dataclass
@@ -130,6 +154,7 @@ def run_scheme_session(
                 entropy=SeededEntropy("conformance", seed, i),
                 ledger=ledgers[i],
                 protected=inputs[i - 1],
+                secret=fed.secrets.get(i),
             )
         except FedsiloError as exc:
             driver.run.silo_errors[i] = exc

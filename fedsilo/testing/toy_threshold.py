@@ -1,8 +1,12 @@
 """An INSECURE test-only scheme with threshold Paillier's data flow, behind the seam.
 
 It exists to prove the seam carries a scheme that is not masking: it must never protect
-anything (every silo derives the "public key" ``K`` from the config section, so any silo
-can decrypt any contribution). What it shares with threshold Paillier is the data flow:
+anything (the "public key" ``K`` in the config section decrypts every contribution).
+What it shares with threshold Paillier is the data flow, and the keys: the config section
+holds only the public ``K``; each silo's Shamir share ``k_i`` of it is its long-term
+secret, read from its secret file (:data:`SECRET_FILE`, canonical JSON) through the
+seam's hook and nowhere else. :func:`deal_shares` deals them for tests.
+
 
 1. ``contribute`` (silos): each silo streams its "ciphertext" ``c_u = x_u + K·a_u mod P``
    (``P = 2^127 - 1``: 16-byte elements, wider than any word) and signs its digest;
@@ -26,7 +30,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,7 @@ from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
+    ConfigError,
     ContextMismatchError,
     EquivocationError,
     FedsiloError,
@@ -67,6 +72,7 @@ from fedsilo.protocol.scheme import (
     StageSpec,
 )
 from fedsilo.protocol.thresholds import dropout_findings, read_threshold, threshold_findings
+from fedsilo.testing.dealing import DealtSecrets
 
 KIND = "insecure-threshold"
 P = (1 << 127) - 1
@@ -74,6 +80,9 @@ ELEMENT = 16  # bytes
 CONTRIBUTE, DECRYPT = "contribute", "decrypt"
 CONTRIBUTIONS = "contributions"
 _LABEL = "fedsilo/testing/insecure-threshold/v1"
+# each silo's share of K, in its state directory (Scheme.secret_file)
+SECRET_FILE = "insecure-threshold-share.json"  # noqa: S105 - a file name, not a secret
+_SHARE_VERSION = "fedsilo/testing/insecure-threshold/share/v1"
 
 
 class ToyStage(enum.Enum):
@@ -118,23 +127,81 @@ def _lagrange_at_zero(indices: Sequence[int]) -> dict[int, int]:
 
 
 @dataclass(frozen=True)
-class ToyKeys:
-    """``K`` and every silo's Shamir share of it (degree ``t - 1``), from the section."""
+class ToyShare:
+    """Silo ``silo``'s Shamir share of ``K`` (degree ``t - 1``): its long-term secret."""
 
-    key: int
-    shares: dict[int, int]
+    silo: int
+    share: int = field(repr=False)
 
-    @classmethod
-    def dealt(cls, seed: str, silos: int, threshold: int) -> ToyKeys:
-        coefficients = [
-            int.from_bytes(hashlib.sha256(f"{seed}/{c}".encode()).digest(), "big") % P
-            for c in range(threshold)
-        ]
-        shares = {
-            i: sum(a * pow(i, c, P) for c, a in enumerate(coefficients)) % P
-            for i in range(1, silos + 1)
+
+def _element_hex(value: int) -> str:
+    return value.to_bytes(ELEMENT, "big").hex()
+
+
+def _element(text: Any) -> int:
+    """A field element written as :func:`_element_hex` wrote it (ValueError otherwise)."""
+    if not isinstance(text, str) or len(text) != 2 * ELEMENT:
+        raise ValueError(f"must be {2 * ELEMENT} hex digits")
+    value = int.from_bytes(bytes.fromhex(text), "big")
+    if value >= P:
+        raise ValueError("must be an element of GF(2^127 - 1)")
+    return value
+
+
+def share_file(silo: int, public_key: int, share: int) -> bytes:
+    """Silo ``silo``'s secret file: canonical JSON naming the scheme, the silo and the
+    public key the share belongs to (never a code-executing format)."""
+    return _json(
+        {
+            "version": _SHARE_VERSION,
+            "kind": KIND,
+            "silo": silo,
+            "public_key": _element_hex(public_key),
+            "share": _element_hex(share),
         }
-        return cls(coefficients[0], shares)
+    )
+
+
+def read_share(data: bytes, *, index: int, public_key: int) -> ToyShare:
+    """Silo ``index``'s share from its secret file; a one-line :class:`ConfigError`,
+    naming the file, for anything else (another scheme's, another silo's, another key's,
+    not a field element)."""
+
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError(f"{SECRET_FILE}: {problem}; deal this silo's share again")
+
+    try:
+        m = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise refuse("not JSON") from None
+    keys = {"version", "kind", "silo", "public_key", "share"}
+    if not isinstance(m, dict) or set(m) != keys:
+        raise refuse(f"not a key share (a JSON object of {', '.join(sorted(keys))})")
+    if m["version"] != _SHARE_VERSION or m["kind"] != KIND:
+        raise refuse(f"a {m['kind']!r} secret, not a {KIND} share")
+    if isinstance(m["silo"], bool) or m["silo"] != index:
+        raise refuse(f"the share of silo {m['silo']!r}, but this is silo {index}")
+    try:
+        key, share = _element(m["public_key"]), _element(m["share"])
+    except ValueError as exc:
+        raise refuse(f"its public key or share {exc}") from None
+    if key != public_key:
+        raise refuse("a share of another public key than the config's scheme.public_key")
+    return ToyShare(index, share)
+
+
+def deal_shares(silos: int, threshold: int, entropy: Entropy) -> DealtSecrets:
+    """A fresh ``K`` (the section's ``public_key``) and each silo's secret file with its
+    share of ``K``, every coefficient drawn from ``entropy``."""
+    if not 1 <= threshold <= silos:
+        raise ConfigError(f"cannot deal {threshold}-of-{silos} shares")
+    coefficients = [int.from_bytes(entropy.random_bytes(32), "big") % P for _ in range(threshold)]
+    key = coefficients[0]
+    files = {
+        i: share_file(i, key, sum(a * pow(i, c, P) for c, a in enumerate(coefficients)) % P)
+        for i in range(1, silos + 1)
+    }
+    return DealtSecrets({"public_key": _element_hex(key)}, files)
 
 
 # --- config and params ----------------------------------------------------------------------
@@ -152,7 +219,9 @@ class ToySection:
     threshold: int
     colluders: int
     quantization: ToyQuantization
-    seed: str
+    # as written (hex): the config digest hashes the section, and canonical JSON has no
+    # integers this wide; None: not set (the section cannot run)
+    public_key: str | None
 
     @property
     def clip(self) -> float:
@@ -168,7 +237,7 @@ class ToyParams:
     threshold: int
     min_silos: int
     quantizer: Quantizer
-    keys: ToyKeys
+    public_key: int
 
     @property
     def quorum(self) -> int:
@@ -365,12 +434,15 @@ class ToySiloSession:
         identity: IdentityKey,
         ledger: RoundLedger,
         protected: UIntArray,
+        secret: ToyShare,
     ) -> None:
+        if secret.silo != index:  # a share of another silo would decrypt nothing
+            raise ConfigError(f"silo {index} was given silo {secret.silo}'s key share")
         ledger.admit(context.round, context.session_id, context.chain_head)  # refuses replays
         self._p, self._ctx, self._roster, self._index = params, context, roster, index
-        self._identity, self._ledger = identity, ledger
+        self._identity, self._ledger, self._share = identity, ledger, secret.share
         pad = _pad(context, index, len(protected))
-        key = params.keys.key
+        key = params.public_key
         values = [int(x) for x in protected.tolist()]
         self._contribution = _bytes([(x + key * a) % P for x, a in zip(values, pad, strict=True)])
         self._length = len(protected)
@@ -459,9 +531,8 @@ class ToySiloSession:
         digests = [c.digest.hex() for c in self._contributors.contributions]
         view = hashlib.sha256(_json([list(contributors), digests])).digest()
         self._ledger.record_view(self._ctx.session_id, view)
-        share = self._p.keys.shares[self._index]
         pads = self._pads(contributors)
-        values = _bytes([share * a % P for a in pads])
+        values = _bytes([self._share * a % P for a in pads])
         unsigned = Partial(self._ctx, self._index, contributors, values, b"")
         self._ledger.record_reveal(self._ctx.session_id, hashlib.sha256(values).digest())
         signature = self._identity.sign(_LABEL, *_partial_signed(unsigned))
@@ -546,6 +617,8 @@ class ToyAggregatorSession:
 
     @property
     def waiting_for(self) -> frozenset[int]:
+        if self._stage is None:  # ended: nobody is waited for
+            return frozenset()
         if self._stage == CONTRIBUTE:
             everyone = set(range(1, self._roster.size + 1))
             return frozenset(everyone - (set(self._digests) & self._complete))
@@ -696,15 +769,19 @@ class InsecureThreshold(Scheme):
         RELEASE_STAGE,
     )
     downloads = (RESULT_DOWNLOAD, CONTRIBUTIONS)
+    secret_file = SECRET_FILE
 
     def parse(self, reader: Reader, section: dict[str, Any], facts: FederationFacts) -> ToySection:
         m = reader.mapping(
-            section, "scheme", {"kind", "threshold", "colluders", "quantization", "seed"}
+            section, "scheme", {"kind", "threshold", "colluders", "quantization", "public_key"}
         )
         threshold, colluders = read_threshold(reader, m, facts)
         q = m.get("quantization", {})
         quantization = ToyQuantization(float(q.get("clip", 1.0)), int(q.get("levels", 1 << 16)))
-        return ToySection(KIND, threshold, colluders, quantization, str(m.get("seed", "insecure")))
+        # optional here so that local_section() parses; params() refuses a section without it
+        public_key = reader.get(m, "public_key", "scheme", _element, default=None)
+        written = None if public_key is None else _element_hex(public_key)
+        return ToySection(KIND, threshold, colluders, quantization, written)
 
     def rules(self, config: ToySection, facts: FederationFacts) -> list[Finding]:
         n, t = facts.silos, config.threshold
@@ -719,8 +796,18 @@ class InsecureThreshold(Scheme):
     ) -> ToyParams:
         self.check(config, facts)
         min_silos = config.threshold if facts.min_silos is None else facts.min_silos
-        keys = ToyKeys.dealt(config.seed, facts.silos, config.threshold)
-        return ToyParams(facts.silos, config.threshold, min_silos, config.quantizer(), keys)
+        if config.public_key is None:
+            raise ConfigError(
+                f"scheme.public_key: required: the {KIND} scheme runs only with the public "
+                "key its silos' shares were dealt for"
+            )
+        return ToyParams(
+            facts.silos,
+            config.threshold,
+            min_silos,
+            config.quantizer(),
+            _element(config.public_key),
+        )
 
     def local_section(self) -> dict[str, Any]:
         return {"kind": KIND, "colluders": 0, "quantization": {"clip": 1.0, "levels": 1 << 16}}
@@ -731,6 +818,12 @@ class InsecureThreshold(Scheme):
 
     def announced(self, params: ToyParams) -> bytes:
         return _json({"kind": KIND, "threshold": params.threshold})
+
+    def silo_secret(self, params: ToyParams, data: bytes, *, index: int) -> ToyShare:
+        return read_share(data, index=index, public_key=params.public_key)
+
+    def deal_test_secrets(self, *, silos: int, threshold: int, entropy: Entropy) -> DealtSecrets:
+        return deal_shares(silos, threshold, entropy)
 
     def silo_session(
         self,
@@ -746,9 +839,14 @@ class InsecureThreshold(Scheme):
         revoked: Mapping[int, str] | None = None,
         secret: Any = None,
     ) -> ToySiloSession:
+        if not isinstance(secret, ToyShare):
+            raise ConfigError(
+                f"a {KIND} silo session needs this silo's key share ({SECRET_FILE}, read by "
+                f"silo_secret); it was given {type(secret).__name__}"
+            )
         return ToySiloSession(
             params, context=context, roster=roster, index=index, identity=identity,
-            ledger=ledger, protected=protected,
+            ledger=ledger, protected=protected, secret=secret,
         )  # fmt: skip
 
     def aggregator_session(
@@ -759,4 +857,4 @@ class InsecureThreshold(Scheme):
         )
 
 
-__all__ = ["InsecureThreshold"]
+__all__ = ["SECRET_FILE", "InsecureThreshold", "ToyShare", "deal_shares", "read_share"]

@@ -123,6 +123,7 @@ def test_a_silo_message_replayed_under_another_session_is_refused(
         entropy=SeededEntropy(1),
         ledger=fed.ledger(),
         protected=inputs[0],
+        secret=fed.secrets.get(1),
     )
     first = next(o for o in silo.start() if not isinstance(o, Upload))
     stage, sender, body = fed.scheme.wire.silo_body(first)

@@ -80,6 +80,19 @@ def link_of(hub: InMemoryAggregator, fed: Federation, name: str) -> InMemoryClie
     return hub.client(certificate_der(load_certificate(files(fed, name).cert)))
 
 
+def run_silo_alone(fed: Federation, name: str) -> SiloRunner:
+    """Silo ``name``'s runner, built as it starts (its files, its state directory, its
+    scheme's secret checked) against an aggregator that is never started."""
+    _, hub = in_memory_aggregator(fed)
+    return SiloRunner(
+        files(fed, name),
+        name,
+        fed.root / f"state-{name}",
+        EventLog(name, io.StringIO()),
+        client=link_of(hub, fed, name),
+    )
+
+
 def run_in_memory(fed: Federation, silos: list[str]) -> tuple[AggregatorNode, dict[str, Exception]]:
     node, hub = in_memory_aggregator(fed)
     node.start()
