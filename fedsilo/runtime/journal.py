@@ -9,7 +9,12 @@ signature bundle is published, the session is written to
 * ``session.json``: the round, the signed announcement, the sans-I/O core as
   it enters unmasking (:meth:`MaskingAggregator.unmasking_snapshot`), every
   signed message published so far and every silo message accepted so far;
-* ``sum.bin``: the non-wrapped sum ``Y`` of the survivors' masked inputs;
+* ``sum.bin``: the non-wrapped sum ``Y`` of the survivors' masked inputs (the
+  scheme's ``Persist.data``);
+* ``download-K.bin``: each download the session served before it became durable (a
+  scheme may serve one before it reveals, as threshold Paillier serves the signed
+  contributions every silo checks), named in order in ``session.json``: the resumed
+  session serves them again, since it never re-runs the outputs that served them;
 * ``events.log``: one JSON line per later event, each fsynced *before* the
   silo's call is acknowledged: an accepted unmasking response or ack (its
   exact protobuf bytes), or a stage closed at its deadline.
@@ -26,7 +31,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +58,7 @@ class JournaledSession:
     header: dict[str, Any]
     total: bytes
     events: tuple[JournalEvent, ...]
+    downloads: dict[str, bytes] = field(default_factory=dict)  # served before it was durable
 
 
 class SessionJournal:
@@ -64,15 +71,30 @@ class SessionJournal:
     def exists(self) -> bool:
         return (self._dir / "session.json").is_file()
 
-    def begin(self, round_number: int, header: dict[str, Any], total: bytes) -> None:
-        """Make the session durable as it enters unmasking (before anything is revealed)."""
+    def begin(
+        self,
+        round_number: int,
+        header: dict[str, Any],
+        total: bytes,
+        downloads: Mapping[str, bytes] | None = None,
+    ) -> None:
+        """Make the session durable as it enters unmasking (before anything is revealed),
+        with what it has served so far (``downloads``)."""
+        served = dict(downloads or {})
         try:
             if self._dir.exists():
                 shutil.rmtree(self._dir)
             self._dir.mkdir(parents=True)
             write_atomically(self._dir / "sum.bin", total)
+            for k, data in enumerate(served.values()):
+                write_atomically(self._dir / f"download-{k}.bin", data)
             (self._dir / "events.log").touch()
-            document = {"version": "fedsilo/journal/v1", "round": round_number, **header}
+            document = {
+                "version": "fedsilo/journal/v1",
+                "round": round_number,
+                **header,
+                "served": list(served),
+            }
             write_atomically(self._dir / "session.json", json.dumps(document).encode())
             fsync_directory(self._dir)
         except OSError as exc:
@@ -98,6 +120,11 @@ class SessionJournal:
             if header.pop("version") != "fedsilo/journal/v1":
                 raise ValueError("unknown journal version")
             round_number = int(header.pop("round"))
+            # a journal written before downloads were journaled names none
+            names = [str(name) for name in header.pop("served", [])]
+            downloads = {
+                name: (self._dir / f"download-{k}.bin").read_bytes() for k, name in enumerate(names)
+            }
             total = (self._dir / "sum.bin").read_bytes()
             lines = (self._dir / "events.log").read_text().splitlines()
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -105,7 +132,7 @@ class SessionJournal:
                 f"the session journal in {self._dir} is unreadable ({exc}); restore the state "
                 "directory from a backup, never delete the journal of a revealed session"
             ) from exc
-        return JournaledSession(round_number, header, total, tuple(_events(lines)))
+        return JournaledSession(round_number, header, total, tuple(_events(lines)), downloads)
 
     def clear(self) -> None:
         """The round is saved: the journal is no longer needed."""

@@ -40,7 +40,6 @@ from fedsilo.errors import (
     ConfigError,
     ContextMismatchError,
     DurabilityError,
-    EquivocationError,
     FalseShareError,
     FedsiloError,
     LocalProtocolError,
@@ -226,14 +225,7 @@ class Mailbox:
         decoded = self._scheme.wire.silo_message(c.session, stage, c.sender, message.body)
         with self._cond:
             session = self._session_of(member, c)
-            previous = session.accepted.get((stage, member.index))
-            if previous is not None:
-                if previous == message:
-                    return  # an identical resend: accepted once, idempotent
-                raise EquivocationError(
-                    f"{member.name} sent a different {stage} message for the same session"
-                )
-            try:
+            try:  # the session takes an identical resend once and refuses a different one
                 outgoing = session.core.receive(decoded)
             except FalseShareError as exc:
                 assert isinstance(exc.evidence, ShareEvidence)
@@ -246,6 +238,8 @@ class Mailbox:
                     evidence=exc.evidence.record(),
                 )
                 raise
+            if (stage, member.index) in session.accepted:
+                return  # a resend the session took as one: journaled and announced once
             session.accepted[(stage, member.index)] = message
             if session.journaled:  # durable before the silo's call is acknowledged
                 self._journal_event(
@@ -417,7 +411,7 @@ class Mailbox:
             "outbox": [[k[0], k[1], v.hex()] for k, v in outbox.items()],
         }
         try:
-            self._journal.begin(session.ctx.round, header, persist.data)
+            self._journal.begin(session.ctx.round, header, persist.data, session.downloads)
         except DurabilityError as exc:
             session.core.abandon(exc)  # nothing was revealed: the round runs a new session
             raise
@@ -511,6 +505,7 @@ class Mailbox:
         session = SessionState(ctx, core, plan, signed)
         session.journaled = session.replaying = True
         session.outbox.update(outbox)
+        session.downloads.update(journaled.downloads)  # the resumed session serves only anew
         with self._cond:
             self._session = session
             for event in journaled.events:

@@ -42,13 +42,13 @@ from fedsilo.crypto.signatures import IdentityKey
 from fedsilo.errors import (
     ConfigError,
     ContextMismatchError,
-    EquivocationError,
     FedsiloError,
     LocalProtocolError,
     ReleaseVerificationError,
     RemoteProtocolError,
     UnexpectedMessageError,
 )
+from fedsilo.protocol.answers import AnswerBook
 from fedsilo.protocol.chain import ChainLink, aggregate_sha256, sign_ack, verify_ack
 from fedsilo.protocol.fields import Reader
 from fedsilo.protocol.ledger import RoundLedger
@@ -555,6 +555,8 @@ class ToySiloSession:
         for p in partials:
             if p.contributors != self.survivors:
                 raise ReleaseVerificationError(f"silo {p.sender}'s partial is of another sum")
+            if len(p.values) != self._length * ELEMENT:
+                raise ReleaseVerificationError(f"silo {p.sender}'s partial is of another length")
             self._roster.entry(p.sender).verifying_key.verify(
                 p.signature, _LABEL, *_partial_signed(p)
             )
@@ -606,6 +608,7 @@ class ToyAggregatorSession:
         self._digests: dict[int, Contribution] = {}
         self._partials: dict[int, Partial] = {}
         self._acks: dict[int, bytes] = {}
+        self._book = AnswerBook(roster.name)
         self._contributors: tuple[int, ...] = ()
         self._sum: list[int] = []
         self._result: AggregateResult | None = None
@@ -633,19 +636,20 @@ class ToyAggregatorSession:
         return len(self._streams.get(sender, b"")) // ELEMENT
 
     def _check(self, message: Any, stage: str) -> None:
-        if message.context != self._ctx:
-            raise ContextMismatchError("the message belongs to another session")
         if self._stage != stage:
             raise UnexpectedMessageError(f"a {stage} message in stage {self._stage}")
 
     def receive(self, message: Any) -> Sequence[AggregatorOutput]:
+        if not isinstance(message, (Contribution, Partial, Ack)):
+            raise UnexpectedMessageError(f"{type(message).__name__} is no {KIND} message")
+        if message.context != self._ctx:
+            raise ContextMismatchError("the message belongs to another session")
+        if self._book.is_resend(message):  # even once its stage has closed
+            return []
+        key = self._roster.entry(message.sender).verifying_key
         if isinstance(message, Contribution):
             self._check(message, CONTRIBUTE)
-            key = self._roster.entry(message.sender).verifying_key
             key.verify(message.signature, _LABEL, *_contribution_signed(message))
-            kept = self._digests.get(message.sender)
-            if kept is not None and kept != message:
-                raise EquivocationError(f"silo {message.sender} sent a second contribution")
             self._digests[message.sender] = message
         elif isinstance(message, Partial):
             self._check(message, DECRYPT)
@@ -654,22 +658,21 @@ class ToyAggregatorSession:
                 or message.contributors != self._contributors
             ):
                 raise RemoteProtocolError(f"silo {message.sender}'s partial is of another sum")
-            key = self._roster.entry(message.sender).verifying_key
+            if len(message.values) != self._length * ELEMENT:
+                raise RemoteProtocolError(
+                    f"silo {message.sender}'s partial has {len(message.values)} bytes, "
+                    f"not {self._length * ELEMENT}"
+                )
             key.verify(message.signature, _LABEL, *_partial_signed(message))
-            kept_partial = self._partials.get(message.sender)
-            if kept_partial is not None and kept_partial != message:
-                raise EquivocationError(f"silo {message.sender} sent a second partial")
             self._partials[message.sender] = message
-        elif isinstance(message, Ack):
+        else:
             self._check(message, RELEASE_STAGE.name)
-            key = self._roster.entry(message.sender).verifying_key
             ctx = self._ctx
             verify_ack(
                 key, ctx.federation_id, ctx.round, message.head, message.sender, message.signature
             )
             self._acks[message.sender] = message.head
-        else:
-            raise UnexpectedMessageError(f"{type(message).__name__} is no {KIND} message")
+        self._book.take(message)
         return self._advance() if not self.waiting_for else []
 
     def receive_chunk(

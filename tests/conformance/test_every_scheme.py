@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
-from fedsilo.errors import ContextMismatchError, ReleaseVerificationError
+from fedsilo.errors import ContextMismatchError, EquivocationError, ReleaseVerificationError
+from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD, Aborted, Completed, Upload
 from fedsilo.protocol.registry import runnable, scheme_named
 from fedsilo.protocol.scheme import Scheme
@@ -107,32 +109,77 @@ def test_every_dropout_set_up_to_n_minus_t_at_each_stage_loses_nothing(
             check_release(run, inputs, stayed)
 
 
+def opening_message(
+    fed: SchemeFederation, context: SessionContext, inputs: list[np.ndarray], *, seed: int
+) -> Any:
+    """Silo 1's first message of a session it opens with its own ledger and ``seed``."""
+    silo = fed.scheme.silo_session(
+        fed.params,
+        context=context,
+        roster=fed.roster,
+        index=1,
+        identity=fed.identities[0],
+        entropy=SeededEntropy(seed),
+        ledger=fed.ledger(),
+        protected=inputs[0],
+        secret=fed.secrets.get(1),
+    )
+    return next(o for o in silo.start() if not isinstance(o, Upload))
+
+
+def as_received(fed: SchemeFederation, context: SessionContext, message: Any) -> Any:
+    """``message`` as the aggregator's session gets it: encoded, framed as sent under
+    ``context``, decoded."""
+    stage, sender, body = fed.scheme.wire.silo_body(message)
+    return fed.scheme.wire.silo_message(context, stage, sender, body)
+
+
 def test_a_silo_message_replayed_under_another_session_is_refused(
     fed: SchemeFederation,
 ) -> None:
     """A message of session A (its envelope names A) delivered to session B's aggregator
     is refused as another session's, and changes nothing there."""
-    inputs = quantized_inputs(fed, LENGTH)
     session_a, session_b = fed.context(session=1), fed.context(session=2)
-    silo = fed.scheme.silo_session(
-        fed.params,
-        context=session_a,
-        roster=fed.roster,
-        index=1,
-        identity=fed.identities[0],
-        entropy=SeededEntropy(1),
-        ledger=fed.ledger(),
-        protected=inputs[0],
-        secret=fed.secrets.get(1),
-    )
-    first = next(o for o in silo.start() if not isinstance(o, Upload))
-    stage, sender, body = fed.scheme.wire.silo_body(first)
+    first = opening_message(fed, session_a, quantized_inputs(fed, LENGTH), seed=1)
     aggregator = fed.scheme.aggregator_session(
         fed.params, context=session_b, roster=fed.roster, vector_length=LENGTH
     )
     with pytest.raises(ContextMismatchError):
-        aggregator.receive(fed.scheme.wire.silo_message(session_a, stage, sender, body))
+        aggregator.receive(as_received(fed, session_a, first))
     assert aggregator.waiting_for == frozenset(range(1, SILOS + 1))
+
+
+def test_a_second_different_message_of_a_silo_for_one_stage_is_refused_as_equivocation(
+    fed: SchemeFederation,
+) -> None:
+    """Silo 1 sends the first stage's message, then another one of the same kind (other
+    keys, other input): the session refuses it and keeps the first."""
+    ctx = fed.context()
+    first = opening_message(fed, ctx, quantized_inputs(fed, LENGTH), seed=1)
+    second = opening_message(fed, ctx, quantized_inputs(fed, LENGTH, seed=1), seed=2)
+    assert first != second
+    aggregator = fed.scheme.aggregator_session(
+        fed.params, context=ctx, roster=fed.roster, vector_length=LENGTH
+    )
+    aggregator.receive(as_received(fed, ctx, first))
+    waiting = aggregator.waiting_for
+    with pytest.raises(EquivocationError, match="different"):
+        aggregator.receive(as_received(fed, ctx, second))
+    assert aggregator.waiting_for == waiting
+    assert aggregator.receive(as_received(fed, ctx, first)) == []  # the first still stands
+
+
+def test_an_identical_resend_is_taken_once(fed: SchemeFederation) -> None:
+    """A silo that lost the reply sends the same message again: nothing changes."""
+    ctx = fed.context()
+    first = opening_message(fed, ctx, quantized_inputs(fed, LENGTH), seed=1)
+    aggregator = fed.scheme.aggregator_session(
+        fed.params, context=ctx, roster=fed.roster, vector_length=LENGTH
+    )
+    aggregator.receive(as_received(fed, ctx, first))
+    waiting, stage = aggregator.waiting_for, aggregator.stage
+    assert aggregator.receive(as_received(fed, ctx, first)) == []
+    assert (aggregator.waiting_for, aggregator.stage) == (waiting, stage)
 
 
 def test_a_forged_aggregate_is_refused_by_every_silo_and_nothing_is_acked(

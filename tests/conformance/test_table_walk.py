@@ -8,8 +8,10 @@ it reaches, delivers any recorded event, the rest of the open stage's events, or
 (``fedsilo.protocol.scheme.AggregatorSession``), the same for every scheme:
 
 * an event of a stage other than the open one changes nothing a caller can observe,
-  and a message of it is refused as :class:`~fedsilo.errors.UnexpectedMessageError` (a
-  chunk is refused, or acknowledged as the identical resend of one already folded);
+  and a message of it is refused as :class:`~fedsilo.errors.UnexpectedMessageError`,
+  unless the session took that very message before (a silo retrying a call whose reply
+  it lost): then it is taken again as the resend it is, with nothing to send (a chunk
+  is refused, or acknowledged as the identical resend of one already folded);
 * an event of the open stage is never refused as unexpected: it is taken (the stage
   stays, moves on along the scheme's stage list, or the session ends), or refused
   leaving the session as it was, ended, or no longer waiting for its sender;
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -95,6 +97,14 @@ class Recorder:
         self.inner.end_of_stream(sender)
 
 
+@dataclass
+class Walked:
+    """A session under the walk, and which recorded messages it has taken."""
+
+    session: AggregatorSession
+    taken: set[int] = field(default_factory=set)  # indices into Recording.events
+
+
 @dataclass(frozen=True)
 class Recording:
     fed: SchemeFederation
@@ -104,10 +114,12 @@ class Recording:
     def scheme(self) -> Scheme:
         return self.fed.scheme
 
-    def fresh(self) -> AggregatorSession:
+    def fresh(self) -> Walked:
         fed = self.fed
-        return self.scheme.aggregator_session(
-            fed.params, context=fed.context(), roster=fed.roster, vector_length=LENGTH
+        return Walked(
+            self.scheme.aggregator_session(
+                fed.params, context=fed.context(), roster=fed.roster, vector_length=LENGTH
+            )
         )
 
     def order(self, stage: str | None) -> int:
@@ -176,11 +188,14 @@ def observe(session: AggregatorSession) -> Observed:
     )
 
 
-def deliver(rec: Recording, session: AggregatorSession, event: Event) -> None:
+def deliver(rec: Recording, walk: Walked, event: Event) -> None:
     """Deliver one recorded event and check the step against the contract."""
+    session, which = walk.session, rec.events.index(event)
     before = observe(session)
     if event.stage != before.stage:
-        if event.kind == "message":
+        if event.kind == "message" and which in walk.taken:
+            assert list(event.deliver(session)) == []
+        elif event.kind == "message":
             with pytest.raises(UnexpectedMessageError):
                 event.deliver(session)
         else:  # a chunk is refused, or acknowledged as an identical resend of one already
@@ -190,6 +205,8 @@ def deliver(rec: Recording, session: AggregatorSession, event: Event) -> None:
         return
     try:
         event.deliver(session)
+        if event.kind == "message":
+            walk.taken.add(which)
     except UnexpectedMessageError:
         pytest.fail(f"a {event.kind} of the open stage {event.stage} refused as unexpected")
     except FedsiloError:  # refused: the session is as it was, ended, or drops the sender
@@ -204,8 +221,9 @@ def deliver(rec: Recording, session: AggregatorSession, event: Event) -> None:
         assert after.waiting_for <= before.waiting_for
 
 
-def close(rec: Recording, session: AggregatorSession) -> None:
+def close(rec: Recording, walk: Walked) -> None:
     """The deadline passes: check the step against the contract."""
+    session = walk.session
     before = observe(session)
     with contextlib.suppress(FedsiloError):  # refused: checked below all the same
         session.close_stage()
@@ -216,23 +234,21 @@ def close(rec: Recording, session: AggregatorSession) -> None:
         assert rec.order(after.stage) > rec.order(before.stage), (before, after)
 
 
-def answer_stage_honestly(
-    rec: Recording, session: AggregatorSession, count: int | None = None
-) -> None:
+def answer_stage_honestly(rec: Recording, walk: Walked, count: int | None = None) -> None:
     """Deliver the open stage's recorded events (the first ``count`` of them)."""
-    stage = session.stage
+    stage = walk.session.stage
     ours = [e for e in rec.events if e.stage == stage]
     for event in ours[:count]:
-        if session.stage != stage:
+        if walk.session.stage != stage:
             return
-        deliver(rec, session, event)
+        deliver(rec, walk, event)
 
 
 class AggregatorWalk(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.rec: Recording | None = None
-        self.session: AggregatorSession | None = None
+        self.walk: Walked | None = None
 
     @property
     def _rec(self) -> Recording:
@@ -240,9 +256,13 @@ class AggregatorWalk(RuleBasedStateMachine):
         return self.rec
 
     @property
-    def _session(self) -> AggregatorSession:
-        assert self.session is not None
-        return self.session
+    def session(self) -> AggregatorSession | None:
+        return None if self.walk is None else self.walk.session
+
+    @property
+    def _walk(self) -> Walked:
+        assert self.walk is not None
+        return self.walk
 
     @initialize(kind=st.sampled_from(SCHEMES), stages=st.integers(0, 4))
     def start_part_way_through_an_honest_session(self, kind: str, stages: int) -> None:
@@ -255,31 +275,31 @@ class AggregatorWalk(RuleBasedStateMachine):
         self.start(stages)
 
     def start(self, stages: int) -> None:
-        self.session = self._rec.fresh()
+        self.walk = self._rec.fresh()
         for _ in range(stages):
-            answer_stage_honestly(self._rec, self.session)
+            answer_stage_honestly(self._rec, self.walk)
 
     # hypothesis tries rules without arguments first: the simplest walk is an honest session
     @precondition(lambda self: self.session is not None and self.session.stage is not None)
     @rule()
     def honest_silos_answer_the_open_stage(self) -> None:
-        answer_stage_honestly(self._rec, self._session)
+        answer_stage_honestly(self._rec, self._walk)
 
     @precondition(lambda self: self.session is not None)
     @rule()
     def the_deadline_closes_the_stage(self) -> None:
-        close(self._rec, self._session)
+        close(self._rec, self._walk)
 
     @precondition(lambda self: self.session is not None)
     @rule(pick=st.integers(0, 10_000))
     def any_recorded_event_arrives(self, pick: int) -> None:
         events = self._rec.events
-        deliver(self._rec, self._session, events[pick % len(events)])
+        deliver(self._rec, self._walk, events[pick % len(events)])
 
     @precondition(lambda self: self.session is not None and self.session.stage is not None)
     @rule(count=st.integers(1, 7))
     def some_silos_answer_the_open_stage(self, count: int) -> None:
-        answer_stage_honestly(self._rec, self._session, count)
+        answer_stage_honestly(self._rec, self._walk, count)
 
     @invariant()
     def a_stage_is_open_exactly_while_the_session_has_not_ended(self) -> None:
@@ -305,13 +325,13 @@ TestEveryWalkOfEveryAggregatorSessionKeepsTheContract = AggregatorWalk.TestCase
 @pytest.mark.parametrize("kind", SCHEMES)
 def test_an_honest_session_walks_the_contract_to_completed(kind: str) -> None:
     rec = recording_of(kind)
-    session = rec.fresh()
+    walk = rec.fresh()
     for event in rec.events:
-        deliver(rec, session, event)
+        deliver(rec, walk, event)
     for _ in rec.scheme.stage_names:  # the last stage closes when everyone answered or
-        if session.ending is None:  # at its deadline (the acks), as the driver does
-            close(rec, session)
-    assert isinstance(session.ending, Completed)
+        if walk.session.ending is None:  # at its deadline (the acks), as the driver does
+            close(rec, walk)
+    assert isinstance(walk.session.ending, Completed)
 
 
 @pytest.mark.parametrize("kind", SCHEMES)
@@ -319,13 +339,13 @@ def test_in_every_state_of_an_honest_session_an_event_of_another_stage_changes_n
     kind: str,
 ) -> None:
     rec = recording_of(kind)
-    session = rec.fresh()
+    walk = rec.fresh()
     for honest in (*rec.events, None):
         for event in rec.events:
-            if event.stage != session.stage:
-                deliver(rec, session, event)
+            if event.stage != walk.session.stage:
+                deliver(rec, walk, event)
         if honest is not None:
-            deliver(rec, session, honest)
+            deliver(rec, walk, honest)
 
 
 @pytest.mark.parametrize("kind", SCHEMES)
@@ -334,9 +354,9 @@ def test_at_every_point_of_an_honest_session_the_deadline_moves_on_or_ends_it(
 ) -> None:
     rec = recording_of(kind)
     for delivered in range(len(rec.events) + 1):
-        session = rec.fresh()
+        walk = rec.fresh()
         for event in rec.events[:delivered]:
-            deliver(rec, session, event)
-        close(rec, session)
+            deliver(rec, walk, event)
+        close(rec, walk)
         for event in rec.events[delivered:]:  # the silos carry on as if nothing happened
-            deliver(rec, session, event)
+            deliver(rec, walk, event)

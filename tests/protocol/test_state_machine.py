@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fedsilo.errors import (
     ContextMismatchError,
     DurabilityError,
+    EquivocationError,
     FedsiloError,
     IncompleteUploadError,
     LocalProtocolError,
@@ -236,7 +237,7 @@ def test_an_identical_resend_is_idempotent_and_a_different_one_refused() -> None
     a = adverts()
     assert agg.receive(a[0]) == []
     assert agg.receive(a[0]) == []
-    with pytest.raises(RemoteProtocolError, match="two different"):
+    with pytest.raises(EquivocationError, match="a different KeyAdvert"):
         agg.receive(dataclasses.replace(a[0], mask_public_key=a[1].mask_public_key))
 
 

@@ -52,6 +52,7 @@ from fedsilo.errors import (
     UnexpectedMessageError,
     UnverifiableReleaseError,
 )
+from fedsilo.protocol.answers import AnswerBook
 from fedsilo.protocol.chain import verify_ack
 from fedsilo.protocol.events import AuditEvent, InputAccepted
 from fedsilo.protocol.masking import payloads, records, sharing
@@ -120,7 +121,8 @@ class MaskingAggregator:
         self._length, self._chunk_words = vector_length, chunk_words
         self._state = AggregatorState.COLLECT_ADVERTS
         self._expected: frozenset[int] = roster.indices
-        self._answers: dict[int, Any] = {}
+        self._answers: dict[int, Any] = {}  # this stage's
+        self._book = AnswerBook(roster.name)  # the whole session's: resends and equivocation
         self._received: dict[int, int] = {}  # words of masked input folded, per silo
         self._inputs: dict[int, UIntArray] = {}  # each silo's y_u, kept in full mode only
         self._adverts: dict[int, KeyAdvert] = {}
@@ -254,22 +256,26 @@ class MaskingAggregator:
 
     def receive(self, message: SiloMessage) -> list[Outgoing]:
         """Take one silo message; returns the messages to send if the stage closed."""
+        if message.context != self.context:
+            raise ContextMismatchError("message belongs to another federation, session or round")
+        # before the stage check: a retried message whose stage has closed is still taken
+        if not isinstance(message, MaskedInput) and self._book.is_resend(message):
+            return []
         accepted = AGGREGATOR_ACCEPTS.get(self._state)
         if accepted is None or not isinstance(message, accepted):
             refused = f"{type(message).__name__} is not accepted in state {self._state.value}"
             if self._is_late(message):
                 raise StageClosedError(f"{refused}: its stage is over")
             raise UnexpectedMessageError(refused)
-        if message.context != self.context:
-            raise ContextMismatchError("message belongs to another federation, session or round")
         sender = message.sender
         if sender not in self._expected:
             raise RosterError(f"silo {sender!r} is not part of stage {self._stage.value}")
         if isinstance(message, MaskedInput):
             self._fold(message)
-        elif not self._is_resend(sender, message):
+        else:
             self._checked(sender, message)
             self._answers[sender] = message
+            self._book.take(message)
         return self._advance_stage() if not self.waiting_for else []
 
     def _is_late(self, message: SiloMessage) -> bool:
@@ -279,16 +285,6 @@ class MaskingAggregator:
             return True
         return any(
             isinstance(message, AGGREGATOR_ACCEPTS[s]) for s in order[: order.index(self._state)]
-        )
-
-    def _is_resend(self, sender: int, message: SiloMessage) -> bool:
-        previous = self._answers.get(sender)
-        if previous is None:
-            return False
-        if previous == message:
-            return True  # an identical resend is idempotent
-        raise RemoteProtocolError(
-            f"silo {self._roster.name(sender)!r} sent two different {type(message).__name__}s"
         )
 
     def _checked(self, sender: int, message: SiloMessage) -> None:
