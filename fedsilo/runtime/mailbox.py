@@ -160,14 +160,12 @@ class Mailbox:
             )
 
     def _session_of(self, member: Member, c: CallContext) -> SessionState:
-        """The open session, which ``c`` must name in full (its stage label is the codec's
-        to check, and the session checks every message's context again itself)."""
+        """The open session, which ``c`` must name (its stage label is the codec's to check;
+        the session alone checks the rest of every message's context)."""
         self._check_member_context(member, c)
         session = self._session
         if session is None or c.session_id != session.ctx.session_id:
             raise SessionClosedError("the message belongs to another (or no longer open) session")
-        if c.session != session.ctx:  # before any resend is compared with it
-            raise ContextMismatchError("message belongs to another federation, session or round")
         return session
 
     @property
@@ -221,7 +219,7 @@ class Mailbox:
     def submit(self, member: Member, message: StageMessage) -> None:
         c = message.context
         stage = c.stage
-        # the session checks the context again, and _session_of that it is the open one
+        # _session_of routes it to the open session, which checks its whole context
         decoded = self._scheme.wire.silo_message(c.session, stage, c.sender, message.body)
         with self._cond:
             session = self._session_of(member, c)
