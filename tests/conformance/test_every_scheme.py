@@ -3,7 +3,6 @@ checked through the seam alone (fedsilo.testing.scheme_driver), never its intern
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -14,8 +13,6 @@ import pytest
 from fedsilo.errors import ContextMismatchError, EquivocationError, ReleaseVerificationError
 from fedsilo.protocol.messages import SessionContext
 from fedsilo.protocol.outputs import RESULT_DOWNLOAD, Aborted, Completed, Upload
-from fedsilo.protocol.registry import runnable, scheme_named
-from fedsilo.protocol.scheme import Scheme
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.scheme_driver import (
     SchemeFederation,
@@ -24,26 +21,15 @@ from fedsilo.testing.scheme_driver import (
     run_scheme_session,
     scheme_federation,
 )
-from fedsilo.testing.schemes import ENABLE_VARIABLE, ENABLED, registered_test_scheme
-from fedsilo.testing.toy_threshold import InsecureThreshold
+from tests.conformance.schemes import SCHEMES, scheme_in_registry
 
 SILOS, THRESHOLD, LENGTH = 5, 3, 19
 
 
-# every product scheme that runs, and the test kit's insecure one with Paillier's data flow
-SCHEMES = (*runnable(), InsecureThreshold.kind)
-
-
 @pytest.fixture(scope="module", params=SCHEMES)
 def fed(request: pytest.FixtureRequest) -> Iterator[SchemeFederation]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENABLE_VARIABLE, ENABLED)
-        test_only = () if request.param in runnable() else (InsecureThreshold(),)
-        with contextlib.ExitStack() as stack:
-            for scheme in test_only:
-                stack.enter_context(registered_test_scheme(scheme))
-            chosen: Scheme = scheme_named(request.param)
-            yield scheme_federation(chosen, SILOS, LENGTH, threshold=THRESHOLD, colluders=0)
+    with scheme_in_registry(request.param) as chosen:
+        yield scheme_federation(chosen, SILOS, LENGTH, threshold=THRESHOLD, colluders=0)
 
 
 def completed(run: SessionRun) -> Completed:

@@ -24,7 +24,7 @@ it reaches, delivers any recorded event, the rest of the open stage's events, or
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from fedsilo.errors import FedsiloError, UnexpectedMessageError
 from fedsilo.protocol.outputs import AggregatorOutput, Completed
-from fedsilo.protocol.registry import runnable, scheme_named
 from fedsilo.protocol.scheme import AggregatorSession, Scheme
 from fedsilo.testing.scheme_driver import (
     SchemeFederation,
@@ -43,11 +42,9 @@ from fedsilo.testing.scheme_driver import (
     run_scheme_session,
     scheme_federation,
 )
-from fedsilo.testing.schemes import ENABLE_VARIABLE, ENABLED, registered_test_scheme
-from fedsilo.testing.toy_threshold import InsecureThreshold
+from tests.conformance.schemes import SCHEMES, scheme_in_registry
 
 SILOS, THRESHOLD, LENGTH = 4, 3, 11
-SCHEMES = (*runnable(), InsecureThreshold.kind)
 
 
 @dataclass(frozen=True)
@@ -142,16 +139,6 @@ def record(fed: SchemeFederation) -> Recording:
     assert isinstance(run.ending, Completed), (run.ending, run.silo_errors)
     (recorder,) = recorders
     return Recording(fed, tuple(recorder.events))
-
-
-@contextlib.contextmanager
-def scheme_in_registry(kind: str) -> Iterator[Scheme]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENABLE_VARIABLE, ENABLED)
-        with contextlib.ExitStack() as stack:
-            if kind not in runnable():
-                stack.enter_context(registered_test_scheme(InsecureThreshold()))
-            yield scheme_named(kind)
 
 
 RECORDINGS: dict[str, Recording] = {}
