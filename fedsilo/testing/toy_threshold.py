@@ -12,13 +12,17 @@ seam's hook and nowhere else. :func:`deal_shares` deals them for tests.
    (``P = 2^127 - 1``: 16-byte elements, wider than any word) and signs its digest;
 2. ``decrypt`` (silos): the aggregator names the contributors with their signed digests
    and serves every contribution (``contributions``); each silo fetches them, checks each
-   against its signed digest, sums them itself into ``C`` and sends its partial
-   decryption ``k_i·A`` (``k_i`` its Shamir share of ``K``, ``A = Σ a_u``), once per round
-   (recorded in its ledger before it leaves);
+   against its signed digest, sums them itself into ``C``, streams its partial
+   decryption ``k_i·A`` (``k_i`` its Shamir share of ``K``, ``A = Σ a_u``) as a second
+   vector and signs its digest, once per round (recorded in its ledger before it leaves);
 3. ``release`` (silos): the aggregator combines ``t`` partials, serves the sum
-   ``X = C - K·A`` (``result``) and relays the partials; each silo checks every partial's
-   signature, combines them itself, refuses a ``result`` that is not ``C - K·A``, and acks
-   the chain head it derives.
+   ``X = C - K·A`` (``result``) and the ``t`` partials it combined (``partials``), and
+   relays their signed digests; each silo fetches both, checks every partial against its
+   signed digest, combines them itself, refuses a ``result`` that is not ``C - K·A``, and
+   acks the chain head it derives.
+
+A session thus streams two vectors per silo and serves two vectors of other silos, as
+threshold Paillier does (ciphertexts, then decryption shares).
 
 Register it with :func:`fedsilo.testing.schemes.registered_test_scheme` (the test kit
 must be enabled). Elements are Python integers: test vectors only.
@@ -78,7 +82,7 @@ KIND = "insecure-threshold"
 P = (1 << 127) - 1
 ELEMENT = 16  # bytes
 CONTRIBUTE, DECRYPT = "contribute", "decrypt"
-CONTRIBUTIONS = "contributions"
+CONTRIBUTIONS, PARTIALS = "contributions", "partials"
 _LABEL = "fedsilo/testing/insecure-threshold/v1"
 # each silo's share of K, in its state directory (Scheme.secret_file)
 SECRET_FILE = "insecure-threshold-share.json"  # noqa: S105 - a file name, not a secret
@@ -267,12 +271,13 @@ class Contributors:
 
 @dataclass(frozen=True)
 class Partial:
-    """A silo's signed partial decryption of the sum of the named contributions."""
+    """A silo's signed digest of the partial decryption it streamed, of the sum of the
+    named contributions."""
 
     context: SessionContext
     sender: int
     contributors: tuple[int, ...]
-    values: bytes
+    digest: bytes
     signature: bytes
 
 
@@ -298,7 +303,7 @@ def _partial_signed(p: Partial) -> list[Any]:
         *_ctx_fields(p.context),
         p.sender,
         list(p.contributors),
-        hashlib.sha256(p.values).digest(),
+        p.digest,
     ]
 
 
@@ -333,7 +338,7 @@ def _partial_json(p: Partial) -> dict[str, Any]:
     return {
         "sender": p.sender,
         "contributors": list(p.contributors),
-        "values": p.values.hex(),
+        "digest": p.digest.hex(),
         "signature": p.signature.hex(),
     }
 
@@ -344,7 +349,7 @@ def _partial(ctx: SessionContext, m: Any) -> Partial:
             ctx,
             int(m["sender"]),
             tuple(int(i) for i in m["contributors"]),
-            bytes.fromhex(m["values"]),
+            bytes.fromhex(m["digest"]),
             bytes.fromhex(m["signature"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -449,7 +454,9 @@ class ToySiloSession:
         self._stage = CONTRIBUTE
         self._contributors: Contributors | None = None
         self._sum: list[int] | None = None
+        self._partial: bytes | None = None  # the vector streamed at decrypt, once computed
         self._release: Release | None = None
+        self._partials: bytes | None = None  # the t partials the release combined
         self._aggregate: AggregateResult | None = None
         self._acked = False
 
@@ -488,7 +495,9 @@ class ToySiloSession:
         ]
 
     def vector_chunk(self, offset: int, count: int) -> bytes:
-        return self._contribution[offset * ELEMENT : (offset + count) * ELEMENT]
+        # the vector of the last Upload: the contribution, then the partial decryption
+        vector = self._contribution if self._partial is None else self._partial
+        return vector[offset * ELEMENT : (offset + count) * ELEMENT]
 
     def receive(self, message: Any) -> list[Any]:
         if getattr(message, "context", None) != self._ctx:
@@ -504,13 +513,17 @@ class ToySiloSession:
             return [Fetch(CONTRIBUTIONS, len(senders) * self._length * ELEMENT)]
         if isinstance(message, Release) and self._stage == DECRYPT and self._sum is not None:
             self._release, self._stage = message, RELEASE_STAGE.name
-            return [Fetch(RESULT_DOWNLOAD, self._length * 8)]
+            size = len(message.partials) * self._length * ELEMENT
+            return [Fetch(PARTIALS, size), Fetch(RESULT_DOWNLOAD, self._length * 8)]
         raise UnexpectedMessageError(f"{type(message).__name__} in stage {self._stage}")
 
     def fetched(self, name: str, data: bytes | bytearray) -> list[Any]:
         if name == CONTRIBUTIONS and self._contributors is not None and self._sum is None:
             return self._decrypt(bytes(data))
-        if name == RESULT_DOWNLOAD and self._release is not None and self._aggregate is None:
+        if name == PARTIALS and self._release is not None and self._partials is None:
+            self._partials = bytes(data)
+            return []
+        if name == RESULT_DOWNLOAD and self._partials is not None and self._aggregate is None:
             self._verify(bytes(data))
             return []
         raise LocalProtocolError(f"nothing of {name!r} was asked for")
@@ -533,10 +546,15 @@ class ToySiloSession:
         self._ledger.record_view(self._ctx.session_id, view)
         pads = self._pads(contributors)
         values = _bytes([self._share * a % P for a in pads])
-        unsigned = Partial(self._ctx, self._index, contributors, values, b"")
-        self._ledger.record_reveal(self._ctx.session_id, hashlib.sha256(values).digest())
+        digest = hashlib.sha256(values).digest()
+        unsigned = Partial(self._ctx, self._index, contributors, digest, b"")
+        self._ledger.record_reveal(self._ctx.session_id, digest)
         signature = self._identity.sign(_LABEL, *_partial_signed(unsigned))
-        return [Partial(self._ctx, self._index, contributors, values, signature)]
+        self._partial = values
+        return [
+            Upload(DECRYPT, self._length, ELEMENT),
+            Partial(self._ctx, self._index, contributors, digest, signature),
+        ]
 
     def _pads(self, contributors: Sequence[int]) -> list[int]:
         pads = [0] * self._length
@@ -548,23 +566,25 @@ class ToySiloSession:
 
     def _verify(self, data: bytes) -> None:
         assert self._release is not None and self._sum is not None
+        assert self._partials is not None
         partials = self._release.partials
         signers = [p.sender for p in partials]
         if len(set(signers)) != len(signers) or len(signers) < self._p.threshold:
             raise ReleaseVerificationError("the release combines fewer than t distinct partials")
-        for p in partials:
+        size = self._length * ELEMENT
+        weights = _lagrange_at_zero(signers)
+        key_pads = [0] * self._length
+        for k, p in enumerate(partials):
             if p.contributors != self.survivors:
                 raise ReleaseVerificationError(f"silo {p.sender}'s partial is of another sum")
-            if len(p.values) != self._length * ELEMENT:
-                raise ReleaseVerificationError(f"silo {p.sender}'s partial is of another length")
             self._roster.entry(p.sender).verifying_key.verify(
                 p.signature, _LABEL, *_partial_signed(p)
             )
-        weights = _lagrange_at_zero(signers)
-        key_pads = [0] * self._length
-        for p in partials:
+            values = self._partials[k * size : (k + 1) * size]
+            if hashlib.sha256(values).digest() != p.digest:
+                raise ReleaseVerificationError(f"silo {p.sender}'s partial is not what it signed")
             w = weights[p.sender]
-            key_pads = [(s + w * v) % P for s, v in zip(key_pads, _ints(p.values), strict=True)]
+            key_pads = [(s + w * v) % P for s, v in zip(key_pads, _ints(values), strict=True)]
         expected = [(c - k) % P for c, k in zip(self._sum, key_pads, strict=True)]
         if any(x >= 1 << 64 for x in expected):
             raise ReleaseVerificationError("the decrypted sum does not fit its words")
@@ -603,8 +623,9 @@ class ToyAggregatorSession:
     ) -> None:
         self._p, self._ctx, self._roster, self._length = params, context, roster, vector_length
         self._stage: str | None = CONTRIBUTE
-        self._streams: dict[int, bytearray] = {}
-        self._complete: set[int] = set()
+        # each silo's streamed vector of each streaming stage, and whose streams ended whole
+        self._streams: dict[str, dict[int, bytearray]] = {CONTRIBUTE: {}, DECRYPT: {}}
+        self._complete: dict[str, set[int]] = {CONTRIBUTE: set(), DECRYPT: set()}
         self._digests: dict[int, Contribution] = {}
         self._partials: dict[int, Partial] = {}
         self._acks: dict[int, bytes] = {}
@@ -624,16 +645,20 @@ class ToyAggregatorSession:
             return frozenset()
         if self._stage == CONTRIBUTE:
             everyone = set(range(1, self._roster.size + 1))
-            return frozenset(everyone - (set(self._digests) & self._complete))
-        answered = self._partials if self._stage == DECRYPT else self._acks
-        return frozenset(set(self._contributors) - set(answered))
+            return frozenset(everyone - (set(self._digests) & self._complete[CONTRIBUTE]))
+        if self._stage == DECRYPT:
+            answered = set(self._partials) & self._complete[DECRYPT]
+            return frozenset(set(self._contributors) - answered)
+        return frozenset(set(self._contributors) - set(self._acks))
 
     @property
     def ending(self) -> Ending | None:
         return self._ending
 
     def received(self, sender: int) -> int:
-        return len(self._streams.get(sender, b"")) // ELEMENT
+        """Elements of ``sender``'s vector of the open stage taken so far."""
+        streams = self._streams.get(self._stage or "", {})
+        return len(streams.get(sender, b"")) // ELEMENT
 
     def _check(self, message: Any, stage: str) -> None:
         if self._stage != stage:
@@ -658,11 +683,6 @@ class ToyAggregatorSession:
                 or message.contributors != self._contributors
             ):
                 raise RemoteProtocolError(f"silo {message.sender}'s partial is of another sum")
-            if len(message.values) != self._length * ELEMENT:
-                raise RemoteProtocolError(
-                    f"silo {message.sender}'s partial has {len(message.values)} bytes, "
-                    f"not {self._length * ELEMENT}"
-                )
             key.verify(message.signature, _LABEL, *_partial_signed(message))
             self._partials[message.sender] = message
         else:
@@ -684,21 +704,26 @@ class ToyAggregatorSession:
         total_length: int,
         data: bytes,
     ) -> Sequence[AggregatorOutput]:
-        if context != self._ctx or stage != CONTRIBUTE:
+        if context != self._ctx or stage not in self._streams:
             raise ContextMismatchError("the chunk belongs to another session or stage")
-        if self._stage != CONTRIBUTE or total_length != self._length:
-            raise RemoteProtocolError("a contribution of the wrong length, or too late")
-        stream = self._streams.setdefault(sender, bytearray())
+        if self._stage != stage or total_length != self._length:
+            raise RemoteProtocolError(f"a {stage} vector of the wrong length, or out of stage")
+        if stage == DECRYPT and sender not in self._contributors:
+            raise RemoteProtocolError(f"silo {sender} decrypts a sum it is not part of")
+        stream = self._streams[stage].setdefault(sender, bytearray())
         if offset * ELEMENT != len(stream) or not data or len(data) % ELEMENT:
             raise RemoteProtocolError(f"the chunk at {offset} does not continue silo {sender}'s")
         if len(stream) + len(data) > self._length * ELEMENT:  # never more than declared
-            raise RemoteProtocolError(f"silo {sender}'s contribution runs past its length")
+            raise RemoteProtocolError(f"silo {sender}'s {stage} vector runs past its length")
         stream += data
         return []
 
     def end_of_stream(self, sender: int) -> None:
-        if len(self._streams.get(sender, b"")) == self._length * ELEMENT:
-            self._complete.add(sender)
+        if self._stage not in self._streams:
+            return
+        streams = self._streams[self._stage]
+        if len(streams.get(sender, b"")) == self._length * ELEMENT:
+            self._complete[self._stage].add(sender)
 
     def close_stage(self) -> Sequence[AggregatorOutput]:
         return self._advance()
@@ -710,39 +735,46 @@ class ToyAggregatorSession:
         self._stage, self._ending = None, Aborted(error)
         return []
 
+    def _whole(self, stage: str, signed: Mapping[int, Contribution | Partial]) -> tuple[int, ...]:
+        """The silos whose vector of ``stage`` arrived whole and is the one they signed."""
+        streams, complete = self._streams[stage], self._complete[stage]
+        return tuple(
+            i
+            for i in sorted(signed)
+            if i in complete and hashlib.sha256(bytes(streams[i])).digest() == signed[i].digest
+        )
+
     def _advance(self) -> list[AggregatorOutput]:
         if self._stage == CONTRIBUTE:
-            contributors = tuple(
-                i
-                for i in sorted(self._digests)
-                if i in self._complete
-                and hashlib.sha256(bytes(self._streams[i])).digest() == self._digests[i].digest
-            )
+            contributors = self._whole(CONTRIBUTE, self._digests)
             if len(contributors) < self._p.quorum:
                 return self._abort(
                     LocalProtocolError(f"only {len(contributors)} silos contributed")
                 )
             self._contributors, self._stage = contributors, DECRYPT
             listed = Contributors(self._ctx, tuple(self._digests[i] for i in contributors))
-            data = b"".join(bytes(self._streams[i]) for i in contributors)
+            streams = self._streams[CONTRIBUTE]
+            data = b"".join(bytes(streams[i]) for i in contributors)
             total = [0] * self._length
             for i in contributors:
-                total = [(s + v) % P for s, v in zip(total, _ints(self._streams[i]), strict=True)]
+                total = [(s + v) % P for s, v in zip(total, _ints(streams[i]), strict=True)]
             self._sum = total
             return [Serve(CONTRIBUTIONS, data), *(Outgoing(i, listed) for i in contributors)]
         if self._stage == DECRYPT:
-            signers = sorted(self._partials)[: self._p.threshold]
+            signers = self._whole(DECRYPT, self._partials)[: self._p.threshold]
             if len(signers) < self._p.threshold:
                 return self._abort(LocalProtocolError(f"only {len(signers)} partials came in"))
+            streams = self._streams[DECRYPT]
             weights = _lagrange_at_zero(signers)
             key_pads = [0] * self._length
             for i in signers:
                 w = weights[i]
-                values = _ints(self._partials[i].values)
+                values = _ints(streams[i])
                 key_pads = [(s + w * v) % P for s, v in zip(key_pads, values, strict=True)]
-            released = np.array(
-                [(c - k) % P for c, k in zip(self._sum, key_pads, strict=True)], dtype=np.uint64
-            )
+            words = [(c - k) % P for c, k in zip(self._sum, key_pads, strict=True)]
+            if any(x >= 1 << 64 for x in words):  # the toy has no proofs: a silo lied
+                return self._abort(LocalProtocolError("the partials decrypt to no sum of words"))
+            released = np.array(words, dtype=np.uint64)
             dropped = tuple(
                 i for i in range(1, self._roster.size + 1) if i not in self._contributors
             )
@@ -750,6 +782,7 @@ class ToyAggregatorSession:
             self._stage = RELEASE_STAGE.name
             release = Release(self._ctx, tuple(self._partials[i] for i in signers))
             return [
+                Serve(PARTIALS, b"".join(bytes(streams[i]) for i in signers)),
                 Serve(RESULT_DOWNLOAD, released.astype("<u8").tobytes()),
                 *(Outgoing(i, release) for i in self._contributors),
             ]
@@ -771,7 +804,7 @@ class InsecureThreshold(Scheme):
         StageSpec(DECRYPT, "silos", 30.0),
         RELEASE_STAGE,
     )
-    downloads = (RESULT_DOWNLOAD, CONTRIBUTIONS)
+    downloads = (RESULT_DOWNLOAD, CONTRIBUTIONS, PARTIALS)
     secret_file = SECRET_FILE
 
     def parse(self, reader: Reader, section: dict[str, Any], facts: FederationFacts) -> ToySection:

@@ -1,9 +1,10 @@
-"""The test kit's insecure threshold scheme refuses a silo's signed partial decryption of
-the wrong length as a protocol error, on either side, never with a bare exception."""
+"""The test kit's insecure threshold scheme streams each partial decryption as a vector
+with a signed digest, as threshold Paillier streams decryption shares: a vector of another
+length, or one that is not what its silo signed, is refused on either side as a protocol
+error, never with a bare exception."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,47 +67,64 @@ def contributed(
     return silos, aggregator, outputs
 
 
-def partial_of(fed: SchemeFederation, silo: SiloSession, sent: list[Any], i: int) -> toy.Partial:
-    served = next(o for o in sent if isinstance(o, Serve))
+def decrypting(
+    fed: SchemeFederation, silo: SiloSession, sent: list[Any], i: int
+) -> tuple[bytes, toy.Partial]:
+    """Silo ``i`` checks the contributions and computes its partial decryption: the vector
+    it streams and its signed digest."""
+    served = next(o for o in sent if isinstance(o, Serve) and o.name == toy.CONTRIBUTIONS)
     listed = next(o.message for o in sent if isinstance(o, Outgoing) and o.recipient == i)
     silo.receive(listed)
-    (partial,) = silo.fetched(served.name, bytearray(served.data))
+    upload, partial = silo.fetched(served.name, bytearray(served.data))
+    assert isinstance(upload, Upload) and upload.stage == toy.DECRYPT
     assert isinstance(partial, toy.Partial)
-    return partial
+    return silo.vector_chunk(0, LENGTH), partial
 
 
-def cut_short(fed: SchemeFederation, partial: toy.Partial) -> toy.Partial:
-    """``partial`` one element short, signed by its own silo (a malicious silo)."""
-    short = dataclasses.replace(partial, values=partial.values[: -toy.ELEMENT], signature=b"")
-    identity = fed.identities[partial.sender - 1]
-    return dataclasses.replace(
-        short, signature=identity.sign(toy._LABEL, *toy._partial_signed(short))
-    )
+def streamed(
+    fed: SchemeFederation, aggregator: AggregatorSession, i: int, vector: bytes, partial: Any
+) -> list[Any]:
+    aggregator.receive_chunk(fed.context(), toy.DECRYPT, i, 0, LENGTH, vector)
+    aggregator.end_of_stream(i)
+    return list(aggregator.receive(wired(fed, partial)))
 
 
-def test_the_aggregator_refuses_a_signed_partial_of_the_wrong_length(
+def test_the_aggregator_refuses_a_partial_decryption_vector_of_another_length(
     fed: SchemeFederation,
 ) -> None:
     silos, aggregator, sent = contributed(fed)
-    bad = cut_short(fed, partial_of(fed, silos[1], sent, 1))
-    with pytest.raises(RemoteProtocolError, match="silo 1's partial has"):
-        aggregator.receive(wired(fed, bad))
-    assert 1 in aggregator.waiting_for
+    vector, _ = decrypting(fed, silos[1], sent, 1)
+    with pytest.raises(RemoteProtocolError, match="wrong length"):
+        aggregator.receive_chunk(
+            fed.context(), toy.DECRYPT, 1, 0, LENGTH - 1, vector[: -toy.ELEMENT]
+        )
+    assert aggregator.received(1) == 0
 
 
-def test_a_silo_refuses_a_release_that_relays_a_partial_of_the_wrong_length(
+def test_the_aggregator_combines_only_partials_that_are_what_their_silos_signed(
     fed: SchemeFederation,
 ) -> None:
     silos, aggregator, sent = contributed(fed)
-    partials = {i: partial_of(fed, silos[i], sent, i) for i in range(1, SILOS + 1)}
-    for i in (2, 3, 4):
-        aggregator.receive(wired(fed, partials[i]))
-    released = aggregator.close_stage()  # silo 1 is late: t = 3 partials are combined
+    for i in range(1, SILOS + 1):
+        vector, partial = decrypting(fed, silos[i], sent, i)
+        if i == 1:  # silo 1 streams another vector than the one it signed
+            vector = bytes([vector[0] ^ 1]) + vector[1:]
+        released = streamed(fed, aggregator, i, vector, partial)
+    release = next(o.message for o in released if isinstance(o, Outgoing))
+    assert [p.sender for p in release.partials] == [2, 3, 4]
+
+
+def test_a_silo_refuses_served_partials_that_are_not_what_their_silos_signed(
+    fed: SchemeFederation,
+) -> None:
+    silos, aggregator, sent = contributed(fed)
+    for i in range(1, SILOS + 1):
+        released = streamed(fed, aggregator, i, *decrypting(fed, silos[i], sent, i))
     release = next(o.message for o in released if isinstance(o, Outgoing) and o.recipient == 2)
-    result = next(o for o in released if isinstance(o, Serve) and o.name == RESULT_DOWNLOAD)
-    forged = dataclasses.replace(
-        release, partials=(cut_short(fed, partials[1]), *release.partials[1:])
-    )
-    silos[2].receive(forged)
-    with pytest.raises(ReleaseVerificationError, match="another length"):
-        silos[2].fetched(RESULT_DOWNLOAD, bytearray(result.data))
+    served = {o.name: o.data for o in released if isinstance(o, Serve)}
+    partials = bytearray(served[toy.PARTIALS])
+    partials[-1] ^= 1  # the aggregator serves the last partial altered
+    silos[2].receive(release)
+    silos[2].fetched(toy.PARTIALS, partials)
+    with pytest.raises(ReleaseVerificationError, match="not what it signed"):
+        silos[2].fetched(RESULT_DOWNLOAD, bytearray(served[RESULT_DOWNLOAD]))
