@@ -207,9 +207,7 @@ def resuming(send: Callable[[int], object]) -> None:
             if exc.offset is None:
                 raise
             offset = exc.offset
-    raise TransportError(
-        f"the masked-input upload did not complete after {MAX_RESUMPTIONS} resumptions"
-    )
+    raise TransportError(f"the vector upload did not complete after {MAX_RESUMPTIONS} resumptions")
 
 
 def chunks_of(context: CallContext, data: bytes, word: int, offset: int) -> Iterator[InputChunk]:
