@@ -8,10 +8,10 @@ safe" always means "the nodes accept it".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from fedsilo.crypto.packing import default_slot_bits, slot_layout
 from fedsilo.crypto.quantize import Quantizer
 from fedsilo.errors import ConfigError
 from fedsilo.protocol import fields
@@ -44,11 +44,6 @@ class PaillierScheme:
 
 
 KEYS = {"kind", "key_bits", "threshold", "colluders", "dealer", "value_bits", "slot_bits", "clip"}
-
-
-def default_slot_bits(value_bits: int, silos: int) -> int:
-    """Value bits plus headroom for the sum of ``silos`` values."""
-    return value_bits + max(1, math.ceil(math.log2(max(silos, 2))))
 
 
 class Paillier(Scheme):
@@ -115,22 +110,20 @@ class Paillier(Scheme):
 
 
 def _overflow(scheme: PaillierScheme, n: int) -> Finding:
-    need = default_slot_bits(scheme.value_bits, n)
-    if scheme.slot_bits < need:
-        return fails(
-            "quantization.overflow",
-            f"{scheme.slot_bits}-bit slots cannot hold the sum of {n} {scheme.value_bits}-bit "
-            "values",
-            f"set scheme.slot_bits to at least {need}",
+    """The packing's own rule (:func:`fedsilo.crypto.packing.slot_layout`), as a finding."""
+    try:
+        layout = slot_layout(
+            value_bits=scheme.value_bits,
+            silos=n,
+            key_bits=scheme.key_bits,
+            slot_bits=scheme.slot_bits,
         )
-    if scheme.slot_bits >= scheme.key_bits:
-        return fails(
-            "quantization.overflow",
-            "a slot is larger than the Paillier plaintext",
-            "lower scheme.slot_bits",
-        )
+    except ConfigError as exc:
+        reason, _, fix = str(exc).partition("; ")
+        return fails("quantization.overflow", reason, fix or "change scheme.slot_bits")
     return passes(
-        "quantization.overflow", f"{scheme.slot_bits}-bit slots hold the sum of {n} values"
+        "quantization.overflow",
+        f"{layout.slot_bits}-bit slots hold the sum of {n} values ({layout.slots} per plaintext)",
     )
 
 
