@@ -236,13 +236,18 @@ class Mailbox:
                     evidence=exc.evidence.record(),
                 )
                 raise
-            if (stage, member.index) in session.accepted:
+            key = (stage, member.index)
+            if key in session.accepted:
                 return  # a resend the session took as one: journaled and announced once
-            session.accepted[(stage, member.index)] = message
             if session.journaled:  # durable before the silo's call is acknowledged
+                # what the message made the session send waits for the journal: if the
+                # append fails the silo is refused, and its retry journals and sends it
+                outgoing = session.unjournaled.setdefault(key, outgoing)
                 self._journal_event(
                     session, JournalEvent("submit", frames.stage_message_bytes(message))
                 )
+                del session.unjournaled[key]
+            session.accepted[key] = message
             self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
             self._publish(session, outgoing)
 
@@ -263,7 +268,9 @@ class Mailbox:
             raise RemoteProtocolError("an empty vector stream")
         with self._cond:
             session.core.end_of_stream(member.index)
-            self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
+            if (stage, member.index) not in session.streamed:  # announced once, as a submit
+                session.streamed.add((stage, member.index))
+                self._log.emit(StageAnswered(session.ctx.round, member.name, stage))
 
     def await_message(self, member: Member, c: CallContext, timeout: float) -> SignedEnvelope:
         """Block until the message ``member`` waits for exists, up to ``timeout`` seconds."""

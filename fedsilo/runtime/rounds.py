@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.errors import FedsiloError
 from fedsilo.protocol.messages import AggregateResult, SessionContext
+from fedsilo.protocol.outputs import AggregatorOutput
 from fedsilo.protocol.scheme import AggregatorSession
 from fedsilo.transport.calls import ResultChunk, SignedEnvelope, StageMessage
 
@@ -52,6 +53,9 @@ class SessionState:
     announcement: SignedEnvelope
     outbox: dict[tuple[str, int], SignedEnvelope] = field(default_factory=dict)
     accepted: dict[tuple[str, int], StageMessage] = field(default_factory=dict)
+    # what an accepted message made the session send, while its journal append is pending
+    unjournaled: dict[tuple[str, int], Sequence[AggregatorOutput]] = field(default_factory=dict)
+    streamed: set[tuple[str, int]] = field(default_factory=set)  # whole uploads announced
     downloads: dict[str, bytes] = field(default_factory=dict)  # what silos may fetch
     fetched: set[int] = field(default_factory=set)
     journaled: bool = False  # from unmasking on, every accepted message is journaled first

@@ -692,8 +692,9 @@ class ToyAggregatorSession:
                 key, ctx.federation_id, ctx.round, message.head, message.sender, message.signature
             )
             self._acks[message.sender] = message.head
-        self._book.take(message)
-        return self._advance() if not self.waiting_for else []
+        outputs = self._advance() if not self.waiting_for else []
+        self._book.take(message)  # once the step it completes went through
+        return outputs
 
     def receive_chunk(
         self,

@@ -272,11 +272,14 @@ class MaskingAggregator:
             raise RosterError(f"silo {sender!r} is not part of stage {self._stage.value}")
         if isinstance(message, MaskedInput):
             self._fold(message)
-        else:
-            self._checked(sender, message)
-            self._answers[sender] = message
-            self._book.take(message)
-        return self._advance_stage() if not self.waiting_for else []
+            return self._advance_stage() if not self.waiting_for else []
+        self._checked(sender, message)
+        self._answers[sender] = message
+        outgoing = self._advance_stage() if not self.waiting_for else []
+        # taken only once the step it completes went through: a message whose arrival
+        # aborted the session was refused with that abort, and so is its resend
+        self._book.take(message)
+        return outgoing
 
     def _is_late(self, message: SiloMessage) -> bool:
         """Of a stage this session already closed (or the session is over)."""
