@@ -9,6 +9,7 @@
     ├── CryptoError                  a primitive refused its input
     │   ├── SignatureError           a signature did not verify
     │   ├── DecryptionError          an AEAD ciphertext did not authenticate
+    │   ├── FalseDecryptionShareError  a silo's Paillier decryption shares fail their proof
     │   └── QuantizationError        a vector cannot be quantized (NaN, Inf, overflow)
     ├── ProtocolError                a protocol session refused a message or aborted
     │   ├── LocalProtocolError       we were asked to do something out of order
@@ -116,6 +117,20 @@ class SignatureError(CryptoError):
 
 class DecryptionError(CryptoError):
     """An AEAD ciphertext did not authenticate."""
+
+
+class FalseDecryptionShareError(CryptoError):
+    """A silo's threshold Paillier decryption shares fail their proof (or are malformed):
+    ``silo`` (its roster index; None when relayed: the message names it) is excluded and
+    its shares are not used."""
+
+    def __init__(self, message: str, silo: int | None) -> None:
+        super().__init__(message)
+        self.silo = silo
+
+    @classmethod
+    def relayed(cls, message: str) -> Self:
+        return cls(message, None)
 
 
 class QuantizationError(CryptoError):

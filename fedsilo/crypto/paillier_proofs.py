@@ -51,7 +51,7 @@ import gmpy2
 from fedsilo.crypto.encoding import digest, encode
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.paillier_keys import KeyShare, ThresholdKey, random_bits
-from fedsilo.errors import CryptoError
+from fedsilo.errors import CryptoError, FalseDecryptionShareError
 
 BATCH_LABEL = "fedsilo/paillier/batch/v1"
 DLEQ_LABEL = "fedsilo/paillier/dleq/v1"
@@ -201,7 +201,8 @@ def verify_shares(
     shares: Sequence[int],
     proof: ShareProof,
 ) -> None:
-    """Raise :class:`CryptoError` naming silo ``index`` unless ``proof`` proves ``shares``.
+    """Raise :class:`~fedsilo.errors.FalseDecryptionShareError` naming silo ``index``
+    unless ``proof`` proves ``shares`` (:class:`CryptoError` for vectors of another length).
 
     ``ciphertexts`` are the verifier's own (it recomputed their product); everything
     else came from silo ``index`` and is checked before any exponentiation."""
@@ -209,17 +210,20 @@ def verify_shares(
     public = key.public
     for k, value in enumerate(shares):
         if not public.is_unit(value):
-            raise CryptoError(
-                f"silo {index}'s decryption share {k} is outside [1, N²) or not a unit mod N"
+            raise FalseDecryptionShareError(
+                f"silo {index}'s decryption share {k} is outside [1, N²) or not a unit mod N",
+                index,
             )
     if not (public.is_unit(proof.a) and public.is_unit(proof.b)):
-        raise CryptoError(
-            f"silo {index}'s share proof commits to a value outside [1, N²) or not a unit"
+        raise FalseDecryptionShareError(
+            f"silo {index}'s share proof commits to a value outside [1, N²) or not a unit",
+            index,
         )
     if proof.z < 0 or proof.z.bit_length() > max_response_bits(key):
-        raise CryptoError(
+        raise FalseDecryptionShareError(
             f"silo {index}'s share proof has a response of {proof.z.bit_length()} bits "
-            f"(at most {max_response_bits(key)} are accepted)"
+            f"(at most {max_response_bits(key)} are accepted)",
+            index,
         )
     n2 = gmpy2.mpz(public.n_squared)
     c4, ci2 = _combined(key, index, context, ciphertexts, shares)
@@ -230,7 +234,7 @@ def verify_shares(
         == proof.b * gmpy2.powmod(key.verification_key(index), e, n2) % n2
     )
     if not (same_log_of_c and same_log_of_v):
-        raise CryptoError(f"silo {index}'s decryption shares fail their proof")
+        raise FalseDecryptionShareError(f"silo {index}'s decryption shares fail their proof", index)
 
 
 def _combined(

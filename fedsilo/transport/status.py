@@ -41,6 +41,7 @@ from fedsilo.errors import (
     DurabilityError,
     EquivocationError,
     EquivocationRefusedError,
+    FalseDecryptionShareError,
     FalseShareError,
     FedsiloError,
     ImplausibleSumError,
@@ -86,6 +87,7 @@ ERRORS: Final[Mapping[type[FedsiloError], tuple[grpc.StatusCode, str]]] = {
     AuditError: (_S.FAILED_PRECONDITION, "audit"),
     CryptoError: (_S.INVALID_ARGUMENT, "crypto"),  # a malformed key, share or vector
     SignatureError: (_S.UNAUTHENTICATED, "signature"),  # a body its sender's key did not sign
+    FalseDecryptionShareError: (_S.INVALID_ARGUMENT, "false-decryption-share"),
     DecryptionError: (_S.INVALID_ARGUMENT, "decryption"),
     QuantizationError: (_S.INVALID_ARGUMENT, "quantization"),
     ProtocolError: (_S.FAILED_PRECONDITION, "protocol"),

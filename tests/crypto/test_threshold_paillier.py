@@ -29,7 +29,7 @@ from fedsilo.crypto.paillier import (
     ThresholdKey,
 )
 from fedsilo.crypto.paillier_proofs import batch_weights, max_response_bits, multi_power
-from fedsilo.errors import CryptoError
+from fedsilo.errors import CryptoError, FalseDecryptionShareError
 from fedsilo.testing.entropy import RecordingEntropy, SeededEntropy
 
 KEYS_FILE = Path(__file__).parent.parent / "vectors" / "paillier_test_keys.json"
@@ -230,8 +230,9 @@ def test_a_corrupted_share_fails_its_proof_naming_the_silo_and_the_rest_still_co
         for i in shares
     }
     shares[3] = [shares[3][0], shares[3][1] * shares[3][1] % key.public.n_squared, shares[3][2]]
-    with pytest.raises(CryptoError, match="silo 3's decryption shares fail their proof"):
+    with pytest.raises(FalseDecryptionShareError, match=r"silo 3's .* fail their proof") as error:
         paillier.verify_shares(key, 3, CONTEXT, ciphertexts, shares[3], proofs[3])
+    assert error.value.silo == 3  # named, so the session can leave it out
     good = {}
     for i in (1, 2, 4):
         paillier.verify_shares(key, i, CONTEXT, ciphertexts, shares[i], proofs[i])
@@ -241,20 +242,26 @@ def test_a_corrupted_share_fails_its_proof_naming_the_silo_and_the_rest_still_co
 
 def test_a_proof_for_another_context_fails() -> None:
     ciphertexts, shares, proof = proven()
-    with pytest.raises(CryptoError, match="silo 2's decryption shares fail their proof"):
+    with pytest.raises(
+        FalseDecryptionShareError, match="silo 2's decryption shares fail their proof"
+    ):
         paillier.verify_shares(dealt(1024).key, 2, b"another round", ciphertexts, shares, proof)
 
 
 def test_a_proof_for_another_ciphertext_vector_fails() -> None:
     _, shares, proof = proven()
     other = encrypt([10, 11, 12], 1024)
-    with pytest.raises(CryptoError, match="silo 2's decryption shares fail their proof"):
+    with pytest.raises(
+        FalseDecryptionShareError, match="silo 2's decryption shares fail their proof"
+    ):
         paillier.verify_shares(dealt(1024).key, 2, CONTEXT, other, shares, proof)
 
 
 def test_a_proof_for_another_silo_fails() -> None:
     ciphertexts, shares, proof = proven(silo=2)
-    with pytest.raises(CryptoError, match="silo 1's decryption shares fail their proof"):
+    with pytest.raises(
+        FalseDecryptionShareError, match="silo 1's decryption shares fail their proof"
+    ):
         paillier.verify_shares(dealt(1024).key, 1, CONTEXT, ciphertexts, shares, proof)
 
 
@@ -262,9 +269,9 @@ def test_a_response_longer_than_the_bound_is_refused() -> None:
     key = dealt(1024).key
     ciphertexts, shares, proof = proven()
     long_z = replace(proof, z=proof.z + (1 << max_response_bits(key)))
-    with pytest.raises(CryptoError, match="silo 2's share proof has a response of"):
+    with pytest.raises(FalseDecryptionShareError, match="silo 2's share proof has a response of"):
         paillier.verify_shares(key, 2, CONTEXT, ciphertexts, shares, long_z)
-    with pytest.raises(CryptoError, match="silo 2's share proof has a response"):
+    with pytest.raises(FalseDecryptionShareError, match="silo 2's share proof has a response"):
         paillier.verify_shares(key, 2, CONTEXT, ciphertexts, shares, replace(proof, z=-proof.z))
 
 
@@ -272,7 +279,7 @@ def test_a_non_unit_share_is_refused() -> None:
     key = dealt(1024).key
     p, _ = primes(1024)
     ciphertexts, shares, proof = proven()
-    with pytest.raises(CryptoError, match="silo 2's decryption share 1 is outside"):
+    with pytest.raises(FalseDecryptionShareError, match="silo 2's decryption share 1 is outside"):
         paillier.verify_shares(key, 2, CONTEXT, ciphertexts, [shares[0], p, shares[2]], proof)
 
 
@@ -281,7 +288,9 @@ def test_a_share_outside_one_to_n_squared_is_refused() -> None:
     n2 = key.public.n_squared
     ciphertexts, shares, proof = proven()
     for bad in (0, -1, n2, n2 + 1):
-        with pytest.raises(CryptoError, match="silo 2's decryption share 0 is outside"):
+        with pytest.raises(
+            FalseDecryptionShareError, match="silo 2's decryption share 0 is outside"
+        ):
             paillier.verify_shares(key, 2, CONTEXT, ciphertexts, [bad, *shares[1:]], proof)
 
 
@@ -289,7 +298,9 @@ def test_a_commitment_that_is_not_a_unit_is_refused() -> None:
     key = dealt(1024).key
     ciphertexts, shares, proof = proven()
     for forged in (replace(proof, a=key.public.n), replace(proof, b=0)):
-        with pytest.raises(CryptoError, match="silo 2's share proof commits to a value"):
+        with pytest.raises(
+            FalseDecryptionShareError, match="silo 2's share proof commits to a value"
+        ):
             paillier.verify_shares(key, 2, CONTEXT, ciphertexts, shares, forged)
 
 

@@ -16,6 +16,7 @@ import fedsilo
 from fedsilo.errors import (
     ConfigProblemsError,
     ContextMismatchError,
+    FalseDecryptionShareError,
     FalseShareError,
     FedsiloError,
     IncompleteUploadError,
@@ -63,6 +64,7 @@ def samples(kind: type[FedsiloError]) -> list[FedsiloError]:
         IncompleteUploadError: IncompleteUploadError("masked input incomplete", 262_144),
         TooFewSurvivorsError: TooFewSurvivorsError("masked-input", 2, 3, ("s4", "s5")),
         FalseShareError: FalseShareError("silo 's2' revealed a false share", object()),
+        FalseDecryptionShareError: FalseDecryptionShareError("silo 2's shares fail", 2),
         ConfigProblemsError: ConfigProblemsError("fed.yaml", ["silos[1].name: required"]),
     }
     own = [built[kind]] if kind in built else [kind("config digest mismatch: a, b")]
