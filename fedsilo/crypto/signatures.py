@@ -1,4 +1,5 @@
-"""Identity signatures with the ECDSA P-256 key of a silo's certificate.
+"""Identity signatures with the ECDSA P-256 key of a silo's certificate, and secrets
+sealed to that key (:func:`seal_to`, :meth:`IdentityKey.open_sealed`).
 
 Signed bytes are always ``encode(label, *fields)`` with a versioned purpose
 label, so a signature made for one purpose can never be replayed as
@@ -6,6 +7,13 @@ another. Signing is deterministic (RFC 6979): the same message gives the
 same bytes, so a resend is byte-identical and not mistaken for
 equivocation. Verification raises :class:`SignatureError`; it never
 returns a bool.
+
+Sealing to a certificate (a key share dealt to a silo, say) is ECIES over the same
+curve: an ephemeral P-256 key, ECDH with the recipient's certificate key, HKDF-SHA256
+bound to the caller's label and fields and to both public keys, ChaCha20-Poly1305
+(:mod:`fedsilo.crypto.aead`). Only the holder of the certificate's private key opens it;
+it opens only under the same label and fields. Format: version ``0x01`` ‖ the ephemeral
+public key (65 bytes, uncompressed) ‖ the AEAD payload.
 """
 
 from __future__ import annotations
@@ -17,10 +25,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from fedsilo.crypto import aead
 from fedsilo.crypto.encoding import Field, encode
-from fedsilo.errors import CryptoError, SignatureError
+from fedsilo.crypto.entropy import Entropy
+from fedsilo.errors import CryptoError, DecryptionError, SignatureError
 
 _ALGORITHM = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+_SEALED_VERSION = b"\x01"
+_SEALED_LABEL = "fedsilo/identity/sealed-to/v1"
+_POINT_BYTES = 65  # an uncompressed P-256 point
+# the order of P-256's group: an ephemeral scalar is drawn uniformly below it
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 class VerifyingKey:
@@ -79,6 +94,21 @@ class IdentityKey:
         """Sign ``encode(label, *fields)``."""
         return self._key.sign(encode(label, *fields), _ALGORITHM)
 
+    def open_sealed(self, sealed: bytes, label: str, *fields: Field) -> bytes:
+        """What :func:`seal_to` sealed to this identity under ``label`` and ``fields``;
+        raises :class:`DecryptionError` for anything else (another recipient, label or
+        fields, or altered bytes)."""
+        if len(sealed) < 1 + _POINT_BYTES or sealed[:1] != _SEALED_VERSION:
+            raise DecryptionError("sealed secret is truncated or of an unknown version")
+        point = sealed[1 : 1 + _POINT_BYTES]
+        try:
+            ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except ValueError as exc:
+            raise DecryptionError("sealed secret carries no valid ephemeral key") from exc
+        secret = self._key.exchange(ec.ECDH(), ephemeral)
+        key = _sealing_key(secret, point, self.verifying_key, label, fields)
+        return aead.open_sealed(key, sealed[1 + _POINT_BYTES :], point)
+
     def storage_key(self, label: str, *fields: Field) -> bytes:
         """A 32-byte symmetric key only this identity can derive, for secrets it keeps at
         rest: HKDF-SHA256 of the private scalar, bound to ``label`` and ``fields``."""
@@ -86,3 +116,28 @@ class IdentityKey:
         return HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=encode(label, *fields)
         ).derive(scalar)
+
+
+def seal_to(
+    recipient: VerifyingKey, plaintext: bytes, label: str, *fields: Field, entropy: Entropy
+) -> bytes:
+    """``plaintext`` sealed so that only ``recipient``'s private key opens it, under the
+    same ``label`` and ``fields`` (see the module docstring)."""
+    while True:  # a uniform scalar in [1, order): rejection sampling
+        scalar = int.from_bytes(entropy.random_bytes(32), "big")
+        if 0 < scalar < _P256_ORDER:
+            break
+    ephemeral = ec.derive_private_key(scalar, ec.SECP256R1())
+    point = ephemeral.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    secret = ephemeral.exchange(ec.ECDH(), recipient._key)
+    key = _sealing_key(secret, point, recipient, label, fields)
+    return _SEALED_VERSION + point + aead.seal(key, plaintext, point, entropy)
+
+
+def _sealing_key(
+    secret: bytes, point: bytes, recipient: VerifyingKey, label: str, fields: tuple[Field, ...]
+) -> bytes:
+    info = encode(_SEALED_LABEL, label, list(fields), point, recipient.to_der())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)

@@ -259,9 +259,11 @@ class Scheme(ABC):
     def _no_sessions(self) -> ConfigError:
         return ConfigError(f"this version of fedsilo has no {self.kind} sessions")
 
-    def silo_secret(self, params: Any, data: bytes, *, index: int) -> Any:
+    def silo_secret(self, params: Any, data: bytes, *, index: int, identity: IdentityKey) -> Any:
         """Silo ``index``'s long-term secret, from the bytes of its :attr:`secret_file`,
-        checked against ``params``; raises :class:`ConfigError` saying what is wrong."""
+        checked against ``params``; raises :class:`ConfigError` saying what is wrong.
+        ``identity`` is the silo's certificate key: a secret dealt to the silo arrives
+        sealed to it (:func:`fedsilo.crypto.signatures.seal_to`) and opens only with it."""
         raise ConfigError(f"the {self.kind} scheme keeps no per-silo secret")
 
     def silo_session(

@@ -174,7 +174,9 @@ class SiloNode:
                 f"the {self._scheme.kind} scheme needs this silo's secret "
                 f"({self._scheme.secret_file} in its state directory)"
             )
-        return self._scheme.silo_secret(self.params, data, index=self.index)
+        return self._scheme.silo_secret(
+            self.params, data, index=self.index, identity=self._identity
+        )
 
     @property
     def ledger(self) -> RoundLedger:

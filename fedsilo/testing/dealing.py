@@ -9,10 +9,12 @@ deals with it. The seam's :class:`~fedsilo.protocol.scheme.Scheme` knows nothing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from fedsilo.crypto.entropy import Entropy
+from fedsilo.crypto.signatures import VerifyingKey
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,16 @@ class DealtSecrets:
 class SecretDealer(Protocol):
     """A scheme whose test federations the kit can deal secrets for."""
 
-    def deal_test_secrets(self, *, silos: int, threshold: int, entropy: Entropy) -> DealtSecrets:
-        """Fresh secrets for ``silos`` silos at ``threshold``, drawn from ``entropy``."""
+    def deal_test_secrets(
+        self,
+        *,
+        silos: int,
+        threshold: int,
+        entropy: Entropy,
+        recipients: Mapping[int, VerifyingKey],
+    ) -> DealtSecrets:
+        """Fresh secrets for ``silos`` silos at ``threshold``, drawn from ``entropy``, each
+        silo's file sealed to its certificate key (``recipients``, by roster index)."""
         ...
 
 

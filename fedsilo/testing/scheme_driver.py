@@ -99,12 +99,18 @@ def scheme_federation(
         if not isinstance(scheme, SecretDealer):
             raise ConfigError(f"the test kit cannot deal {scheme.kind} secrets")
         deal = scheme.deal_test_secrets(
-            silos=silos, threshold=parsed.threshold, entropy=SeededEntropy("deal", seed)
+            silos=silos,
+            threshold=parsed.threshold,
+            entropy=SeededEntropy("deal", seed),
+            recipients={i: k.verifying_key for i, k in enumerate(identities, 1)},
         )
         parsed = _parsed(scheme, {**wanted, **deal.section}, facts)
         files = deal.files
     params = scheme.params(parsed, facts, vector_length)
-    secrets = {i: scheme.silo_secret(params, data, index=i) for i, data in files.items()}
+    secrets = {
+        i: scheme.silo_secret(params, data, index=i, identity=identities[i - 1])
+        for i, data in files.items()
+    }
     return SchemeFederation(scheme, roster, identities, parsed, params, files, secrets)
 
 

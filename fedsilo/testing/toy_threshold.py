@@ -4,8 +4,10 @@ It exists to prove the seam carries a scheme that is not masking: it must never 
 anything (the "public key" ``K`` in the config section decrypts every contribution).
 What it shares with threshold Paillier is the data flow, and the keys: the config section
 holds only the public ``K``; each silo's Shamir share ``k_i`` of it is its long-term
-secret, read from its secret file (:data:`SECRET_FILE`, canonical JSON) through the
-seam's hook and nowhere else. :func:`deal_shares` deals them for tests.
+secret, read from its secret file (:data:`SECRET_FILE`: canonical JSON sealed to the
+silo's certificate key, as a dealer seals Paillier key shares) through the seam's hook
+and nowhere else. :func:`deal_shares` deals them for tests and :func:`sealed_shares`
+seals them.
 
 
 1. ``contribute`` (silos): each silo streams its "ciphertext" ``c_u = x_u + K·a_u mod P``
@@ -42,10 +44,11 @@ import numpy as np
 from fedsilo.crypto.entropy import Entropy
 from fedsilo.crypto.prg import UIntArray
 from fedsilo.crypto.quantize import Quantizer
-from fedsilo.crypto.signatures import IdentityKey
+from fedsilo.crypto.signatures import IdentityKey, VerifyingKey, seal_to
 from fedsilo.errors import (
     ConfigError,
     ContextMismatchError,
+    DecryptionError,
     FedsiloError,
     LocalProtocolError,
     ReleaseVerificationError,
@@ -87,6 +90,7 @@ _LABEL = "fedsilo/testing/insecure-threshold/v1"
 # each silo's share of K, in its state directory (Scheme.secret_file)
 SECRET_FILE = "insecure-threshold-share.json"  # noqa: S105 - a file name, not a secret
 _SHARE_VERSION = "fedsilo/testing/insecure-threshold/share/v1"
+_SHARE_SEAL_LABEL = "fedsilo/testing/insecure-threshold/sealed-share/v1"
 
 
 class ToyStage(enum.Enum):
@@ -166,6 +170,29 @@ def share_file(silo: int, public_key: int, share: int) -> bytes:
     )
 
 
+def sealed_shares(
+    deal: DealtSecrets, recipients: Mapping[int, VerifyingKey], entropy: Entropy
+) -> DealtSecrets:
+    """``deal`` with each silo's share sealed to its certificate key (by roster index)."""
+    files = {
+        i: seal_to(recipients[i], data, _SHARE_SEAL_LABEL, KIND, i, entropy=entropy)
+        for i, data in deal.files.items()
+    }
+    return DealtSecrets(deal.section, files)
+
+
+def open_share(data: bytes, *, index: int, identity: IdentityKey, public_key: int) -> ToyShare:
+    """Silo ``index``'s share from its sealed secret file (see :func:`read_share`)."""
+    try:
+        opened = identity.open_sealed(data, _SHARE_SEAL_LABEL, KIND, index)
+    except DecryptionError:
+        raise ConfigError(
+            f"{SECRET_FILE}: not sealed to this silo's certificate key (another silo's "
+            "share, or one dealt before its certificate was renewed); deal its share again"
+        ) from None
+    return read_share(opened, index=index, public_key=public_key)
+
+
 def read_share(data: bytes, *, index: int, public_key: int) -> ToyShare:
     """Silo ``index``'s share from its secret file; a one-line :class:`ConfigError`,
     naming the file, for anything else (another scheme's, another silo's, another key's,
@@ -195,8 +222,9 @@ def read_share(data: bytes, *, index: int, public_key: int) -> ToyShare:
 
 
 def deal_shares(silos: int, threshold: int, entropy: Entropy) -> DealtSecrets:
-    """A fresh ``K`` (the section's ``public_key``) and each silo's secret file with its
-    share of ``K``, every coefficient drawn from ``entropy``."""
+    """A fresh ``K`` (the section's ``public_key``) and each silo's share of ``K`` as the
+    JSON of its secret file, not yet sealed (:func:`sealed_shares`), every coefficient
+    drawn from ``entropy``."""
     if not 1 <= threshold <= silos:
         raise ConfigError(f"cannot deal {threshold}-of-{silos} shares")
     coefficients = [int.from_bytes(entropy.random_bytes(32), "big") % P for _ in range(threshold)]
@@ -856,11 +884,20 @@ class InsecureThreshold(Scheme):
     def announced(self, params: ToyParams) -> bytes:
         return _json({"kind": KIND, "threshold": params.threshold})
 
-    def silo_secret(self, params: ToyParams, data: bytes, *, index: int) -> ToyShare:
-        return read_share(data, index=index, public_key=params.public_key)
+    def silo_secret(
+        self, params: ToyParams, data: bytes, *, index: int, identity: IdentityKey
+    ) -> ToyShare:
+        return open_share(data, index=index, identity=identity, public_key=params.public_key)
 
-    def deal_test_secrets(self, *, silos: int, threshold: int, entropy: Entropy) -> DealtSecrets:
-        return deal_shares(silos, threshold, entropy)
+    def deal_test_secrets(
+        self,
+        *,
+        silos: int,
+        threshold: int,
+        entropy: Entropy,
+        recipients: Mapping[int, VerifyingKey],
+    ) -> DealtSecrets:
+        return sealed_shares(deal_shares(silos, threshold, entropy), recipients, entropy)
 
     def silo_session(
         self,

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fedsilo.crypto.signatures import IdentityKey, VerifyingKey
-from fedsilo.errors import CryptoError, SignatureError
+from fedsilo.crypto.entropy import SystemEntropy
+from fedsilo.crypto.signatures import IdentityKey, VerifyingKey, seal_to
+from fedsilo.errors import CryptoError, DecryptionError, SignatureError
 
 
 def test_signature_verifies_for_the_signed_fields() -> None:
@@ -45,3 +46,48 @@ def test_verifying_key_round_trips_through_der() -> None:
     again = VerifyingKey.from_der(key.verifying_key.to_der())
     assert again.fingerprint() == key.verifying_key.fingerprint()
     assert again.fingerprint().startswith("sha256:")
+
+
+# --- secrets sealed to an identity ---------------------------------------------------------
+
+
+def test_a_secret_sealed_to_an_identity_opens_with_its_key_under_the_same_label() -> None:
+    silo = IdentityKey.generate()
+    sealed = seal_to(silo.verifying_key, b"share 3", "fedsilo/test/v1", 3, entropy=SystemEntropy())
+    assert silo.open_sealed(sealed, "fedsilo/test/v1", 3) == b"share 3"
+
+
+def test_a_secret_sealed_to_one_identity_does_not_open_with_another() -> None:
+    silo, other = IdentityKey.generate(), IdentityKey.generate()
+    sealed = seal_to(silo.verifying_key, b"share 3", "fedsilo/test/v1", 3, entropy=SystemEntropy())
+    with pytest.raises(DecryptionError):
+        other.open_sealed(sealed, "fedsilo/test/v1", 3)
+
+
+def test_a_sealed_secret_opens_under_no_other_label_or_fields() -> None:
+    silo = IdentityKey.generate()
+    sealed = seal_to(silo.verifying_key, b"share 3", "fedsilo/test/v1", 3, entropy=SystemEntropy())
+    for label, fields in (("fedsilo/test/v2", (3,)), ("fedsilo/test/v1", (4,))):
+        with pytest.raises(DecryptionError):
+            silo.open_sealed(sealed, label, *fields)
+
+
+def test_an_altered_or_truncated_sealed_secret_is_refused() -> None:
+    silo = IdentityKey.generate()
+    sealed = seal_to(silo.verifying_key, b"share 3", "fedsilo/test/v1", entropy=SystemEntropy())
+    for k in (1, 30, 66, len(sealed) - 1):  # the ephemeral point, the nonce, the tag
+        altered = bytearray(sealed)
+        altered[k] ^= 1
+        with pytest.raises(DecryptionError):
+            silo.open_sealed(bytes(altered), "fedsilo/test/v1")
+    with pytest.raises(DecryptionError):
+        silo.open_sealed(sealed[:40], "fedsilo/test/v1")
+
+
+def test_two_seals_of_the_same_secret_differ() -> None:
+    silo = IdentityKey.generate()
+    seals = {
+        seal_to(silo.verifying_key, b"s", "fedsilo/test/v1", entropy=SystemEntropy())
+        for _ in range(2)
+    }
+    assert len(seals) == 2

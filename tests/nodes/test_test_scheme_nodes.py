@@ -1,8 +1,9 @@
 """The real aggregator and silo nodes run a scheme that is not masking, with no runtime
 edit: the test kit's insecure threshold scheme, whose data flow is threshold Paillier's
 (every silo fetches and checks the others' signed contributions, a t-of-n partial
-decryption stage, 16-byte elements wider than any word), each silo's share of the key read
-through the scheme's secret hook from its own state directory."""
+decryption stage, 16-byte elements wider than any word), each silo's share of the key
+sealed to its certificate and read through the scheme's secret hook from its own state
+directory."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import numpy as np
 import pytest
 
 from fedsilo.crypto.quantize import Quantizer
+from fedsilo.crypto.signatures import VerifyingKey
 from fedsilo.errors import ConfigError
+from fedsilo.pki.files import load_certificate
 from fedsilo.runtime.provisioning import provision_federation
 from fedsilo.testing.configs import write_local_config
 from fedsilo.testing.entropy import SeededEntropy
 from fedsilo.testing.schemes import ENABLE_VARIABLE, ENABLED, registered_test_scheme
-from fedsilo.testing.toy_threshold import SECRET_FILE, InsecureThreshold, deal_shares
+from fedsilo.testing.toy_threshold import SECRET_FILE, InsecureThreshold, deal_shares, sealed_shares
 from fedsilo.training.weighted import SLOTS
 from tests.nodes.federation import Federation
 from tests.nodes.test_in_memory_nodes import run_in_memory, run_silo_alone
@@ -57,12 +60,21 @@ def federation(root: Path, rounds: int, *, deal_to: Iterator[int] | None = None)
             f"{kind_line}  threshold: {THRESHOLD}\n  public_key: '{deal.section['public_key']}'\n",
         )
     )
+    fed = Federation(root, provision_federation(template, root / "fed", dt.datetime.now(dt.UTC)))
+    # the dealer seals each share to its silo's certificate, once the certificates exist
+    recipients = {
+        i: VerifyingKey.from_public_key(
+            load_certificate(root / "fed" / name / f"{name}.crt").public_key()
+        )
+        for i, name in enumerate(SILOS, 1)
+    }
+    sealed = sealed_shares(deal, recipients, SeededEntropy("node-test-sealing"))
     owners = list(deal_to) if deal_to is not None else list(range(1, len(SILOS) + 1))
     for index, owner in enumerate(owners, 1):
         state = root / f"state-{SILOS[owner - 1]}"
         state.mkdir(parents=True, exist_ok=True)
-        (state / SECRET_FILE).write_bytes(deal.files[index])
-    return Federation(root, provision_federation(template, root / "fed", dt.datetime.now(dt.UTC)))
+        (state / SECRET_FILE).write_bytes(sealed.files[index])
+    return fed
 
 
 def test_the_nodes_run_two_rounds_of_a_scheme_with_paillier_s_data_flow(
@@ -101,4 +113,5 @@ def test_a_silo_given_another_silo_s_share_refuses_to_start(
     fed = federation(tmp_path, rounds=1, deal_to=iter([2, 1, 3, 4]))  # s1 and s2 swapped
     with pytest.raises(ConfigError) as refused:
         run_silo_alone(fed, "s1")
-    assert "the share of silo 2" in str(refused.value) and "\n" not in str(refused.value)
+    message = str(refused.value)
+    assert "not sealed to this silo's certificate key" in message and "\n" not in message
