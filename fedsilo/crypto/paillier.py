@@ -6,22 +6,32 @@ Shoup 2000; the obfuscators are those of Damgård, Jurik and Nielsen 2010).
 * **Keys** (:mod:`fedsilo.crypto.paillier_keys`): ``N = pq`` with safe primes,
   ``M = p'q'``, ``g = N + 1``; a dealer shares ``d`` (``d ≡ 0 mod M``, ``d ≡ 1 mod N``)
   as ``s_i = f(i) mod NM`` with a random polynomial of degree ``t - 1``, and publishes
-  ``v`` and ``v_i = v^{Δ s_i}``, ``Δ = l!``.
+  ``v``, ``v_i = v^{Δ s_i}`` (``Δ = l!``) and the common obfuscator base ``h_s``.
 * **Encryption** ``Enc(m) = (1 + mN) · u mod N²`` for ``m ∈ [0, N)``, where the
-  obfuscator ``u`` stands for Paillier's ``r^N``: ``u = h_s^alpha`` with ``h = -x² mod N``
-  (``x`` a random unit), ``h_s = h^N mod N²`` and ``alpha`` uniform of
+  obfuscator ``u`` stands for Paillier's ``r^N``: ``u = h_s^alpha`` with the key's
+  ``h_s = h^N mod N²`` (``h = -x² mod N``, ``x`` a random unit, drawn by the dealer:
+  :attr:`ThresholdKey.obfuscator_base`) and ``alpha`` uniform of
   :attr:`Obfuscators.exponent_bits` bits, evaluated from a fixed-base table
   (:class:`Obfuscators`). Every ``u`` is an ``N``-th residue
   (``h_s^alpha = (h^alpha)^N``), so decryption is unchanged. **Aggregation** is the
-  elementwise product mod ``N²``.
+  elementwise product mod ``N²``. Every contribution carries a proof that its signer
+  knows its plaintexts (:mod:`fedsilo.crypto.paillier_knowledge`): without it a
+  colluding silo could sign ``Enc(x)·(c_B c_D)⁻¹`` and turn the "aggregate" into one
+  honest silo's update. The base is common to all silos for that proof's sake.
 * **Decryption share** of silo ``i``: ``c_i = c^{2Δ s_i} mod N²`` (the full exponent,
-  ``|N²| + |Δ|`` bits; a share holder has no factorisation, hence no CRT), with one
-  batched proof per vector (:mod:`fedsilo.crypto.paillier_proofs`).
+  ``|N²| + |Δ|`` bits; a share holder has no factorisation, hence no CRT), sent as the
+  canonical representative ``min(c_i, N² - c_i)`` (everything uses only ``c_i²``, so
+  ``±c_i`` would be two valid shares; the canonical one makes the vector unique), with
+  one batched proof per vector (:mod:`fedsilo.crypto.paillier_proofs`).
 * **Combining** ``t`` verified shares (set ``T``): ``λ_j = Δ·Π_{j'≠j} (-j')/(j - j')``
   (integers), ``c' = Π c_j^{2λ_j} = c^{4Δ² d}``. ``c^{4NM} = 1`` for every unit, and
   ``d ≡ 0 (mod M)`` kills the obfuscator while ``d ≡ 1 (mod N)`` keeps
   ``(1 + N)^{4Δ² m} = 1 + 4Δ² m N``, so ``m = L(c') · (4Δ²)⁻¹ mod N`` with
-  ``L(u) = (u - 1)/N``. ``c' ≢ 1 (mod N)`` means a false share got through and is refused.
+  ``L(u) = (u - 1)/N``. **Only shares that passed** :func:`verify_shares` may be
+  combined: :func:`combine` refuses ``c' ≢ 1 (mod N)``, which catches only false shares
+  that are wrong in the ``C_{p'q'}`` part. A share times ``(1 + N)^y`` keeps
+  ``c' ≡ 1 (mod N)`` and shifts the plaintext by an amount its sender chooses, with no
+  error: that check is a consistency check, not a safety net.
 
 **Assumptions.** Semantic security rests on (1) DCRA, the decisional composite
 residuosity assumption: a uniform ``N``-th residue mod ``N²`` is indistinguishable from
@@ -56,6 +66,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import gmpy2
@@ -66,11 +77,17 @@ from fedsilo.crypto.paillier_keys import (
     KeyShare,
     PaillierPublicKey,
     ThresholdKey,
+    check_base,
     check_key_share,
     deal,
     deal_from_primes,
+    default_exponent_bits,
     random_safe_prime,
-    random_unit,
+)
+from fedsilo.crypto.paillier_knowledge import (
+    ContributionProof,
+    prove_contribution,
+    verify_contribution,
 )
 from fedsilo.crypto.paillier_proofs import ShareProof, prove_shares, verify_shares
 from fedsilo.errors import CryptoError
@@ -78,17 +95,27 @@ from fedsilo.errors import CryptoError
 _DIGIT_BITS = 8  # one table row per byte of alpha: 2^8 entries (the speed/memory sweet spot)
 
 
-def default_exponent_bits(public: PaillierPublicKey) -> int:
-    """``⌈|N|/2⌉``: DJN's short-exponent length (see the module docstring)."""
-    return (public.bits + 1) // 2
+@dataclass(frozen=True)
+class Obfuscator:
+    """One obfuscator ``value = h_s^alpha mod N²`` and its secret exponent ``alpha``.
+
+    ``alpha`` is the witness of :func:`~fedsilo.crypto.paillier_knowledge.prove_contribution`
+    and as secret as the plaintext it hides: it takes no part in ``repr``, ``==`` or
+    ``hash``. :func:`encrypt` takes the ``value``s."""
+
+    alpha: int = field(repr=False, compare=False)
+    value: int
 
 
 class Obfuscators:
-    """DJN obfuscators ``h_s^alpha mod N²`` from a fixed-base table.
+    """DJN obfuscators ``h_s^alpha mod N²`` from a fixed-base table over a given base.
 
-    ``h = -x² mod N`` for a random unit ``x``, ``h_s = h^N mod N²``, and ``alpha`` is uniform
-    in ``[0, 2^exponent_bits)``; ``exponent_bits`` defaults to ``⌈|N|/2⌉`` (DJN's length;
-    the module docstring states the assumption) and may be larger, never smaller.
+    ``h_s`` is the key's common :attr:`ThresholdKey.obfuscator_base` (the default when
+    ``key`` is a :class:`ThresholdKey`; with a bare :class:`PaillierPublicKey` it must be
+    passed, and a :class:`ThresholdKey` refuses any other base: contributions are proven
+    relative to the key's). ``alpha`` is uniform in ``[0, 2^exponent_bits)``;
+    ``exponent_bits`` defaults to ``⌈|N|/2⌉`` (DJN's length; the module docstring states
+    the assumption) and may be larger, never smaller.
 
     The table holds ``h_s^{d·2^{8k}}`` for every byte position ``k`` of ``alpha`` and every
     byte value ``d``, so one obfuscator is the product of one entry per byte of ``alpha``:
@@ -99,8 +126,21 @@ class Obfuscators:
     """
 
     def __init__(
-        self, public: PaillierPublicKey, entropy: Entropy, *, exponent_bits: int | None = None
+        self,
+        key: ThresholdKey | PaillierPublicKey,
+        entropy: Entropy,
+        *,
+        base: int | None = None,
+        exponent_bits: int | None = None,
     ) -> None:
+        public = key.public if isinstance(key, ThresholdKey) else key
+        if isinstance(key, ThresholdKey):
+            if base is not None and base != key.obfuscator_base:
+                raise CryptoError("obfuscators for a threshold key use its obfuscator base")
+            base = key.obfuscator_base
+        if base is None:
+            raise CryptoError("obfuscators over a bare public key need an explicit base")
+        check_base(public, base, "the obfuscator base")
         shortest = default_exponent_bits(public)
         bits = shortest if exponent_bits is None else exponent_bits
         if not shortest <= bits <= 2 * public.bits:
@@ -109,14 +149,12 @@ class Obfuscators:
                 f"for a {public.bits}-bit key, not {bits}"
             )
         started = time.perf_counter()
-        n, n2 = gmpy2.mpz(public.n), gmpy2.mpz(public.n_squared)
-        x = gmpy2.mpz(random_unit(public.n, entropy))
-        h = (-x * x) % n
+        n2 = gmpy2.mpz(public.n_squared)
         self._public = public
         self._entropy = entropy
         self._bits = bits
         self._n2 = n2
-        self._base = gmpy2.powmod(h, n, n2)
+        self._base = gmpy2.mpz(base)
         self._rows = _fixed_base_table(self._base, -(-bits // _DIGIT_BITS), n2)
         self._top_mask = (1 << (bits - _DIGIT_BITS * (len(self._rows) - 1))) - 1
         self._table_seconds = time.perf_counter() - started
@@ -128,16 +166,19 @@ class Obfuscators:
 
     @property
     def table_seconds(self) -> float:
-        """How long building ``h_s`` and the table took (wall clock)."""
+        """How long building the table took (wall clock)."""
         return self._table_seconds
 
     @property
     def base(self) -> int:
-        """``h_s = h^N mod N²``, the fixed base."""
+        """``h_s``, the fixed base (the key's obfuscator base)."""
         return int(self._base)
 
-    def draw(self, count: int) -> list[int]:
-        """``count`` fresh obfuscators (one entropy draw for all of their exponents)."""
+    def draw(self, count: int) -> list[Obfuscator]:
+        """``count`` fresh obfuscators with their exponents (one entropy draw for all).
+
+        Pass ``[o.value for o in …]`` to :func:`encrypt` and ``[o.alpha for o in …]`` to
+        :func:`~fedsilo.crypto.paillier_knowledge.prove_contribution`, then drop both."""
         if count < 0:
             raise CryptoError("cannot draw a negative number of obfuscators")
         width = len(self._rows)
@@ -151,7 +192,8 @@ class Obfuscators:
             for row, digit in zip(rows, digits, strict=True):
                 if digit:
                     acc = row[digit] if acc is None else acc * row[digit] % n2
-            out.append(1 if acc is None else int(acc))
+            value = 1 if acc is None else int(acc)
+            out.append(Obfuscator(alpha=int.from_bytes(digits, "little"), value=value))
         return out
 
 
@@ -173,7 +215,8 @@ def encrypt(
 ) -> list[int]:
     """``(1 + m·N)·r mod N²`` for each plaintext ``m ∈ [0, N)`` and its own obfuscator.
 
-    Every call needs fresh obfuscators (:meth:`Obfuscators.draw`): reusing one links
+    Every call needs the ``value``s of fresh obfuscators (:meth:`Obfuscators.draw`; keep
+    their ``alpha``s for the contribution proof): reusing one links
     the two ciphertexts (their quotient is an encryption of the plaintexts' difference
     with no randomness)."""
     if len(plaintexts) != len(obfuscators):
@@ -211,15 +254,18 @@ def aggregate(public: PaillierPublicKey, vectors: Sequence[Sequence[int]]) -> li
 def decryption_shares(key: ThresholdKey, share: KeyShare, ciphertexts: Sequence[int]) -> list[int]:
     """Silo ``share.index``'s shares ``c^{2Δ s_i} mod N²``: the full exponent, one powmod each.
 
-    Refuses ciphertexts that are not units in ``[1, N²)``. gmpy2's list call releases
-    the GIL, so a caller may split a vector across threads."""
+    Each share is returned as its canonical representative ``min(x, N² - x)`` (which
+    :func:`verify_shares` requires). Refuses ciphertexts that are not units in
+    ``[1, N²)``. gmpy2's list call releases the GIL, so a caller may split a vector
+    across threads."""
     key.check_index(share.index)
     public = key.public
     if not all(public.is_unit(c) for c in ciphertexts):
         raise CryptoError("a ciphertext to decrypt is outside [1, N²) or not a unit mod N")
     exponent = gmpy2.mpz(2 * key.delta * share.value)
     n2 = gmpy2.mpz(public.n_squared)
-    return [int(c) for c in gmpy2.powmod_base_list(list(ciphertexts), exponent, n2)]
+    powers = gmpy2.powmod_base_list(list(ciphertexts), exponent, n2)
+    return [int(min(x, n2 - x)) for x in powers]
 
 
 def lagrange_at_zero(indices: Sequence[int], delta: int) -> dict[int, int]:
@@ -239,10 +285,13 @@ def lagrange_at_zero(indices: Sequence[int], delta: int) -> dict[int, int]:
 
 
 def combine(key: ThresholdKey, shares: Mapping[int, Sequence[int]]) -> list[int]:
-    """The plaintexts from ``t`` silos' verified share vectors (the ``t`` lowest indices).
+    """The plaintexts from ``t`` silos' share vectors (the ``t`` lowest indices).
 
-    Refuses fewer than ``t`` silos, unknown indices and vectors of different lengths;
-    raises :class:`CryptoError` if the shares do not decrypt (an unverified false share).
+    Give it **only shares that passed** :func:`verify_shares`. Refuses fewer than ``t``
+    silos, unknown indices and vectors of different lengths, and raises
+    :class:`CryptoError` when the combination is not ``≡ 1 (mod N)``; that check catches
+    only some false shares: a share multiplied by ``(1 + N)^y`` passes it and shifts the
+    plaintext by an amount its sender chose (the module docstring).
     """
     for index in shares:
         key.check_index(index)
@@ -295,8 +344,10 @@ def ciphertexts_from_bytes(public: PaillierPublicKey, data: bytes) -> list[int]:
 
 
 __all__ = [
+    "ContributionProof",
     "DealtKey",
     "KeyShare",
+    "Obfuscator",
     "Obfuscators",
     "PaillierPublicKey",
     "ShareProof",
@@ -312,7 +363,9 @@ __all__ = [
     "default_exponent_bits",
     "encrypt",
     "lagrange_at_zero",
+    "prove_contribution",
     "prove_shares",
     "random_safe_prime",
+    "verify_contribution",
     "verify_shares",
 ]

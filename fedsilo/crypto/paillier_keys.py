@@ -12,7 +12,23 @@ of ``NM`` is large, any ``t - 1`` shares are uniformly distributed whatever ``d`
 they say nothing about ``d`` (and so nothing about ``M``, the factorisation). The
 public part is ``N``, a random square ``v`` mod ``N²`` (it generates the squares
 ``Q_{N²}``, of order ``NM``, except with negligible probability) and the verification
-keys ``v_i = v^{Δ s_i} mod N²`` with ``Δ = l!``.
+keys ``v_i = v^{Δ s_i} mod N²`` with ``Δ = l!``. Last, from the same entropy after
+everything above (so ``f`` and ``v`` do not depend on it), the dealer draws the common
+**obfuscator base** ``h_s = h^N mod N²`` with ``h = -x² mod N`` for a uniform unit ``x``
+(DJN 2010): every silo's obfuscators are powers of this one ``h_s``, and every
+contribution proves its plaintexts relative to it (:mod:`fedsilo.crypto.paillier_knowledge`).
+
+**What a threshold key refuses.** Every public base must have a large order, or the
+proofs over it prove nothing (``v = 1`` or ``v = 1 + N`` lets a silo "prove" any
+false share). ``Z*_N`` (order ``4p'q'``) has no element of order 4 (a square has odd
+order ``p'q'`` in ``QR_N``), and of its elements of order 2, ``-1`` has Jacobi symbol
+``+1`` and the other two have ``-1``. So a unit ``y`` mod ``N²`` with Jacobi symbol
+``(y mod N | N) = +1`` and ``y mod N ∉ {1, N - 1}`` has an order mod ``N`` divisible by
+``p'`` or ``q'``: :func:`check_base` refuses anything else, for ``v``, every ``v_i``
+and ``h_s``. The ``v_i`` must also be distinct (equal ones mean equal shares mod the
+order of ``v``). These are cheap necessary conditions, not a proof that the dealer was
+honest (``v`` generating ``Q_{N²}``, ``h_s`` being an ``N``-th residue): the dealer is
+trusted for those, as it is for erasing ``p`` and ``q``.
 
 **Safe primes** come from the injected :class:`~fedsilo.crypto.entropy.Entropy`: a
 random odd start ``x_0`` with its top two bits set, a sieve over the window
@@ -82,15 +98,38 @@ class PaillierPublicKey:
         return 0 < value < self.n_squared and bool(gmpy2.gcd(value, self.n) == 1)
 
 
+def default_exponent_bits(public: PaillierPublicKey) -> int:
+    """``⌈|N|/2⌉``: DJN's short-exponent length (see :mod:`fedsilo.crypto.paillier`)."""
+    return (public.bits + 1) // 2
+
+
+def check_base(public: PaillierPublicKey, value: int, what: str) -> None:
+    """Raise :class:`CryptoError` naming ``what`` unless ``value`` is a unit mod ``N²`` in
+    ``[1, N²)`` with Jacobi symbol ``+1`` mod ``N`` and ``value mod N ∉ {1, N - 1}``: then
+    its order is divisible by ``p'`` or ``q'`` (the module docstring)."""
+    if not public.is_unit(value):
+        raise CryptoError(f"{what} is not a unit mod N² in [1, N²)")
+    residue = value % public.n
+    if residue in (1, public.n - 1):
+        raise CryptoError(f"{what} is ±1 mod N: it has order at most 2N, a degenerate base")
+    if gmpy2.jacobi(residue, public.n) != 1:
+        raise CryptoError(f"{what} has Jacobi symbol -1 mod N: it is not an honest base")
+
+
 @dataclass(frozen=True)
 class ThresholdKey:
-    """Everything public about a dealt key: ``N``, ``v``, the ``v_i``, ``t`` and ``l``."""
+    """Everything public about a dealt key: ``N``, ``v``, the ``v_i``, ``t``, ``l`` and the
+    common obfuscator root ``h`` (each checked by :func:`check_base`), whose ``N``-th power
+    ``h_s = h^N mod N²`` is the obfuscator base: published as ``h`` rather than ``h_s``, so
+    anyone can see the base is an ``N``-th residue, which the soundness of the
+    contribution proofs needs (:mod:`fedsilo.crypto.paillier_knowledge`)."""
 
     public: PaillierPublicKey
     v: int
     verification_keys: tuple[int, ...]
     threshold: int
     silos: int
+    obfuscator_root: int
 
     def __post_init__(self) -> None:
         if not 1 <= self.silos <= MAX_SILOS:
@@ -102,8 +141,19 @@ class ThresholdKey:
                 f"a threshold key for {self.silos} silos has {self.silos} verification keys, "
                 f"not {len(self.verification_keys)}"
             )
-        if not all(self.public.is_unit(x) for x in (self.v, *self.verification_keys)):
-            raise CryptoError("a verification base or key is not a unit mod N² in [1, N²)")
+        check_base(self.public, self.v, "the verification base v")
+        for i, v_i in enumerate(self.verification_keys, start=1):
+            check_base(self.public, v_i, f"the verification key of silo {i}")
+        if len(set(self.verification_keys)) != self.silos:
+            raise CryptoError("two silos have the same verification key")
+        if not self.obfuscator_root < self.public.n:
+            raise CryptoError("the obfuscator root h is not below N")
+        check_base(self.public, self.obfuscator_root, "the obfuscator root")
+
+    @functools.cached_property
+    def obfuscator_base(self) -> int:
+        """``h_s = h^N mod N²``: an ``N``-th residue by construction."""
+        return int(gmpy2.powmod(self.obfuscator_root, self.public.n, self.public.n_squared))
 
     @functools.cached_property
     def delta(self) -> int:
@@ -123,10 +173,16 @@ class ThresholdKey:
 
 @dataclass(frozen=True)
 class KeyShare:
-    """Silo ``index``'s secret ``s_i = f(i) mod NM``; its ``repr`` never shows the value."""
+    """Silo ``index``'s secret ``s_i = f(i) mod NM``.
+
+    ``value`` takes no part in ``repr``, ``==`` or ``hash``: two shares are equal when
+    their indices are (a share is identified by its silo), so a dict or set of shares,
+    a debug dump or a comparison never exposes, or branches on, the secret (a dataclass
+    hash of ``(index, s_i)`` is invertible and would reveal ``s_i mod 2^61 - 1``). Compare
+    ``value``s explicitly where the secret itself matters (tests only)."""
 
     index: int
-    value: int = field(repr=False)
+    value: int = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -237,7 +293,8 @@ def deal_from_primes(p: int, q: int, *, silos: int, threshold: int, entropy: Ent
     """Deal a ``threshold``-of-``silos`` key for ``N = pq`` (safe primes, distinct, same size).
 
     ``v`` is the square of a uniform unit mod ``N²``; the coefficients ``a_k`` are
-    uniform in ``Z_{NM}``. Raises :class:`CryptoError` on anything else.
+    uniform in ``Z_{NM}``; last, the obfuscator base ``h_s = (-x²)^N mod N²`` for a
+    uniform unit ``x`` mod ``N``. Raises :class:`CryptoError` on anything else.
     """
     _check_counts(silos, threshold)
     if p == q or p.bit_length() != q.bit_length():
@@ -262,12 +319,15 @@ def deal_from_primes(p: int, q: int, *, silos: int, threshold: int, entropy: Ent
     root = random_unit(n, entropy) + n * random_below(n, entropy)  # uniform unit mod N²
     v = gmpy2.powmod(root, 2, n2)
     delta = math.factorial(silos)
+    x = gmpy2.mpz(random_unit(n, entropy))  # drawn last: f and v are as before it existed
+    obfuscator_root = (-x * x) % n
     key = ThresholdKey(
         public=public,
         v=int(v),
         verification_keys=tuple(int(gmpy2.powmod(v, delta * s, n2)) for s in values),
         threshold=threshold,
         silos=silos,
+        obfuscator_root=int(obfuscator_root),
     )
     return DealtKey(key, tuple(KeyShare(i, s) for i, s in enumerate(values, start=1)))
 

@@ -30,7 +30,12 @@ except with negligible probability), with the usual ``2^{-128}`` Fiat-Shamir err
 within statistical distance ``2^{-128}`` of a value independent of ``s_i``.
 
 The verifier refuses shares, ``a`` or ``b`` outside ``[1, N²)`` or not coprime to
-``N`` (a non-unit factors ``N``), and any ``z`` of more than ``|N²| + |Δ| + 384`` bits.
+``N`` (a non-unit factors ``N``), any share above ``N²/2`` (the statement is about
+``c_{i,k}²``, so ``c_{i,k}`` and ``N² - c_{i,k}`` would both verify: only the canonical
+``min(c_{i,k}, N² - c_{i,k})`` is accepted, so a valid share vector is unique and
+carries no covert bits for anyone who cannot factor ``N``: the other two square roots
+of ``c_{i,k}²`` differ from ``±c_{i,k}`` by a square root of 1 that factors ``N``),
+and any ``z`` of more than ``|N²| + |Δ| + 384`` bits.
 A failed batch rejects the silo's whole vector; every refusal names the silo.
 
 Cost: two 128-bit multi-exponentiations over ``m`` bases (Pippenger's bucket method,
@@ -208,11 +213,16 @@ def verify_shares(
     else came from silo ``index`` and is checked before any exponentiation."""
     _check_lengths(key, index, ciphertexts, shares)
     public = key.public
+    half = public.n_squared // 2
     for k, value in enumerate(shares):
         if not public.is_unit(value):
             raise FalseDecryptionShareError(
                 f"silo {index}'s decryption share {k} is outside [1, N²) or not a unit mod N",
                 index,
+            )
+        if value > half:
+            raise FalseDecryptionShareError(
+                f"silo {index}'s decryption share {k} is not canonical (above N²/2)", index
             )
     if not (public.is_unit(proof.a) and public.is_unit(proof.b)):
         raise FalseDecryptionShareError(

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fedsilo.crypto import paillier
+from fedsilo.crypto import paillier, paillier_keys
 from fedsilo.crypto.encoding import encode
 from fedsilo.crypto.paillier import (
     DealtKey,
@@ -58,12 +58,16 @@ def dealt(bits: int = 512, silos: int = 5, threshold: int = 3) -> DealtKey:
 
 @functools.cache
 def obfuscators(bits: int = 512) -> Obfuscators:
-    return Obfuscators(dealt(bits).key.public, SeededEntropy("test-obfuscators", bits))
+    return Obfuscators(dealt(bits).key, SeededEntropy("test-obfuscators", bits))
+
+
+def values(drawn: list[paillier.Obfuscator]) -> list[int]:
+    return [o.value for o in drawn]
 
 
 def encrypt(plaintexts: list[int], bits: int = 512) -> list[int]:
     public = dealt(bits).key.public
-    return paillier.encrypt(public, plaintexts, obfuscators(bits).draw(len(plaintexts)))
+    return paillier.encrypt(public, plaintexts, values(obfuscators(bits).draw(len(plaintexts))))
 
 
 def shares_of(dealing: DealtKey, silos: list[int], ciphertexts: list[int]) -> dict[int, list[int]]:
@@ -161,6 +165,28 @@ def test_combine_refuses_shares_that_do_not_decrypt() -> None:
         paillier.combine(dealing.key, shares)
 
 
+def test_combine_is_no_safety_net_a_share_times_a_power_of_one_plus_n_shifts_the_plaintext() -> (
+    None
+):
+    """Why only verified shares may reach combine: its mod-N check passes a share times
+    ``(1 + N)^y``, and the sender picks the shift; verify_shares refuses that share."""
+    dealing = dealt(512, silos=5, threshold=4)
+    key, n, n2 = dealing.key, dealing.key.public.n, dealing.key.public.n_squared
+    ciphertexts = encrypt([1000, 2000])
+    chosen = [1, 2, 3, 4]
+    shares = shares_of(dealing, chosen, ciphertexts)
+    lam = paillier.lagrange_at_zero(chosen, key.delta)[3]
+    y = 31337 * 4 * key.delta**2 * pow(2 * lam, -1, n) % n
+    shifted = [shares[3][0] * (1 + y * n) % n2, shares[3][1]]
+    shifted = [min(x, n2 - x) for x in shifted]
+    assert paillier.combine(key, shares | {3: shifted}) == [1000 + 31337, 2000]
+    proof = paillier.prove_shares(
+        key, dealing.shares[2], CONTEXT, ciphertexts, shifted, SeededEntropy("shift")
+    )
+    with pytest.raises(FalseDecryptionShareError, match="silo 3's decryption shares fail"):
+        paillier.verify_shares(key, 3, CONTEXT, ciphertexts, shifted, proof)
+
+
 def test_t_minus_1_shares_are_consistent_with_another_plaintext() -> None:
     """A coalition of silos 1 and 2 (t = 3) holds points of ``f``; a polynomial through
     the same two points and ``(0, d')`` for any other ``d'`` is just as likely (uniform
@@ -195,12 +221,12 @@ def _interpolate(points: dict[int, int], at: int, modulus: int) -> int:
     return total % modulus
 
 
-def test_the_share_exponent_is_the_full_two_delta_s_i() -> None:
+def test_the_share_exponent_is_the_full_two_delta_s_i_in_canonical_form() -> None:
     dealing = dealt()
-    key, share = dealing.key, dealing.shares[3]
-    ciphertexts = encrypt([9, 10])
-    expected = [pow(c, 2 * key.delta * share.value, key.public.n_squared) for c in ciphertexts]
-    assert paillier.decryption_shares(key, share, ciphertexts) == expected
+    key, share, n2 = dealing.key, dealing.shares[3], dealing.key.public.n_squared
+    ciphertexts = encrypt([9, 10, 11, 12])
+    powers = [pow(c, 2 * key.delta * share.value, n2) for c in ciphertexts]
+    assert paillier.decryption_shares(key, share, ciphertexts) == [min(x, n2 - x) for x in powers]
 
 
 def test_decryption_shares_refuse_a_non_unit_ciphertext() -> None:
@@ -275,6 +301,23 @@ def test_a_response_longer_than_the_bound_is_refused() -> None:
         paillier.verify_shares(key, 2, CONTEXT, ciphertexts, shares, replace(proof, z=-proof.z))
 
 
+def test_a_negated_share_is_not_canonical_and_is_refused_naming_the_silo() -> None:
+    """``c_{i,k}`` and ``N² - c_{i,k}`` have the same square: only the canonical one (at
+    most ``N²/2``, what decryption_shares returns) is accepted, so the vector is unique."""
+    dealing = dealt(1024)
+    key, share, n2 = dealing.key, dealing.shares[0], dealing.key.public.n_squared
+    ciphertexts = encrypt([9, 10, 11], 1024)
+    honest = paillier.decryption_shares(key, share, ciphertexts)
+    assert all(x <= n2 // 2 for x in honest)
+    flipped = [n2 - x if k == 1 else x for k, x in enumerate(honest)]
+    proof = paillier.prove_shares(key, share, CONTEXT, ciphertexts, flipped, SeededEntropy("f"))
+    with pytest.raises(
+        FalseDecryptionShareError, match="silo 1's decryption share 1 is not canonical"
+    ) as error:
+        paillier.verify_shares(key, 1, CONTEXT, ciphertexts, flipped, proof)
+    assert error.value.silo == 1
+
+
 def test_a_non_unit_share_is_refused() -> None:
     key = dealt(1024).key
     p, _ = primes(1024)
@@ -344,31 +387,51 @@ def test_multi_power_is_the_product_of_the_powers(count: int, data: st.DataObjec
 @pytest.mark.parametrize("bits", [512, 1024])
 def test_obfuscators_use_the_documented_djn_exponent_length(bits: int) -> None:
     assert obfuscators(bits).exponent_bits == math.ceil(bits / 2)
-    public = dealt(bits).key.public
     with pytest.raises(CryptoError, match="obfuscator exponent"):
-        Obfuscators(public, SeededEntropy(1), exponent_bits=bits // 2 - 1)
+        Obfuscators(dealt(bits).key, SeededEntropy(1), exponent_bits=bits // 2 - 1)
 
 
 def test_two_draws_of_obfuscators_differ() -> None:
     first, second = obfuscators().draw(2), obfuscators().draw(2)
-    assert len({*first, *second}) == 4
+    assert len({*values(first), *values(second)}) == 4
+    assert len({o.alpha for o in (*first, *second)}) == 4
 
 
-def test_an_obfuscator_is_h_s_to_an_exponent_of_the_documented_length() -> None:
-    public = dealt().key.public
+def test_an_obfuscator_is_the_key_s_base_to_its_exponent_of_the_documented_length() -> None:
+    key = dealt().key
     entropy = RecordingEntropy(SeededEntropy("recorded"))
-    source = Obfuscators(public, entropy)
+    source = Obfuscators(key, entropy)
+    assert source.base == key.obfuscator_base
     (obfuscator,) = source.draw(1)
     alpha = int.from_bytes(entropy.draws[-1], "little") & ((1 << source.exponent_bits) - 1)
     assert len(entropy.draws[-1]) == source.exponent_bits // 8
-    assert obfuscator == pow(source.base, alpha, public.n_squared)
+    assert obfuscator.alpha == alpha
+    assert obfuscator.value == pow(key.obfuscator_base, alpha, key.public.n_squared)
+
+
+def test_an_obfuscator_repr_hides_its_exponent() -> None:
+    (obfuscator,) = obfuscators().draw(1)
+    assert str(obfuscator.alpha) not in repr(obfuscator)
+    assert str(obfuscator.value) in repr(obfuscator)
+
+
+def test_obfuscators_for_a_threshold_key_refuse_another_base() -> None:
+    key = dealt().key
+    other = pow(key.public.n - 4, key.public.n, key.public.n_squared)  # (-2²)^N
+    with pytest.raises(CryptoError, match="use its obfuscator base"):
+        Obfuscators(key, SeededEntropy(1), base=other)
+    with pytest.raises(CryptoError, match="need an explicit base"):
+        Obfuscators(key.public, SeededEntropy(1))
+    assert Obfuscators(key.public, SeededEntropy(1), base=other).base == other
+    with pytest.raises(CryptoError, match="obfuscator base is ±1 mod N"):
+        Obfuscators(key.public, SeededEntropy(1), base=1 + key.public.n)
 
 
 def test_obfuscators_are_nth_residues() -> None:
     p, q = primes(512)
     public = dealt().key.public
     for rho in obfuscators().draw(3):
-        assert pow(rho, (p - 1) * (q - 1), public.n_squared) == 1
+        assert pow(rho.value, (p - 1) * (q - 1), public.n_squared) == 1
     assert decrypt(encrypt([0, 0])) == [0, 0]
 
 
@@ -376,13 +439,13 @@ def test_encrypt_refuses_a_plaintext_outside_zero_to_n() -> None:
     public = dealt().key.public
     for plaintext in (public.n, public.n + 5, -1):
         with pytest.raises(CryptoError, match="outside"):
-            paillier.encrypt(public, [plaintext], obfuscators().draw(1))
+            paillier.encrypt(public, [plaintext], values(obfuscators().draw(1)))
 
 
 def test_encrypt_refuses_a_missing_obfuscator() -> None:
     public = dealt().key.public
     with pytest.raises(CryptoError, match="2 plaintexts but 1 obfuscators"):
-        paillier.encrypt(public, [1, 2], obfuscators().draw(1))
+        paillier.encrypt(public, [1, 2], values(obfuscators().draw(1)))
 
 
 # -- wire encoding ----------------------------------------------------------------------
@@ -438,7 +501,7 @@ def test_deal_draws_safe_primes_for_a_modulus_of_the_requested_size() -> None:
     dealing = paillier.deal(key_bits=512, silos=3, threshold=2, entropy=SeededEntropy("deal"))
     assert dealing.key.public.bits == 512
     ciphertexts = paillier.encrypt(
-        dealing.key.public, [99], Obfuscators(dealing.key.public, SeededEntropy(2)).draw(1)
+        dealing.key.public, [99], values(Obfuscators(dealing.key, SeededEntropy(2)).draw(1))
     )
     shares = shares_of(dealing, [1, 3], ciphertexts)
     assert paillier.combine(dealing.key, shares) == [99]
@@ -494,10 +557,91 @@ def test_a_key_share_repr_hides_its_value() -> None:
     assert str(share.value) not in repr(share) and str(share.value) not in repr(dealt())
 
 
+def test_a_key_share_s_hash_and_equality_do_not_depend_on_its_value() -> None:
+    """A dataclass hash of ``(index, s_i)`` is invertible: it would leak ``s_i mod 2^61 - 1``."""
+    secret = 0x1234_5678_9ABC_DEF0_1122_3344_5566_7788_99AA_BBCC_DDEE_FF00_1357_9BDF
+    assert hash(KeyShare(3, secret)) == hash(KeyShare(3, secret + 1)) == hash(KeyShare(3, 0))
+    assert KeyShare(3, secret) == KeyShare(3, 1) and KeyShare(3, secret) != KeyShare(2, secret)
+
+
+def test_the_dealt_obfuscator_base_is_an_nth_residue_drawn_after_the_rest_of_the_deal() -> None:
+    p, q = primes(512)
+    key = dealt().key
+    n2 = key.public.n_squared
+    assert pow(key.obfuscator_base, (p - 1) * (q - 1), n2) == 1  # an N-th residue
+    entropy = SeededEntropy("test-deal", 512, 5, 3)
+    for _ in range(2):  # a_1, a_2
+        paillier_keys.random_below(key.public.n * ((p - 1) // 2) * ((q - 1) // 2), entropy)
+    root = paillier_keys.random_unit(key.public.n, entropy)
+    root += key.public.n * paillier_keys.random_below(key.public.n, entropy)
+    assert key.v == pow(root, 2, n2)  # v is drawn as before the base existed
+    x = paillier_keys.random_unit(key.public.n, entropy)
+    assert key.obfuscator_root == -x * x % key.public.n
+
+
+def _with(key: ThresholdKey, **changes: object) -> ThresholdKey:
+    return replace(key, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["one", "one_plus_n", "minus_one", "jacobi_minus_one"])
+def test_a_threshold_key_refuses_a_degenerate_verification_base(kind: str) -> None:
+    """With ``v = 1`` or ``v = 1 + N`` a silo "proves" false shares; refused at load."""
+    dealing = dealt(512, silos=5, threshold=4)
+    key = dealing.key
+    n, n2 = key.public.n, key.public.n_squared
+    p, _ = primes(512)
+    sigma = _order_two_with_jacobi_minus_one(p, n // p)
+    base = {"one": 1, "one_plus_n": 1 + n, "minus_one": n2 - 1, "jacobi_minus_one": sigma}[kind]
+    keys = tuple(pow(base, key.delta * s.value, n2) for s in dealing.shares)
+    with pytest.raises(CryptoError, match="verification base v"):
+        ThresholdKey(key.public, base, keys, 4, 5, key.obfuscator_root)
+
+
+def _order_two_with_jacobi_minus_one(p: int, q: int) -> int:
+    """The square root of 1 that is 1 mod ``p`` and -1 mod ``q`` (Jacobi symbol -1)."""
+    return (1 + p * ((-2 * pow(p, -1, q)) % q)) % (p * q)
+
+
+def test_a_threshold_key_refuses_degenerate_or_repeated_verification_keys() -> None:
+    key = dealt().key
+    n = key.public.n
+    keys = list(key.verification_keys)
+    with pytest.raises(CryptoError, match="verification key of silo 2 is ±1 mod N"):
+        _with(key, verification_keys=(keys[0], 1 + 5 * n, *keys[2:]))
+    with pytest.raises(CryptoError, match="two silos have the same verification key"):
+        _with(key, verification_keys=(keys[0], keys[0], *keys[2:]))
+    with pytest.raises(CryptoError, match="verification key of silo 1 is not a unit"):
+        _with(key, verification_keys=(n, *keys[1:]))
+
+
+def test_a_threshold_key_refuses_a_degenerate_obfuscator_root() -> None:
+    key = dealt().key
+    n = key.public.n
+    p, _ = primes(512)
+    sigma = _order_two_with_jacobi_minus_one(p, n // p)
+    for bad, reason in (
+        (1, "is ±1 mod N"),
+        (n - 1, "is ±1 mod N"),
+        (p, "is not a unit"),
+        (0, "is not a unit"),
+        (sigma, "has Jacobi symbol -1"),
+        (n + 2, "h is not below N"),
+    ):
+        with pytest.raises(CryptoError, match=f"obfuscator root (h )?{reason}"):
+            _with(key, obfuscator_root=bad)
+
+
+def test_the_obfuscator_base_is_the_n_th_power_of_the_published_root() -> None:
+    """So anyone can check that it is an N-th residue, without trusting the dealer."""
+    key = dealt().key
+    n, n2 = key.public.n, key.public.n_squared
+    assert key.obfuscator_base == pow(key.obfuscator_root, n, n2)
+
+
 def test_a_threshold_key_refuses_a_missing_verification_key() -> None:
     key = dealt().key
     with pytest.raises(CryptoError, match="5 verification keys, not 4"):
-        ThresholdKey(key.public, key.v, key.verification_keys[:4], 3, 5)
+        ThresholdKey(key.public, key.v, key.verification_keys[:4], 3, 5, key.obfuscator_root)
 
 
 def test_a_public_key_refuses_an_even_or_short_modulus() -> None:
@@ -511,9 +655,9 @@ def test_a_real_2048_bit_deal_decrypts_through_verified_shares() -> None:
     dealing = paillier.deal(key_bits=2048, silos=5, threshold=3, entropy=SeededEntropy(2048))
     key = dealing.key
     assert key.public.bits == 2048 and key.public.ciphertext_bytes == 512
-    source = Obfuscators(key.public, SeededEntropy("2048-obfuscators"))
+    source = Obfuscators(key, SeededEntropy("2048-obfuscators"))
     assert source.exponent_bits == 1024
-    ciphertexts = paillier.encrypt(key.public, [0, 2**2000, 7], source.draw(3))
+    ciphertexts = paillier.encrypt(key.public, [0, 2**2000, 7], values(source.draw(3)))
     shares = shares_of(dealing, [2, 4, 5], ciphertexts)
     for i, vector in shares.items():
         share = dealing.shares[i - 1]
