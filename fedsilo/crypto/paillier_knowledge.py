@@ -63,7 +63,6 @@ verifier: far below the ``m`` encryptions it accompanies.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,7 +76,7 @@ from fedsilo.crypto.paillier_keys import (
     random_below,
     random_bits,
 )
-from fedsilo.crypto.paillier_proofs import CHALLENGE_BITS, multi_power
+from fedsilo.crypto.paillier_proofs import CHALLENGE_BITS, multi_power, weights_of
 from fedsilo.errors import CryptoError
 
 STATEMENT_LABEL = "fedsilo/paillier/contribution/v1"
@@ -124,9 +123,7 @@ def contribution_weights(
         count,
         [int(c) for c in ciphertexts],
     )
-    stream = hashlib.shake_256(data).digest(_WEIGHT_BYTES * count)
-    step = _WEIGHT_BYTES
-    return [int.from_bytes(stream[k : k + step], "big") for k in range(0, len(stream), step)]
+    return weights_of(data, count)
 
 
 def contribution_challenge(key: ThresholdKey, index: int, context: bytes, c: int, a: int) -> int:

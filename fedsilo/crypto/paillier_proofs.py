@@ -106,7 +106,13 @@ def batch_weights(
         [int(c) for c in ciphertexts],
         [int(s) for s in shares],
     )
-    stream = hashlib.shake_256(data).digest(_WEIGHT_BYTES * count)
+    return weights_of(data, count)
+
+
+def weights_of(statement: bytes, count: int) -> list[int]:
+    """``count`` batch weights of 128 bits: the 16-byte blocks, big-endian, of the one
+    output ``SHAKE256(statement)`` of ``16·count`` bytes."""
+    stream = hashlib.shake_256(statement).digest(_WEIGHT_BYTES * count)
     step = _WEIGHT_BYTES
     return [int.from_bytes(stream[k : k + step], "big") for k in range(0, len(stream), step)]
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
@@ -24,15 +22,12 @@ from fedsilo.crypto.paillier_knowledge import (
 from fedsilo.crypto.paillier_proofs import multi_power
 from fedsilo.errors import CryptoError
 from fedsilo.testing.entropy import SeededEntropy
-
-KEYS_FILE = Path(__file__).parent.parent / "vectors" / "paillier_test_keys.json"
-CONTEXT = encode("fedsilo/test", "federation", 7)
+from tests.crypto.paillier_fixtures import CONTEXT, primes
 
 
 @functools.cache
 def dealt() -> DealtKey:
-    entry = json.loads(KEYS_FILE.read_text())["keys"]["512"]
-    p, q = int(entry["p"], 16), int(entry["q"], 16)
+    p, q = primes(512)
     entropy = SeededEntropy("test-knowledge-deal")
     return paillier.deal_from_primes(p, q, silos=5, threshold=4, entropy=entropy)
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import json
 import math
 from dataclasses import replace
-from pathlib import Path
 
 import gmpy2
 import phe
@@ -31,22 +29,7 @@ from fedsilo.crypto.paillier import (
 from fedsilo.crypto.paillier_proofs import batch_weights, max_response_bits, multi_power
 from fedsilo.errors import CryptoError, FalseDecryptionShareError
 from fedsilo.testing.entropy import RecordingEntropy, SeededEntropy
-
-KEYS_FILE = Path(__file__).parent.parent / "vectors" / "paillier_test_keys.json"
-CONTEXT = encode("fedsilo/test", "federation", 7)
-
-
-@functools.cache
-def _keys_document() -> dict[str, object]:
-    document: dict[str, object] = json.loads(KEYS_FILE.read_text())
-    return document
-
-
-def primes(bits: int) -> tuple[int, int]:
-    keys = _keys_document()["keys"]
-    assert isinstance(keys, dict)
-    entry = keys[str(bits)]
-    return int(entry["p"], 16), int(entry["q"], 16)
+from tests.crypto.paillier_fixtures import CONTEXT, keys_document, primes
 
 
 @functools.cache
@@ -482,7 +465,7 @@ def test_ciphertexts_from_bytes_refuses_values_out_of_range_or_not_units() -> No
 
 
 def test_the_test_keys_are_marked_test_only_and_are_safe_primes_of_the_stated_size() -> None:
-    document = _keys_document()
+    document = keys_document()
     assert document["test_only"] is True and "TEST-ONLY" in str(document["warning"])
     for bits in (512, 1024):
         p, q = primes(bits)
