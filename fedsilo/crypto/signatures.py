@@ -12,7 +12,11 @@ Sealing to a certificate (a key share dealt to a silo, say) is ECIES over the sa
 curve: an ephemeral P-256 key, ECDH with the recipient's certificate key, HKDF-SHA256
 bound to the caller's label and fields and to both public keys, ChaCha20-Poly1305
 (:mod:`fedsilo.crypto.aead`). Only the holder of the certificate's private key opens it;
-it opens only under the same label and fields. Format: version ``0x01`` ‖ the ephemeral
+it opens only under the same label and fields. The ephemeral scalar is hedged (the
+entropy mixed with the plaintext and the binding), so a replayed entropy stream never
+reuses a key for another plaintext. Sealing hides a secret; it does not say who sealed
+it: whoever opens one checks it against public values (a Paillier key share against its
+verification key) or a signed digest. Format: version ``0x01`` ‖ the ephemeral
 public key (65 bytes, uncompressed) ‖ the AEAD payload.
 """
 
@@ -35,6 +39,8 @@ _SEALED_VERSION = b"\x01"
 _SEALED_LABEL = "fedsilo/identity/sealed-to/v1"
 _POINT_BYTES = 65  # an uncompressed P-256 point
 # the order of P-256's group: an ephemeral scalar is drawn uniformly below it
+_EPHEMERAL_LABEL = "fedsilo/identity/sealed-to/ephemeral/v1"
+_SCALAR_ATTEMPTS = 64
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -123,17 +129,36 @@ def seal_to(
 ) -> bytes:
     """``plaintext`` sealed so that only ``recipient``'s private key opens it, under the
     same ``label`` and ``fields`` (see the module docstring)."""
-    while True:  # a uniform scalar in [1, order): rejection sampling
-        scalar = int.from_bytes(entropy.random_bytes(32), "big")
-        if 0 < scalar < _P256_ORDER:
-            break
-    ephemeral = ec.derive_private_key(scalar, ec.SECP256R1())
+    ephemeral = ec.derive_private_key(
+        _ephemeral_scalar(recipient, plaintext, label, fields, entropy), ec.SECP256R1()
+    )
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     secret = ephemeral.exchange(ec.ECDH(), recipient._key)
     key = _sealing_key(secret, point, recipient, label, fields)
     return _SEALED_VERSION + point + aead.seal(key, plaintext, point, entropy)
+
+
+def _ephemeral_scalar(
+    recipient: VerifyingKey,
+    plaintext: bytes,
+    label: str,
+    fields: tuple[Field, ...],
+    entropy: Entropy,
+) -> int:
+    """A uniform scalar in ``[1, order)``, hedged: drawn from ``entropy`` mixed with the
+    plaintext, the recipient and the binding, so an entropy stream replayed for another
+    plaintext (a re-deal from a fixed seed) still gives another key and nonce stream."""
+    seed = entropy.random_bytes(32)
+    digest = hashlib.sha256(plaintext).digest()
+    for attempt in range(_SCALAR_ATTEMPTS):
+        info = encode(_EPHEMERAL_LABEL, digest, recipient.to_der(), label, list(fields), attempt)
+        candidate = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(seed)
+        scalar = int.from_bytes(candidate, "big")
+        if 0 < scalar < _P256_ORDER:
+            return scalar
+    raise CryptoError("the entropy source gives no usable P-256 scalar")  # 2^-2048 honestly
 
 
 def _sealing_key(

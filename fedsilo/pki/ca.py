@@ -82,7 +82,8 @@ def _key_usage(cert_sign: bool) -> x509.KeyUsage:
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
-        key_agreement=False,
+        # a member's key also opens what a dealer sealed to it (ECDH: signatures.seal_to)
+        key_agreement=not cert_sign,
         key_cert_sign=cert_sign,
         crl_sign=cert_sign,
         encipher_only=False,

@@ -263,7 +263,9 @@ class Scheme(ABC):
         """Silo ``index``'s long-term secret, from the bytes of its :attr:`secret_file`,
         checked against ``params``; raises :class:`ConfigError` saying what is wrong.
         ``identity`` is the silo's certificate key: a secret dealt to the silo arrives
-        sealed to it (:func:`fedsilo.crypto.signatures.seal_to`) and opens only with it."""
+        sealed to it (:func:`fedsilo.crypto.signatures.seal_to`) and opens only with it.
+        Sealing does not say who sealed it: a scheme checks the secret against its public
+        values (a Paillier share against its verification key) before it is used."""
         raise ConfigError(f"the {self.kind} scheme keeps no per-silo secret")
 
     def silo_session(

@@ -91,3 +91,18 @@ def test_two_seals_of_the_same_secret_differ() -> None:
         for _ in range(2)
     }
     assert len(seals) == 2
+
+
+class _Stuck:
+    """An entropy source that always returns the same bytes (a replayed seed, or worse)."""
+
+    def random_bytes(self, size: int) -> bytes:
+        return b"\x00" * size
+
+
+def test_a_replayed_entropy_stream_never_reuses_a_sealing_key_for_another_plaintext() -> None:
+    silo = IdentityKey.generate()
+    first = seal_to(silo.verifying_key, b"share one", "fedsilo/test/v1", entropy=_Stuck())
+    second = seal_to(silo.verifying_key, b"share two", "fedsilo/test/v1", entropy=_Stuck())
+    assert first[1:66] != second[1:66]  # another ephemeral key, so another key stream
+    assert silo.open_sealed(second, "fedsilo/test/v1") == b"share two"

@@ -53,6 +53,16 @@ def test_silo_certificate_carries_the_requested_identity_role_and_validity(
     validate.check_issued_by(cert, ca.certificate)
 
 
+def test_a_member_certificate_signs_and_may_open_what_is_sealed_to_it(
+    ca: CertificateAuthority, tmp_path: Path
+) -> None:
+    """Its key signs, and opens a key share a dealer sealed to it (ECDH): the critical
+    key usage must allow both, or a relying party that enforces it would refuse."""
+    usage = issue(ca, tmp_path, "st-marys").extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.digital_signature and usage.value.key_agreement
+    assert not usage.value.key_cert_sign
+
+
 def test_aggregator_certificate_names_its_endpoints_and_server_usage(
     ca: CertificateAuthority, tmp_path: Path
 ) -> None:
