@@ -17,7 +17,8 @@ signature bundle is published, the session is written to
   session serves them again, since it never re-runs the outputs that served them;
 * ``events.log``: one JSON line per later event, each fsynced *before* the
   silo's call is acknowledged: an accepted unmasking response or ack (its
-  exact protobuf bytes), or a stage closed at its deadline.
+  exact protobuf bytes), a refused one that excluded its sender or ended the
+  session (a false share, say), or a stage closed at its deadline.
 
 After a crash the node rebuilds the same session from these files and
 replays the events through the same core, so it reaches the same state and
@@ -45,7 +46,7 @@ from fedsilo.runtime.state import write_atomically
 class JournalEvent:
     """A silo message accepted (``body``, the SiloMessage bytes) or a stage closed."""
 
-    kind: str  # "submit" or "close"
+    kind: str  # "submit", "refused" (it excluded its sender or ended the session) or "close"
     body: bytes = b""
     stage: str = ""
 

@@ -223,18 +223,29 @@ class Mailbox:
         decoded = self._scheme.wire.silo_message(c.session, stage, c.sender, message.body)
         with self._cond:
             session = self._session_of(member, c)
+            waited, ended = member.index in session.core.waiting_for, session.core.ending
             try:  # the session takes an identical resend once and refuses a different one
                 outgoing = session.core.receive(decoded)
-            except FalseShareError as exc:
-                assert isinstance(exc.evidence, ShareEvidence)
-                self._log(
-                    "false-share",
-                    round=session.ctx.round,
-                    silo=member.name,
-                    owner=self.roster.name(exc.evidence.owner),
-                    kind=exc.evidence.kind,
-                    evidence=exc.evidence.record(),
+            except FedsiloError as exc:
+                if isinstance(exc, FalseShareError):
+                    assert isinstance(exc.evidence, ShareEvidence)
+                    self._log(
+                        "false-share",
+                        round=session.ctx.round,
+                        silo=member.name,
+                        owner=self.roster.name(exc.evidence.owner),
+                        kind=exc.evidence.kind,
+                        evidence=exc.evidence.record(),
+                    )
+                core = session.core
+                changed = (waited and member.index not in core.waiting_for) or (
+                    ended is None and core.ending is not None
                 )
+                if session.journaled and changed:
+                    # a refusal that excluded its sender or ended the session is journaled
+                    # too (once per silo at most), so a restored session refuses it again
+                    event = JournalEvent("refused", frames.stage_message_bytes(message))
+                    self._journal_event(session, event)
                 raise
             key = (stage, member.index)
             if key in session.accepted:
@@ -528,6 +539,10 @@ class Mailbox:
         message = frames.stage_message_of(event.body)
         stage, sender = message.context.stage, message.context.sender
         decoded = self._scheme.wire.silo_message(session.ctx, stage, sender, message.body)
+        if event.kind == "refused":  # refused again, with the same exclusion or ending
+            with contextlib.suppress(FedsiloError):
+                session.core.receive(decoded)
+            return
         session.accepted[(stage, sender)] = message
         self._publish(session, session.core.receive(decoded))
 

@@ -151,3 +151,27 @@ def test_an_identical_reupload_is_announced_once(rig: Rig) -> None:
     assert rig.errors == []
     uploads = [e for e in rig.answered() if e.stage == "masked-input" and e.silo == "s1"]
     assert len(uploads) == 1
+
+
+def test_a_session_restored_after_false_shares_aborted_it_is_aborted_again(rig: Rig) -> None:
+    """The refusals that excluded the liars are journaled too, so the session the
+    aggregator rebuilds after a crash ends as the one before it did."""
+    responses, digests = at_unmasking(rig)
+    for liar in (1, 2):
+        rig.send(liar, lying(rig, responses[liar], digests))
+    for i in (3, 4, 5):
+        rig.send(i, responses[i])
+    assert isinstance(rig.session.core.ending, Aborted)
+    restored = rig.mb.restore(rig.live.node.journal.load())
+    assert isinstance(restored.core.ending, Aborted)
+    assert sorted(restored.accepted) == [("unmasking", 3), ("unmasking", 4)]
+
+
+def test_a_session_restored_after_one_false_share_still_waits_for_nobody_but_the_rest(
+    rig: Rig,
+) -> None:
+    responses, digests = at_unmasking(rig)
+    rig.send(1, lying(rig, responses[1], digests))
+    rig.send(2, responses[2])
+    restored = rig.mb.restore(rig.live.node.journal.load())
+    assert restored.core.waiting_for == rig.session.core.waiting_for == frozenset({3, 4, 5})
