@@ -91,8 +91,7 @@ def public_key_section(key: ThresholdKey, epoch: int) -> dict[str, Any]:
 
 def public_key_sha256(section: Mapping[str, Any]) -> str:
     """The digest the ceremony record names: SHA-256 of the section's canonical JSON."""
-    canonical = json.dumps(dict(section), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(dict(section))).hexdigest()
 
 
 def threshold_key_of(section: Mapping[str, Any], *, threshold: int, silos: int) -> ThresholdKey:
@@ -173,8 +172,7 @@ def hold_ceremony(
         "dealt_at": now.astimezone(dt.UTC).isoformat(),
         "erased": ERASED,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    signature = dealer_identity.sign(_RECORD_LABEL, canonical)
+    signature = dealer_identity.sign(_RECORD_LABEL, _canonical(body))
     record = json.dumps({"record": body, "signature": signature.hex()}, sort_keys=True)
     return Ceremony(section, sealed, record.encode())
 
@@ -195,12 +193,11 @@ def verify_ceremony_record(
     strict_json.exact_keys(body, _RECORD_KEYS, "record")
     strict_json.require_version(body, "version", RECORD_VERSION)
     signature = strict_json.hex_bytes(document["signature"], "signature")
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     dealer = strict_json.json_object(body["dealer"], "record.dealer")
     if dealer.get("certificate") != dealer_key.fingerprint():
         raise ConfigError("the ceremony record names another dealer certificate")
     try:
-        dealer_key.verify(signature, _RECORD_LABEL, canonical)
+        dealer_key.verify(signature, _RECORD_LABEL, _canonical(body))
     except SignatureError as exc:
         raise SignatureError("the ceremony record's dealer signature does not verify") from exc
     if body["public_key_sha256"] != public_key_sha256(public_key):
@@ -252,5 +249,10 @@ def open_key_share(
 
 
 def _share_json(share: KeyShare) -> bytes:
-    body = {"version": _SHARE_VERSION, "index": share.index, "share": _hex(share.value)}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return _canonical({"version": _SHARE_VERSION, "index": share.index, "share": _hex(share.value)})
+
+
+def _canonical(value: object) -> bytes:
+    """Sorted keys, no whitespace: for these ASCII strings, small integers and lists the
+    same bytes as the config digest's JSON canonicalization."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
