@@ -540,6 +540,13 @@ class ToySiloSession:
             self._contributors, self._stage = message, DECRYPT
             return [Fetch(CONTRIBUTIONS, len(senders) * self._length * ELEMENT)]
         if isinstance(message, Release) and self._stage == DECRYPT and self._sum is not None:
+            signers = [p.sender for p in message.partials]
+            # the aggregator chooses the list, and so the size of the download it asks for:
+            # bounded by the roster before anything is fetched
+            if len(set(signers)) != len(signers) or not set(signers) <= set(self.survivors):
+                raise ReleaseVerificationError(
+                    "the release lists partials of no distinct survivors"
+                )
             self._release, self._stage = message, RELEASE_STAGE.name
             size = len(message.partials) * self._length * ELEMENT
             return [Fetch(PARTIALS, size), Fetch(RESULT_DOWNLOAD, self._length * 8)]

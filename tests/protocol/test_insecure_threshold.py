@@ -5,6 +5,7 @@ error, never with a bare exception."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,3 +129,16 @@ def test_a_silo_refuses_served_partials_that_are_not_what_their_silos_signed(
     silos[2].fetched(toy.PARTIALS, partials)
     with pytest.raises(ReleaseVerificationError, match="not what it signed"):
         silos[2].fetched(RESULT_DOWNLOAD, bytearray(served[RESULT_DOWNLOAD]))
+
+
+def test_a_release_listing_a_partial_twice_is_refused_before_anything_is_fetched(
+    fed: SchemeFederation,
+) -> None:
+    """The aggregator's list sizes the silo's download: a padded one is refused first."""
+    silos, aggregator, sent = contributed(fed)
+    for i in range(1, SILOS + 1):
+        released = streamed(fed, aggregator, i, *decrypting(fed, silos[i], sent, i))
+    release = next(o.message for o in released if isinstance(o, Outgoing) and o.recipient == 2)
+    padded = dataclasses.replace(release, partials=release.partials * 1000)
+    with pytest.raises(ReleaseVerificationError, match="no distinct survivors"):
+        silos[2].receive(padded)
